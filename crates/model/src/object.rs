@@ -1,0 +1,252 @@
+//! Any object of the four kinds, its key, and where a rendered object came from.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::resources::{Component, Domain, ObjectMeta, Server, Status, Vimana};
+
+/// One of the four Vimana kinds, in dependency order (a kind depends only on earlier kinds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Kind {
+    /// The gateway.
+    Vimana,
+    /// A domain of servers.
+    Domain,
+    /// A server of a domain.
+    Server,
+    /// A version of a server.
+    Component,
+}
+
+impl Kind {
+    /// All kinds in dependency order.
+    pub const ALL: [Kind; 4] = [Kind::Vimana, Kind::Domain, Kind::Server, Kind::Component];
+
+    /// The `kind` string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Vimana => "Vimana",
+            Kind::Domain => "Domain",
+            Kind::Server => "Server",
+            Kind::Component => "Component",
+        }
+    }
+
+    /// The resource name in API paths (`components`).
+    pub fn plural(self) -> &'static str {
+        match self {
+            Kind::Vimana => "vimanas",
+            Kind::Domain => "domains",
+            Kind::Server => "servers",
+            Kind::Component => "components",
+        }
+    }
+
+    /// The kind with this `kind` string.
+    pub fn from_kind_str(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Kubernetes identity of an object: kind, namespace and name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ObjectKey {
+    /// Kind.
+    pub kind: Kind,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
+/// An object of any of the four kinds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Object {
+    /// A Vimana.
+    Vimana(Vimana),
+    /// A Domain.
+    Domain(Domain),
+    /// A Server.
+    Server(Server),
+    /// A Component.
+    Component(Component),
+}
+
+impl Object {
+    /// The kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Object::Vimana(_) => Kind::Vimana,
+            Object::Domain(_) => Kind::Domain,
+            Object::Server(_) => Kind::Server,
+            Object::Component(_) => Kind::Component,
+        }
+    }
+
+    /// The metadata.
+    pub fn meta(&self) -> &ObjectMeta {
+        match self {
+            Object::Vimana(o) => &o.metadata,
+            Object::Domain(o) => &o.metadata,
+            Object::Server(o) => &o.metadata,
+            Object::Component(o) => &o.metadata,
+        }
+    }
+
+    /// The metadata, mutable.
+    pub fn meta_mut(&mut self) -> &mut ObjectMeta {
+        match self {
+            Object::Vimana(o) => &mut o.metadata,
+            Object::Domain(o) => &mut o.metadata,
+            Object::Server(o) => &mut o.metadata,
+            Object::Component(o) => &mut o.metadata,
+        }
+    }
+
+    /// The status, if any.
+    pub fn status(&self) -> Option<&Status> {
+        match self {
+            Object::Vimana(o) => o.status.as_ref(),
+            Object::Domain(o) => o.status.as_ref(),
+            Object::Server(o) => o.status.as_ref(),
+            Object::Component(o) => o.status.as_ref(),
+        }
+    }
+
+    /// The Kubernetes key; an absent namespace reads as empty.
+    pub fn key(&self) -> ObjectKey {
+        let meta = self.meta();
+        ObjectKey {
+            kind: self.kind(),
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone(),
+        }
+    }
+
+    /// The platform identity: the Vimana name, the Domain id, `<domain>:<server>` or
+    /// `<domain>:<server>@<version>`.
+    pub fn identity(&self) -> String {
+        match self {
+            Object::Vimana(o) => o.metadata.name.clone(),
+            Object::Domain(o) => o.spec.id.clone(),
+            Object::Server(o) => format!("{}:{}", o.spec.domain, o.spec.id),
+            Object::Component(o) => {
+                format!("{}:{}@{}", o.spec.domain, o.spec.server, o.spec.version)
+            }
+        }
+    }
+
+    /// The object as JSON, keys in canonical (sorted) order.
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("model objects always serialize")
+    }
+
+    /// Reads an object of any of the four kinds from JSON, choosing by `kind`.
+    pub fn from_value(value: serde_json::Value) -> Result<Object, serde_json::Error> {
+        let kind = value
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .and_then(Kind::from_kind_str);
+        match kind {
+            Some(Kind::Vimana) => serde_json::from_value(value).map(Object::Vimana),
+            Some(Kind::Domain) => serde_json::from_value(value).map(Object::Domain),
+            Some(Kind::Server) => serde_json::from_value(value).map(Object::Server),
+            Some(Kind::Component) => serde_json::from_value(value).map(Object::Component),
+            None => Err(serde::de::Error::custom(
+                "kind is not one of Vimana, Domain, Server, Component",
+            )),
+        }
+    }
+}
+
+/// A place in a source file: repository-relative path, 1-based line and column.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Location {
+    /// Path relative to the repository root, `/`-separated.
+    pub file: String,
+    /// Line, from 1.
+    pub line: u32,
+    /// Column in characters, from 1.
+    pub column: u32,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// Where a rendered object was written: its document and the fields that reference others.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    /// Start of the YAML document.
+    pub document: Location,
+    /// Location of fields by dotted path (`spec.domain`, `spec.versionWeights.1.0.0`).
+    pub fields: BTreeMap<String, Location>,
+}
+
+impl SourceInfo {
+    /// The location of a field, else of the document.
+    pub fn field(&self, path: &str) -> &Location {
+        self.fields.get(path).unwrap_or(&self.document)
+    }
+}
+
+/// A rendered object with the place it came from (`None` for objects read from a cluster).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The object.
+    pub object: Object,
+    /// Where it came from.
+    pub source: Option<SourceInfo>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ComponentSpec, Resource};
+
+    #[test]
+    fn round_trips_through_json_with_api_version_and_kind() {
+        let c: Component = Resource::new(
+            "adder-1-0-0",
+            ComponentSpec {
+                version: "1.0.0".into(),
+                server: "adder".into(),
+                domain: "0123456789abcdef0123456789abcdef".into(),
+                image: "ghcr.io/acme/adder:1.0.0".into(),
+            },
+        );
+        let o = Object::Component(c);
+        let v = o.to_value();
+        assert_eq!(v["apiVersion"], "api.vimana.host/v1alpha1");
+        assert_eq!(v["kind"], "Component");
+        assert!(v.get("status").is_none());
+        assert_eq!(Object::from_value(v).unwrap(), o);
+        assert_eq!(o.identity(), "0123456789abcdef0123456789abcdef:adder@1.0.0");
+    }
+
+    #[test]
+    fn wrong_kind_is_refused() {
+        let v = serde_json::json!({
+            "apiVersion": "api.vimana.host/v1alpha1", "kind": "Pod",
+            "metadata": {"name": "x"}, "spec": {}
+        });
+        assert!(Object::from_value(v).is_err());
+    }
+}

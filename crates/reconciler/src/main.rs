@@ -1,0 +1,58 @@
+//! `reconciler`: the command line of vimana-reconciler. Each subcommand lives in its own module
+//! under `commands/`; exit codes are decided here, in one place (README "Exit codes").
+
+mod commands;
+mod sources;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Keeps a Vimana cluster equal to a Git repository of Kumori and Vimana sources.
+#[derive(Parser, Debug)]
+#[command(name = "reconciler", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the rendered manifests of a folder of sources, or every error in them.
+    Render(commands::render::Args),
+}
+
+/// How a command ended, mapped to the process exit code (DESIGN section 8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0: success (for `diff`: no differences).
+    Success,
+    /// Exit 1: `diff` found differences.
+    Differences,
+    /// Exit 2: invalid sources or a failure, already reported.
+    Failed,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(o: Outcome) -> ExitCode {
+        match o {
+            Outcome::Success => ExitCode::SUCCESS,
+            Outcome::Differences => ExitCode::from(1),
+            Outcome::Failed => ExitCode::from(2),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Render(args) => commands::render::run(&args),
+    };
+    match result {
+        Ok(outcome) => outcome.into(),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Outcome::Failed.into()
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Sources on the local file system: a [`render::SourceTree`] over a folder, the shared
+//! `DIR --instance --namespace` arguments, and rendering with diagnostics printed to stderr.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use render::{SourceError, SourceTree};
+
+/// Where the sources are and how to label what they render to.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SourceArgs {
+    /// Folder of Vimana sources. Kumori modules may live anywhere in the same Git work tree.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Reconciler instance name, written to the `reconciler.vimana.host/instance` label.
+    #[arg(long, default_value = "default", env = "RECONCILER_INSTANCE")]
+    pub instance: String,
+    /// Namespace of objects whose source names none.
+    #[arg(long, default_value = "vimana", env = "RECONCILER_NAMESPACE")]
+    pub namespace: String,
+}
+
+/// A repository on disk: a folder seen through repository-relative paths. Reads never leave the
+/// root, through `..` or through symbolic links.
+#[derive(Debug, Clone)]
+pub struct FsTree {
+    root: PathBuf,
+}
+
+impl FsTree {
+    /// A tree rooted at `root` (made absolute and canonical).
+    pub fn new(root: &Path) -> std::io::Result<FsTree> {
+        Ok(FsTree {
+            root: root.canonicalize()?,
+        })
+    }
+
+    /// The absolute root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn abs(&self, rel: &str) -> PathBuf {
+        if rel.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(rel)
+        }
+    }
+
+    fn walk(&self, rel: &str, out: &mut Vec<String>) -> Result<(), SourceError> {
+        let dir = self.abs(rel);
+        let entries = std::fs::read_dir(&dir).map_err(|e| io_error(rel, &e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error(rel, &e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == ".git" {
+                continue;
+            }
+            let child = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let file_type = entry.file_type().map_err(|e| io_error(&child, &e))?;
+            // Symbolic links to folders are not followed: they could loop or leave the tree.
+            if file_type.is_dir() {
+                self.walk(&child, out)?;
+            } else {
+                out.push(child);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn io_error(path: &str, e: &std::io::Error) -> SourceError {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        SourceError::NotFound { path: path.into() }
+    } else {
+        SourceError::Io {
+            path: path.into(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl SourceTree for FsTree {
+    fn files(&self, dir: &str) -> Result<Vec<String>, SourceError> {
+        let mut out = Vec::new();
+        self.walk(dir.trim_end_matches('/'), &mut out)?;
+        out.sort();
+        Ok(out)
+    }
+
+    fn read(&self, path: &str) -> Result<Vec<u8>, SourceError> {
+        let abs = self.abs(path);
+        let real = abs.canonicalize().map_err(|e| io_error(path, &e))?;
+        if !real.starts_with(&self.root) {
+            return Err(SourceError::OutsideRoot { path: path.into() });
+        }
+        std::fs::read(&real).map_err(|e| io_error(path, &e))
+    }
+
+    fn is_dir(&self, path: &str) -> bool {
+        self.abs(path).is_dir()
+    }
+}
+
+/// The repository that holds `dir`: the closest enclosing Git work tree, else `dir` itself;
+/// and `dir` relative to it.
+pub fn locate(dir: &Path) -> anyhow::Result<(FsTree, String)> {
+    let abs = dir
+        .canonicalize()
+        .with_context(|| format!("cannot open the source folder {}", dir.display()))?;
+    anyhow::ensure!(
+        abs.is_dir(),
+        "{} is not a folder; give the folder that holds the Vimana sources",
+        dir.display()
+    );
+    let root = abs
+        .ancestors()
+        .find(|a| a.join(".git").exists())
+        .unwrap_or(&abs)
+        .to_path_buf();
+    let rel = abs
+        .strip_prefix(&root)
+        .expect("an ancestor is a prefix")
+        .to_string_lossy()
+        .replace('\\', "/");
+    Ok((FsTree::new(&root)?, rel))
+}
+
+/// Renders the sources of `args`. Diagnostics go to stderr; `None` when there were errors.
+pub fn render_reporting(args: &SourceArgs) -> anyhow::Result<Option<render::Output>> {
+    let (tree, path) = locate(&args.dir)?;
+    let options = render::Options {
+        path,
+        instance: args.instance.clone(),
+        namespace: args.namespace.clone(),
+    };
+    let output = render::render(&tree, &options);
+    let diags = &output.diagnostics;
+    if !diags.items.is_empty() {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let root = tree.root().to_path_buf();
+        let display = move |rel: &str| {
+            let abs = root.join(rel);
+            abs.strip_prefix(&cwd)
+                .map(Path::to_path_buf)
+                .unwrap_or(abs)
+                .display()
+                .to_string()
+        };
+        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        eprint!("{}", diags.to_text(&display, color));
+    }
+    if diags.has_errors() {
+        let n = diags.error_count();
+        eprintln!(
+            "error: {n} error{} in the sources; nothing was rendered",
+            if n == 1 { "" } else { "s" }
+        );
+        return Ok(None);
+    }
+    Ok(Some(output))
+}

@@ -1,0 +1,310 @@
+//! Diagnostics: what is wrong, where, and how to fix it. Diagnostics are data; text is made only
+//! by [`Diagnostics::to_text`], rustc-like (file:line:col, the offending line, a caret, help).
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use codespan_reporting::diagnostic as cs;
+use codespan_reporting::files::SimpleFiles;
+use codespan_reporting::term;
+use model::Location;
+
+/// How bad a diagnostic is. Errors stop a render from being applied; warnings do not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// The render cannot be used.
+    Error,
+    /// Worth a look; the render can be used.
+    Warning,
+}
+
+/// A span of a source file, in bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Label {
+    /// Repository-relative path of the file.
+    pub file: String,
+    /// Byte range in the file.
+    pub span: Range<usize>,
+    /// What this span is, shown next to the caret.
+    pub message: String,
+}
+
+impl Label {
+    /// A label on `span` of `file`.
+    pub fn new(file: impl Into<String>, span: Range<usize>, message: impl Into<String>) -> Self {
+        Label {
+            file: file.into(),
+            span,
+            message: message.into(),
+        }
+    }
+}
+
+/// One finding about the sources.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// Stable kebab-case code (`unknown-field`), for tests, docs and tools.
+    pub code: &'static str,
+    /// What is wrong, one sentence.
+    pub message: String,
+    /// Where it is wrong; `None` for problems of the whole repository.
+    pub primary: Option<Label>,
+    /// Other places that take part (the first definition of a duplicate, say).
+    pub secondary: Vec<Label>,
+    /// How to fix it.
+    pub help: Option<String>,
+    /// Extra facts.
+    pub notes: Vec<String>,
+}
+
+impl Diagnostic {
+    /// An error with a code and a message, without location yet.
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            primary: None,
+            secondary: Vec::new(),
+            help: None,
+            notes: Vec::new(),
+        }
+    }
+
+    /// A warning with a code and a message, without location yet.
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
+    }
+
+    /// Sets the primary location.
+    pub fn at(
+        mut self,
+        file: impl Into<String>,
+        span: Range<usize>,
+        label: impl Into<String>,
+    ) -> Self {
+        self.primary = Some(Label::new(file, span, label));
+        self
+    }
+
+    /// Adds a secondary location.
+    pub fn also(
+        mut self,
+        file: impl Into<String>,
+        span: Range<usize>,
+        label: impl Into<String>,
+    ) -> Self {
+        self.secondary.push(Label::new(file, span, label));
+        self
+    }
+
+    /// Sets the help line.
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Adds a note.
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.notes.push(note.into());
+        self
+    }
+
+    /// Whether this is an error.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// The texts of the files that diagnostics point into, so that they can be shown with their
+/// lines, and byte offsets turned into lines and columns.
+#[derive(Clone, Debug, Default)]
+pub struct SourceFiles {
+    files: Vec<(String, String)>,
+    index: HashMap<String, usize>,
+}
+
+impl SourceFiles {
+    /// Records the text of `path` (the first text recorded for a path wins).
+    pub fn add(&mut self, path: &str, text: &str) {
+        if !self.index.contains_key(path) {
+            self.index.insert(path.to_owned(), self.files.len());
+            self.files.push((path.to_owned(), text.to_owned()));
+        }
+    }
+
+    /// The text of `path`, if recorded.
+    pub fn text(&self, path: &str) -> Option<&str> {
+        self.index.get(path).map(|&i| self.files[i].1.as_str())
+    }
+
+    /// 1-based line and character column of a byte offset of `path`.
+    pub fn location(&self, path: &str, offset: usize) -> Location {
+        let (line, column) = match self.text(path) {
+            Some(text) => line_col(text, offset),
+            None => (1, 1),
+        };
+        Location {
+            file: path.to_owned(),
+            line,
+            column,
+        }
+    }
+}
+
+/// 1-based line and character column of a byte offset of `text`.
+pub fn line_col(text: &str, offset: usize) -> (u32, u32) {
+    let offset = offset.min(text.len());
+    let before = &text[..floor_char_boundary(text, offset)];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line as u32, column as u32)
+}
+
+fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// A list of diagnostics with the files they point into.
+#[derive(Clone, Debug, Default)]
+pub struct Diagnostics {
+    /// The diagnostics, in the order found.
+    pub items: Vec<Diagnostic>,
+    /// The files they point into.
+    pub files: SourceFiles,
+}
+
+impl Diagnostics {
+    /// Adds a diagnostic.
+    pub fn push(&mut self, d: Diagnostic) {
+        self.items.push(d);
+    }
+
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(Diagnostic::is_error)
+    }
+
+    /// Number of errors.
+    pub fn error_count(&self) -> usize {
+        self.items.iter().filter(|d| d.is_error()).count()
+    }
+
+    /// Sorts by file, position, then code, so that output is stable whatever the order of
+    /// discovery; diagnostics without a location come first.
+    pub fn sort(&mut self) {
+        self.items.sort_by(|a, b| {
+            let ka = a.primary.as_ref().map(|l| (&l.file, l.span.start));
+            let kb = b.primary.as_ref().map(|l| (&l.file, l.span.start));
+            ka.cmp(&kb)
+                .then(a.code.cmp(b.code))
+                .then(a.message.cmp(&b.message))
+        });
+        self.items.dedup();
+    }
+
+    /// Renders every diagnostic as rustc-like text. `display` maps a repository-relative path to
+    /// the name shown to the user (the path they typed, say).
+    pub fn to_text(&self, display: &dyn Fn(&str) -> String, color: bool) -> String {
+        let mut files = SimpleFiles::new();
+        let mut ids = HashMap::new();
+        for (path, text) in &self.files.files {
+            ids.insert(path.clone(), files.add(display(path), text.clone()));
+        }
+        let config = term::Config {
+            chars: term::Chars::ascii(),
+            ..term::Config::default()
+        };
+        let mut out = String::new();
+        for d in &self.items {
+            let mut labels = Vec::new();
+            let mut loose = Vec::new();
+            for (label, primary) in d
+                .primary
+                .iter()
+                .map(|l| (l, true))
+                .chain(d.secondary.iter().map(|l| (l, false)))
+            {
+                match ids.get(&label.file) {
+                    Some(&id) => {
+                        let l = if primary {
+                            cs::Label::primary(id, label.span.clone())
+                        } else {
+                            cs::Label::secondary(id, label.span.clone())
+                        };
+                        labels.push(l.with_message(label.message.clone()));
+                    }
+                    // A file whose text is unknown (a directory, an unreadable file) is named
+                    // in a note instead.
+                    None => loose.push(format!("{}: {}", display(&label.file), label.message)),
+                }
+            }
+            let mut notes: Vec<String> = loose;
+            notes.extend(d.notes.iter().cloned());
+            if let Some(help) = &d.help {
+                notes.push(format!("help: {help}"));
+            }
+            let diag = match d.severity {
+                Severity::Error => cs::Diagnostic::error(),
+                Severity::Warning => cs::Diagnostic::warning(),
+            }
+            .with_code(d.code)
+            .with_message(d.message.clone())
+            .with_labels(labels)
+            .with_notes(notes);
+            if color {
+                let mut buffer = term::termcolor::Buffer::ansi();
+                let _ = term::emit_to_write_style(&mut buffer, &config, &files, &diag);
+                out.push_str(&String::from_utf8_lossy(buffer.as_slice()));
+            } else {
+                let _ = term::emit_to_string(&mut out, &config, &files, &diag);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_count_characters() {
+        let text = "a: 1\nbé: x\n";
+        assert_eq!(line_col(text, 0), (1, 1));
+        assert_eq!(line_col(text, 5), (2, 1));
+        // 'x' is after "bé: " (5 bytes, 4 characters).
+        assert_eq!(line_col(text, 10), (2, 5));
+    }
+
+    #[test]
+    fn text_has_location_caret_and_help() {
+        let mut ds = Diagnostics::default();
+        ds.files.add("a.yaml", "kind: Domain\nspec:\n  id: nope\n");
+        ds.push(
+            Diagnostic::error("invalid-domain-id", "domain id \"nope\" is not valid")
+                .at("a.yaml", 25..29, "not 32 lowercase hex characters")
+                .help("use 32 hex characters"),
+        );
+        let text = ds.to_text(&|p| format!("repo/{p}"), false);
+        assert!(
+            text.contains("error[invalid-domain-id]: domain id \"nope\" is not valid"),
+            "{text}"
+        );
+        assert!(text.contains("--> repo/a.yaml:3:7"), "{text}");
+        assert!(
+            text.contains("^^^^ not 32 lowercase hex characters"),
+            "{text}"
+        );
+        assert!(text.contains("= help: use 32 hex characters"), "{text}");
+    }
+}

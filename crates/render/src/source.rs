@@ -1,0 +1,155 @@
+//! The files a render reads. A [`SourceTree`] is a repository seen through repository-relative,
+//! `/`-separated paths; the edge provides one over a folder or a Git revision, tests use
+//! [`MemTree`]. Render code reaches files only through this trait.
+
+use std::collections::BTreeMap;
+
+/// A file could not be listed or read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// No such file or folder.
+    #[error("{path}: no such file or folder")]
+    NotFound {
+        /// The path.
+        path: String,
+    },
+    /// The path leaves the repository (`..` past the root, or a symbolic link out of it).
+    #[error("{path}: leaves the repository")]
+    OutsideRoot {
+        /// The path.
+        path: String,
+    },
+    /// Any other failure to read.
+    #[error("{path}: {message}")]
+    Io {
+        /// The path.
+        path: String,
+        /// What failed.
+        message: String,
+    },
+}
+
+/// Read access to a repository.
+pub trait SourceTree {
+    /// Every file under the folder `dir` (`""` is the root), recursively, as repository-relative
+    /// paths in sorted order. `.git` is never listed.
+    fn files(&self, dir: &str) -> Result<Vec<String>, SourceError>;
+    /// The content of a file.
+    fn read(&self, path: &str) -> Result<Vec<u8>, SourceError>;
+    /// Whether `path` is a folder.
+    fn is_dir(&self, path: &str) -> bool;
+}
+
+/// An in-memory repository.
+#[derive(Clone, Debug, Default)]
+pub struct MemTree {
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+impl MemTree {
+    /// An empty tree.
+    pub fn new() -> Self {
+        MemTree::default()
+    }
+
+    /// Adds or replaces a file.
+    pub fn insert(&mut self, path: impl Into<String>, content: impl Into<Vec<u8>>) -> &mut Self {
+        self.files.insert(path.into(), content.into());
+        self
+    }
+
+    /// Builder form of [`MemTree::insert`].
+    pub fn with(mut self, path: impl Into<String>, content: impl Into<Vec<u8>>) -> Self {
+        self.insert(path, content);
+        self
+    }
+}
+
+fn under(dir: &str, path: &str) -> bool {
+    dir.is_empty() || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
+}
+
+impl SourceTree for MemTree {
+    fn files(&self, dir: &str) -> Result<Vec<String>, SourceError> {
+        let dir = dir.trim_end_matches('/');
+        if !dir.is_empty() && !self.is_dir(dir) {
+            return Err(SourceError::NotFound { path: dir.into() });
+        }
+        Ok(self
+            .files
+            .keys()
+            .filter(|p| under(dir, p))
+            .cloned()
+            .collect())
+    }
+
+    fn read(&self, path: &str) -> Result<Vec<u8>, SourceError> {
+        self.files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| SourceError::NotFound { path: path.into() })
+    }
+
+    fn is_dir(&self, path: &str) -> bool {
+        let path = path.trim_end_matches('/');
+        path.is_empty() || self.files.keys().any(|p| under(path, p))
+    }
+}
+
+/// Joins a relative path onto a repository-relative folder and normalizes `.` and `..`.
+/// A result that would leave the repository is an error; an absolute `rel` is refused too.
+pub fn join(dir: &str, rel: &str) -> Result<String, SourceError> {
+    if rel.starts_with('/') {
+        return Err(SourceError::OutsideRoot { path: rel.into() });
+    }
+    let mut parts: Vec<&str> = dir
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    for part in rel.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(SourceError::OutsideRoot {
+                        path: format!("{dir}/{rel}"),
+                    });
+                }
+            }
+            p => parts.push(p),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// The folder part of a repository-relative path (`""` for a file at the root).
+pub fn parent(path: &str) -> &str {
+    path.rfind('/').map_or("", |i| &path[..i])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins_and_refuses_escapes() {
+        assert_eq!(join("a/b", "../c").unwrap(), "a/c");
+        assert_eq!(join("", "./x/y").unwrap(), "x/y");
+        assert!(join("a", "../../x").is_err());
+        assert!(join("a", "/etc/passwd").is_err());
+        assert_eq!(parent("a/b/c.yaml"), "a/b");
+        assert_eq!(parent("c.yaml"), "");
+    }
+
+    #[test]
+    fn mem_tree_lists_under_a_folder() {
+        let t = MemTree::new()
+            .with("a/x.yaml", "")
+            .with("ab/y.yaml", "")
+            .with("a/b/z.yaml", "");
+        assert_eq!(t.files("a").unwrap(), vec!["a/b/z.yaml", "a/x.yaml"]);
+        assert!(t.is_dir("a/b"));
+        assert!(!t.is_dir("a/x"));
+        assert!(t.files("nope").is_err());
+    }
+}

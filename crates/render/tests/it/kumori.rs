@@ -1,0 +1,1 @@
+//! Kumori rendering through the public API (issue 3).

@@ -1,0 +1,264 @@
+//! Rules between objects: unique identities (Kubernetes keys, Domain ids, aliases, Server ids
+//! per Domain, versions per Server), references (Domain → Vimana, Server → Domain,
+//! Component → Server) and weights that name existing versions.
+
+use std::collections::HashMap;
+
+use model::{Object, ObjectKey, canonical_domain_name};
+
+use super::SourceObject;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+
+/// Reports a second object with the identity of a first one.
+fn duplicate(
+    diags: &mut Diagnostics,
+    code: &'static str,
+    message: String,
+    (second, second_field): (&SourceObject<'_>, &str),
+    (first, first_field): (&SourceObject<'_>, &str),
+    help: &str,
+) {
+    diags.push(
+        Diagnostic::error(code, message)
+            .at(second.file, second.span(second_field), "defined again here")
+            .also(first.file, first.span(first_field), "first defined here")
+            .help(help),
+    );
+}
+
+/// Checks every rule between objects.
+pub fn all(objects: &[SourceObject<'_>], diags: &mut Diagnostics) {
+    let mut keys: HashMap<ObjectKey, usize> = HashMap::new();
+    let mut vimanas: HashMap<(String, String), usize> = HashMap::new();
+    let mut domains: HashMap<&str, usize> = HashMap::new();
+    let mut servers: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut components: HashMap<(&str, &str, &str), usize> = HashMap::new();
+
+    for (i, obj) in objects.iter().enumerate() {
+        let key = obj.object.key();
+        if !key.name.is_empty() {
+            if let Some(&first) = keys.get(&key) {
+                let help = if obj.name_derived || objects[first].name_derived {
+                    "the name of a Component without `metadata.name` is derived from its server and version; give one of them an explicit `metadata.name`"
+                } else {
+                    "rename one of them; names are unique per kind and namespace"
+                };
+                duplicate(
+                    diags,
+                    "duplicate-name",
+                    format!(
+                        "two {}s are named `{}` in namespace `{}`",
+                        key.kind, key.name, key.namespace
+                    ),
+                    (obj, "metadata.name"),
+                    (&objects[first], "metadata.name"),
+                    help,
+                );
+            } else {
+                keys.insert(key.clone(), i);
+            }
+        }
+        match &obj.object {
+            Object::Vimana(_) => {
+                vimanas.insert((key.namespace, key.name), i);
+            }
+            Object::Domain(d) if !d.spec.id.is_empty() => {
+                if let Some(&first) = domains.get(d.spec.id.as_str()) {
+                    duplicate(
+                        diags,
+                        "duplicate-domain-id",
+                        format!("two Domains have the id `{}`", d.spec.id),
+                        (obj, "spec.id"),
+                        (&objects[first], "spec.id"),
+                        "domain ids are unique in the cluster; give one of them a new id (`openssl rand -hex 16`)",
+                    );
+                } else {
+                    domains.insert(&d.spec.id, i);
+                }
+            }
+            Object::Server(s) if !s.spec.id.is_empty() && !s.spec.domain.is_empty() => {
+                let k = (s.spec.domain.as_str(), s.spec.id.as_str());
+                if let Some(&first) = servers.get(&k) {
+                    duplicate(
+                        diags,
+                        "duplicate-server-id",
+                        format!(
+                            "two Servers of domain {} have the id `{}`",
+                            s.spec.domain, s.spec.id
+                        ),
+                        (obj, "spec.id"),
+                        (&objects[first], "spec.id"),
+                        "server ids are unique within their domain; rename one of them",
+                    );
+                } else {
+                    servers.insert(k, i);
+                }
+            }
+            Object::Component(c)
+                if !c.spec.version.is_empty()
+                    && !c.spec.server.is_empty()
+                    && !c.spec.domain.is_empty() =>
+            {
+                let k = (
+                    c.spec.domain.as_str(),
+                    c.spec.server.as_str(),
+                    c.spec.version.as_str(),
+                );
+                if let Some(&first) = components.get(&k) {
+                    duplicate(
+                        diags,
+                        "duplicate-version",
+                        format!(
+                            "two Components are version {} of server {}:{}",
+                            c.spec.version, c.spec.domain, c.spec.server
+                        ),
+                        (obj, "spec.version"),
+                        (&objects[first], "spec.version"),
+                        "versions are unique within a server and never re-used; give the new one a new version",
+                    );
+                } else {
+                    components.insert(k, i);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    aliases(objects, &domains, diags);
+
+    for obj in objects {
+        match &obj.object {
+            Object::Domain(d) => {
+                if let Some(v) = &d.spec.vimana {
+                    let ns = obj.object.key().namespace;
+                    if !vimanas.contains_key(&(ns.clone(), v.clone())) {
+                        let elsewhere: Vec<&str> = vimanas
+                            .keys()
+                            .filter(|(_, n)| n == v)
+                            .map(|(ns, _)| ns.as_str())
+                            .collect();
+                        let mut d = Diagnostic::error(
+                            "unknown-vimana",
+                            format!("Domain `{}` belongs to Vimana `{v}`, which is not defined in namespace `{ns}`", obj.object.meta().name),
+                        )
+                        .at(obj.file, obj.span("spec.vimana"), "no such Vimana")
+                        .help(format!("define a Vimana named `{v}` in namespace `{ns}`, or correct `spec.vimana`"));
+                        if !elsewhere.is_empty() {
+                            d = d.note(format!("a Vimana `{v}` exists in namespace(s) {}; references stay within a namespace", elsewhere.join(", ")));
+                        }
+                        diags.push(d);
+                    }
+                }
+            }
+            Object::Server(s) if !s.spec.domain.is_empty() => {
+                if !domains.contains_key(s.spec.domain.as_str()) {
+                    diags.push(unknown_domain(obj, &s.spec.domain, "Server"));
+                }
+                for version in s.spec.version_weights.keys() {
+                    if !components.contains_key(&(
+                        s.spec.domain.as_str(),
+                        s.spec.id.as_str(),
+                        version.as_str(),
+                    )) {
+                        let mut known: Vec<&str> = components
+                            .keys()
+                            .filter(|(d, srv, _)| *d == s.spec.domain && *srv == s.spec.id)
+                            .map(|(_, _, v)| *v)
+                            .collect();
+                        known.sort_unstable();
+                        let help = if known.is_empty() {
+                            format!(
+                                "add a Component with `server: {}` and `version: {version}`, or remove the weight",
+                                s.spec.id
+                            )
+                        } else {
+                            format!(
+                                "the versions of this server are {}; add a Component for {version} or remove the weight",
+                                known.join(", ")
+                            )
+                        };
+                        diags.push(
+                            Diagnostic::error(
+                                "weight-unknown-version",
+                                format!("server {}:{} gives weight to version {version}, which has no Component", s.spec.domain, s.spec.id),
+                                )
+                            .at(obj.file, obj.span(&format!("spec.versionWeights.{version}")), "no Component of this version")
+                            .help(help)
+                            .note("a weight that points at a missing Component sends errors to users"),
+                        );
+                    }
+                }
+            }
+            Object::Component(c) if !c.spec.domain.is_empty() => {
+                if !domains.contains_key(c.spec.domain.as_str()) {
+                    diags.push(unknown_domain(obj, &c.spec.domain, "Component"));
+                } else if !c.spec.server.is_empty()
+                    && !servers.contains_key(&(c.spec.domain.as_str(), c.spec.server.as_str()))
+                {
+                    diags.push(
+                        Diagnostic::error(
+                            "unknown-server",
+                            format!("Component `{}` is a version of server `{}`, which domain {} does not have", obj.object.meta().name, c.spec.server, c.spec.domain),
+                        )
+                        .at(obj.file, obj.span("spec.server"), "no such Server in this domain")
+                        .help(format!("define a Server with `id: {}` and `domain: {}`, or correct `spec.server`", c.spec.server, c.spec.domain)),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn unknown_domain(obj: &SourceObject<'_>, id: &str, kind: &str) -> Diagnostic {
+    Diagnostic::error(
+        "unknown-domain",
+        format!("{kind} `{}` refers to domain {id}, which is not defined", obj.object.meta().name),
+    )
+    .at(obj.file, obj.span("spec.domain"), "no Domain has this id")
+    .help("`spec.domain` holds the `spec.id` of a Domain of the repository; define it or correct the id")
+}
+
+fn aliases(objects: &[SourceObject<'_>], domains: &HashMap<&str, usize>, diags: &mut Diagnostics) {
+    let mut seen: HashMap<&str, (usize, usize)> = HashMap::new();
+    for (i, obj) in objects.iter().enumerate() {
+        let Object::Domain(d) = &obj.object else {
+            continue;
+        };
+        for (j, alias) in d.spec.aliases.iter().enumerate() {
+            let field = format!("spec.aliases[{j}]");
+            if let Some(id) = alias.strip_suffix(".vimana.host")
+                && (domains.contains_key(id) || canonical_domain_name(id) == *alias)
+            {
+                diags.push(
+                    Diagnostic::error(
+                        "alias-is-canonical",
+                        format!("the alias `{alias}` is the canonical name of a Domain"),
+                    )
+                    .at(obj.file, obj.span(&field), "a canonical name")
+                    .help("canonical names `<id>.vimana.host` exist already; list only other names as aliases"),
+                );
+                continue;
+            }
+            match seen.get(alias.as_str()) {
+                Some(&(first, first_j)) if first != i => diags.push(
+                    Diagnostic::error(
+                        "duplicate-alias",
+                        format!("the alias `{alias}` is claimed by two Domains"),
+                    )
+                    .at(obj.file, obj.span(&field), "claimed again here")
+                    .also(
+                        objects[first].file,
+                        objects[first].span(&format!("spec.aliases[{first_j}]")),
+                        "first claimed here",
+                    )
+                    .help("an alias routes to one Domain only; remove it from one of them"),
+                ),
+                Some(_) => {}
+                None => {
+                    seen.insert(alias, (i, j));
+                }
+            }
+        }
+    }
+}

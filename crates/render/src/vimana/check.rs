@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use model::{Object, ObjectKey, canonical_domain_name};
+use model::{Kind, Object, ObjectKey, canonical_domain_name};
 
 use super::SourceObject;
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -126,10 +126,18 @@ pub fn all(objects: &[SourceObject<'_>], diags: &mut Diagnostics) {
 
     aliases(objects, &domains, diags);
 
+    // An object whose own fields are wrong has been reported; references that may point at it
+    // are not reported again, so that one mistake gives one error.
+    let broken = |kind: Kind| objects.iter().any(|o| o.broken && o.object.kind() == kind);
+    let check_vimana = !broken(Kind::Vimana);
+    let check_domain = !broken(Kind::Domain);
+    let check_server = !broken(Kind::Server);
+    let check_version = !broken(Kind::Component);
+
     for obj in objects {
         match &obj.object {
             Object::Domain(d) => {
-                if let Some(v) = &d.spec.vimana {
+                if let Some(v) = d.spec.vimana.as_ref().filter(|_| check_vimana) {
                     let ns = obj.object.key().namespace;
                     if !vimanas.contains_key(&(ns.clone(), v.clone())) {
                         let elsewhere: Vec<&str> = vimanas
@@ -139,7 +147,7 @@ pub fn all(objects: &[SourceObject<'_>], diags: &mut Diagnostics) {
                             .collect();
                         let mut d = Diagnostic::error(
                             "unknown-vimana",
-                            format!("Domain `{}` belongs to Vimana `{v}`, which is not defined in namespace `{ns}`", obj.object.meta().name),
+                            format!("{} belongs to Vimana `{v}`, which is not defined in namespace `{ns}`", obj.describe()),
                         )
                         .at(obj.file, obj.span("spec.vimana"), "no such Vimana")
                         .help(format!("define a Vimana named `{v}` in namespace `{ns}`, or correct `spec.vimana`"));
@@ -151,10 +159,10 @@ pub fn all(objects: &[SourceObject<'_>], diags: &mut Diagnostics) {
                 }
             }
             Object::Server(s) if !s.spec.domain.is_empty() => {
-                if !domains.contains_key(s.spec.domain.as_str()) {
-                    diags.push(unknown_domain(obj, &s.spec.domain, "Server"));
+                if check_domain && !domains.contains_key(s.spec.domain.as_str()) {
+                    diags.push(unknown_domain(obj, &s.spec.domain));
                 }
-                for version in s.spec.version_weights.keys() {
+                for version in s.spec.version_weights.keys().filter(|_| check_version) {
                     if !components.contains_key(&(
                         s.spec.domain.as_str(),
                         s.spec.id.as_str(),
@@ -191,14 +199,17 @@ pub fn all(objects: &[SourceObject<'_>], diags: &mut Diagnostics) {
             }
             Object::Component(c) if !c.spec.domain.is_empty() => {
                 if !domains.contains_key(c.spec.domain.as_str()) {
-                    diags.push(unknown_domain(obj, &c.spec.domain, "Component"));
-                } else if !c.spec.server.is_empty()
+                    if check_domain {
+                        diags.push(unknown_domain(obj, &c.spec.domain));
+                    }
+                } else if check_server
+                    && !c.spec.server.is_empty()
                     && !servers.contains_key(&(c.spec.domain.as_str(), c.spec.server.as_str()))
                 {
                     diags.push(
                         Diagnostic::error(
                             "unknown-server",
-                            format!("Component `{}` is a version of server `{}`, which domain {} does not have", obj.object.meta().name, c.spec.server, c.spec.domain),
+                            format!("{} is a version of server `{}`, which domain {} does not have", obj.describe(), c.spec.server, c.spec.domain),
                         )
                         .at(obj.file, obj.span("spec.server"), "no such Server in this domain")
                         .help(format!("define a Server with `id: {}` and `domain: {}`, or correct `spec.server`", c.spec.server, c.spec.domain)),
@@ -210,10 +221,10 @@ pub fn all(objects: &[SourceObject<'_>], diags: &mut Diagnostics) {
     }
 }
 
-fn unknown_domain(obj: &SourceObject<'_>, id: &str, kind: &str) -> Diagnostic {
+fn unknown_domain(obj: &SourceObject<'_>, id: &str) -> Diagnostic {
     Diagnostic::error(
         "unknown-domain",
-        format!("{kind} `{}` refers to domain {id}, which is not defined", obj.object.meta().name),
+        format!("{} refers to domain {id}, which is not defined", obj.describe()),
     )
     .at(obj.file, obj.span("spec.domain"), "no Domain has this id")
     .help("`spec.domain` holds the `spec.id` of a Domain of the repository; define it or correct the id")

@@ -118,6 +118,7 @@ pub fn document<'a>(cx: &mut Cx<'_>, file: &'a str, root: &'a Node) -> Option<So
         name_derived: false,
         spans: BTreeMap::new(),
         kumori: None,
+        broken: false,
     };
     if let Some(status) = top.get("status") {
         cx.error(
@@ -188,7 +189,7 @@ pub fn document<'a>(cx: &mut Cx<'_>, file: &'a str, root: &'a Node) -> Option<So
             let derived = names::derived_component_name(&c.spec.server, &c.spec.version);
             obj.object.meta_mut().name = derived;
             obj.name_derived = true;
-        } else if kind != Kind::Component {
+        } else if kind != Kind::Component && !obj.spans.contains_key("metadata.name") {
             cx.error(
                 "missing-field",
                 obj.spans.get("metadata").cloned().unwrap_or(root.span.start..root.span.start),
@@ -435,7 +436,7 @@ fn string_map(
 fn vimana_spec(cx: &mut Cx<'_>, f: &mut Fields<'_>) -> VimanaSpec {
     let mut spec = VimanaSpec::default();
     if let Some(n) = f.get("regions") {
-        spec.regions = cx.string_list(n, "spec.regions", &non_empty);
+        spec.regions = cx.string_list(n, "spec.regions", "invalid-region", &non_empty);
     }
     f.finish(cx, "a Vimana spec", &["regions"]);
     spec
@@ -473,7 +474,7 @@ fn domain_spec(
         spec.vimana = Some(v);
     }
     if let Some(n) = f.get("aliases") {
-        spec.aliases = cx.string_list(n, "spec.aliases", &|s| {
+        spec.aliases = cx.string_list(n, "spec.aliases", "invalid-alias", &|s| {
             names::dns_name(s).map_err(|e| {
                 (
                     e,
@@ -488,10 +489,10 @@ fn domain_spec(
         }
     }
     if let Some(n) = f.get("regions") {
-        spec.regions = cx.string_list(n, "spec.regions", &non_empty);
+        spec.regions = cx.string_list(n, "spec.regions", "invalid-region", &non_empty);
     }
     if let Some(n) = f.get("failover") {
-        spec.failover = cx.string_list(n, "spec.failover", &non_empty);
+        spec.failover = cx.string_list(n, "spec.failover", "invalid-region", &non_empty);
     }
     if let Some(n) = f.get("grpc") {
         spec.grpc = grpc(cx, n);
@@ -527,13 +528,23 @@ fn grpc(cx: &mut Cx<'_>, node: &Node) -> Option<GrpcSpec> {
         let none_but = rf.get("noneBut").map(|n| {
             (
                 n,
-                cx.string_list(n, "spec.grpc.reflection.noneBut", &service),
+                cx.string_list(
+                    n,
+                    "spec.grpc.reflection.noneBut",
+                    "invalid-service",
+                    &service,
+                ),
             )
         });
         let all_but = rf.get("allBut").map(|n| {
             (
                 n,
-                cx.string_list(n, "spec.grpc.reflection.allBut", &service),
+                cx.string_list(
+                    n,
+                    "spec.grpc.reflection.allBut",
+                    "invalid-service",
+                    &service,
+                ),
             )
         });
         if let (Some((a, _)), Some((b, _))) = (&none_but, &all_but) {
@@ -584,7 +595,7 @@ fn server_spec(
     }
     domain_ref(cx, f, &mut spec.domain, spans);
     if let Some(n) = f.get("services") {
-        spec.services = cx.string_list(n, "spec.services", &|s| {
+        spec.services = cx.string_list(n, "spec.services", "invalid-service", &|s| {
             names::grpc_service(s).map_err(|e| {
                 (
                     e,
@@ -598,7 +609,7 @@ fn server_spec(
     {
         let mut auth = AuthSpec::default();
         if let Some(j) = af.get("jwks") {
-            auth.jwks = cx.string_list(j, "spec.auth.jwks", &|s| {
+            auth.jwks = cx.string_list(j, "spec.auth.jwks", "invalid-url", &|s| {
                 url(s).map_err(|e| {
                     (
                         e,

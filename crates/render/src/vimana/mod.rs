@@ -33,9 +33,21 @@ pub struct SourceObject<'a> {
     pub spans: BTreeMap<String, Range<usize>>,
     /// The Kumori binding of a Component, if it has one.
     pub kumori: Option<Binding<'a>>,
+    /// Whether converting it reported an error: references to a broken object are not
+    /// reported again as dangling.
+    pub broken: bool,
 }
 
 impl SourceObject<'_> {
+    /// How messages name the object: `Server adder`, or `this Server` when it has no name.
+    pub fn describe(&self) -> String {
+        let kind = self.object.kind();
+        match self.object.meta().name.as_str() {
+            "" => format!("this {kind}"),
+            name => format!("{kind} `{name}`"),
+        }
+    }
+
     /// The span of a field, else the start of the document.
     pub fn span(&self, path: &str) -> Range<usize> {
         self.spans
@@ -130,7 +142,9 @@ pub fn render(tree: &dyn SourceTree, options: &Options) -> Output {
                 file,
                 diags: &mut diags,
             };
-            if let Some(obj) = convert::document(&mut cx, file, &doc.root) {
+            let before = cx.diags.error_count();
+            if let Some(mut obj) = convert::document(&mut cx, file, &doc.root) {
+                obj.broken = cx.diags.error_count() > before;
                 objects.push(obj);
             }
         }

@@ -77,8 +77,15 @@ impl Cx<'_> {
         }
     }
 
-    /// Reads a list of strings, each checked by `check`; duplicates are reported.
-    pub fn string_list(&mut self, node: &Node, path: &str, check: &ItemCheck<'_>) -> Vec<String> {
+    /// Reads a list of strings, each checked by `check` (failures reported under `code`);
+    /// duplicates are reported.
+    pub fn string_list(
+        &mut self,
+        node: &Node,
+        path: &str,
+        code: &'static str,
+        check: &ItemCheck<'_>,
+    ) -> Vec<String> {
         let Value::Seq(items) = &node.value else {
             self.wrong_type(node, path, "a list of strings");
             return Vec::new();
@@ -92,7 +99,7 @@ impl Cx<'_> {
             };
             if let Err((message, help)) = check(&s) {
                 self.error(
-                    "invalid-value",
+                    code,
                     item.span.clone(),
                     format!("`{item_path}` is not valid: {message}"),
                     "invalid value",
@@ -171,7 +178,12 @@ impl<'n> Fields<'n> {
             .entries
             .iter()
             .position(|(k, _)| k.as_str() == Some(key))?;
-        self.used[i] = true;
+        // A repeated key is reported as a duplicate by the YAML layer, not as unknown here.
+        for (j, (k, _)) in self.entries.iter().enumerate() {
+            if k.as_str() == Some(key) {
+                self.used[j] = true;
+            }
+        }
         let v = &self.entries[i].1;
         (v.value != Value::Null).then_some(v)
     }

@@ -20,6 +20,8 @@ struct Cli {
 enum Command {
     /// Print the rendered manifests of a folder of sources, or every error in them.
     Render(commands::render::Args),
+    /// Serve the simulated cluster (a Kubernetes API stand-in with the Vimana CRDs) until stopped.
+    Simcluster(commands::simcluster::Args),
 }
 
 /// How a command ended, mapped to the process exit code (DESIGN section 8).
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Render(args) => commands::render::run(&args),
+        Command::Simcluster(args) => commands::simcluster::run(&args),
     };
     match result {
         Ok(outcome) => outcome.into(),

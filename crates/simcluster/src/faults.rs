@@ -1,0 +1,203 @@
+//! Fault injection: error answers (500, 503, 429), added latency and dropped connections,
+//! chosen at random per request by rules that match a verb and/or a resource.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// One fault rule. A request matches when the verb and resource match (absent means any); a
+/// matching request is delayed by `latency`, then dropped with probability `drop_rate`, else
+/// answered with `error_code` with probability `error_rate`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultRule {
+    /// Kubernetes verb (`get`, `list`, `watch`, `create`, `update`, `patch`, `apply`,
+    /// `delete`, `deletecollection`), or any.
+    pub verb: Option<String>,
+    /// Resource (`components`, `components/status`, `configmaps`), or any.
+    pub resource: Option<String>,
+    /// Probability in [0, 1] of an error answer.
+    pub error_rate: f64,
+    /// 500, 503 or 429.
+    pub error_code: u16,
+    /// Delay added before answering.
+    pub latency: Duration,
+    /// Probability in [0, 1] of dropping the connection without an answer.
+    pub drop_rate: f64,
+}
+
+impl Default for FaultRule {
+    fn default() -> Self {
+        FaultRule {
+            verb: None,
+            resource: None,
+            error_rate: 0.0,
+            error_code: 500,
+            latency: Duration::ZERO,
+            drop_rate: 0.0,
+        }
+    }
+}
+
+impl FaultRule {
+    /// Parses `verb=list,resource=components,error=503,rate=0.5,latency=100ms,drop=0.1`
+    /// (every key optional; `error` without `rate` means every matching request fails).
+    pub fn parse(s: &str) -> Result<FaultRule, Error> {
+        let mut rule = FaultRule::default();
+        let mut rate_given = false;
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, v) = part.split_once('=').ok_or_else(|| {
+                Error::Config(format!("fault {s:?}: expected key=value, got {part:?}"))
+            })?;
+            let bad = |what: &str| Error::Config(format!("fault {s:?}: {what}"));
+            match k.trim() {
+                "verb" => rule.verb = Some(v.trim().to_owned()),
+                "resource" => rule.resource = Some(v.trim().to_owned()),
+                "error" => {
+                    rule.error_code = v
+                        .trim()
+                        .parse()
+                        .map_err(|_| bad("error must be 500, 503 or 429"))?;
+                    if !matches!(rule.error_code, 500 | 503 | 429) {
+                        return Err(bad("error must be 500, 503 or 429"));
+                    }
+                    if !rate_given {
+                        rule.error_rate = 1.0;
+                    }
+                }
+                "rate" => {
+                    rule.error_rate =
+                        probability(v).ok_or_else(|| bad("rate must be in [0, 1]"))?;
+                    rate_given = true;
+                }
+                "drop" => {
+                    rule.drop_rate = probability(v).ok_or_else(|| bad("drop must be in [0, 1]"))?
+                }
+                "latency" => {
+                    rule.latency = model::duration::parse(v.trim())
+                        .map_err(|e| bad(&format!("latency: {e}")))?;
+                }
+                other => {
+                    return Err(bad(&format!(
+                        "unknown key {other:?}; use verb, resource, error, rate, latency, drop"
+                    )));
+                }
+            }
+        }
+        Ok(rule)
+    }
+
+    fn matches(&self, verb: &str, resource: &str) -> bool {
+        self.verb.as_deref().is_none_or(|v| v == verb)
+            && self.resource.as_deref().is_none_or(|r| r == resource)
+    }
+}
+
+fn probability(v: &str) -> Option<f64> {
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|p| (0.0..=1.0).contains(p))
+}
+
+/// What to do to one request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    /// Delay before answering.
+    pub latency: Duration,
+    /// The fault, if any.
+    pub fault: Option<Fault>,
+}
+
+/// An injected failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this status code.
+    Error(u16),
+    /// Drop the connection.
+    Drop,
+}
+
+/// The current rules and a deterministic random source.
+#[derive(Debug)]
+pub struct Faults {
+    state: Mutex<(Vec<FaultRule>, u64)>,
+}
+
+impl Faults {
+    /// Faults with these rules and random seed.
+    pub fn new(rules: Vec<FaultRule>, seed: u64) -> Faults {
+        Faults {
+            state: Mutex::new((rules, seed)),
+        }
+    }
+
+    /// Replaces the rules.
+    pub fn set(&self, rules: Vec<FaultRule>) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).0 = rules;
+    }
+
+    /// Decides the fate of a request.
+    pub fn decide(&self, verb: &str, resource: &str) -> Decision {
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (rules, seed) = &mut *guard;
+        let mut decision = Decision {
+            latency: Duration::ZERO,
+            fault: None,
+        };
+        for rule in rules.iter().filter(|r| r.matches(verb, resource)) {
+            decision.latency = decision.latency.max(rule.latency);
+            if decision.fault.is_some() {
+                continue;
+            }
+            if rule.drop_rate > 0.0 && next_unit(seed) < rule.drop_rate {
+                decision.fault = Some(Fault::Drop);
+            } else if rule.error_rate > 0.0 && next_unit(seed) < rule.error_rate {
+                decision.fault = Some(Fault::Error(rule.error_code));
+            }
+        }
+        decision
+    }
+}
+
+/// A uniform number in [0, 1) from a splitmix64 sequence.
+fn next_unit(state: &mut u64) -> f64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rules() {
+        let r = FaultRule::parse("verb=list,resource=components,error=503,rate=0.25,latency=100ms")
+            .unwrap();
+        assert_eq!(r.verb.as_deref(), Some("list"));
+        assert_eq!(r.error_code, 503);
+        assert_eq!(r.error_rate, 0.25);
+        assert_eq!(r.latency, Duration::from_millis(100));
+        assert_eq!(FaultRule::parse("error=429").unwrap().error_rate, 1.0);
+        assert!(FaultRule::parse("error=404").is_err());
+        assert!(FaultRule::parse("rate=2").is_err());
+        assert!(FaultRule::parse("colour=red").is_err());
+    }
+
+    #[test]
+    fn rates_are_honoured_roughly_and_rules_match_by_verb() {
+        let f = Faults::new(
+            vec![FaultRule::parse("verb=get,error=500,rate=0.5").unwrap()],
+            7,
+        );
+        let failed = (0..2000)
+            .filter(|_| f.decide("get", "configmaps").fault.is_some())
+            .count();
+        assert!((800..1200).contains(&failed), "{failed}");
+        assert_eq!(f.decide("list", "configmaps").fault, None);
+    }
+}

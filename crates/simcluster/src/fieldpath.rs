@@ -1,0 +1,347 @@
+//! Field paths and field sets as server-side apply tracks them in `managedFields` (the
+//! `FieldsV1` encoding: `f:name`, `k:{"type":"Available"}`, `v:"value"`, `.`), and the set of
+//! fields a value holds under a schema.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value};
+
+use crate::schema::{ListType, Schema};
+
+/// One step of a path, already encoded as in `FieldsV1` (`f:spec`, `k:{"type":"A"}`, `v:"x"`).
+pub type Element = String;
+/// A path from the object root.
+pub type Path = Vec<Element>;
+
+/// A set of field paths.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FieldSet {
+    paths: BTreeSet<Path>,
+}
+
+impl FieldSet {
+    /// The empty set.
+    pub fn new() -> FieldSet {
+        FieldSet::default()
+    }
+
+    /// Adds a path.
+    pub fn insert(&mut self, p: Path) {
+        self.paths.insert(p);
+    }
+
+    /// Whether the set holds `p`.
+    pub fn contains(&self, p: &Path) -> bool {
+        self.paths.contains(p)
+    }
+
+    /// Whether the set holds `p` or a path below it.
+    pub fn contains_prefix(&self, p: &Path) -> bool {
+        self.paths
+            .range(p.clone()..)
+            .next()
+            .is_some_and(|q| q.starts_with(p))
+    }
+
+    /// Removes a path.
+    pub fn remove(&mut self, p: &Path) {
+        self.paths.remove(p);
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    /// The paths, sorted.
+    pub fn iter(&self) -> impl Iterator<Item = &Path> {
+        self.paths.iter()
+    }
+
+    /// Paths in `self` and not in `other`.
+    pub fn difference(&self, other: &FieldSet) -> FieldSet {
+        FieldSet {
+            paths: self.paths.difference(&other.paths).cloned().collect(),
+        }
+    }
+
+    /// Adds every path of `other`.
+    pub fn extend(&mut self, other: &FieldSet) {
+        self.paths.extend(other.paths.iter().cloned());
+    }
+
+    /// Removes every path of `other`.
+    pub fn subtract(&mut self, other: &FieldSet) {
+        for p in &other.paths {
+            self.paths.remove(p);
+        }
+    }
+
+    /// The `fieldsV1` JSON form.
+    pub fn to_fields_v1(&self) -> Value {
+        let mut root = Map::new();
+        for p in &self.paths {
+            let mut node = &mut root;
+            for (i, e) in p.iter().enumerate() {
+                let child = node
+                    .entry(e.clone())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                let child = child.as_object_mut().expect("field set nodes are objects");
+                // A path that is a member and also has members below it is written `.`;
+                // paths sort before their extensions, so the prefix is already present.
+                if i + 1 < p.len() && self.paths.contains(&p[..=i]) {
+                    child.insert(".".into(), Value::Object(Map::new()));
+                }
+                node = child;
+            }
+        }
+        Value::Object(root)
+    }
+
+    /// Reads the `fieldsV1` JSON form.
+    pub fn from_fields_v1(v: &Value) -> FieldSet {
+        fn walk(v: &Value, prefix: &mut Path, out: &mut FieldSet) {
+            let Some(map) = v.as_object() else { return };
+            for (k, child) in map {
+                if k == "." {
+                    out.insert(prefix.clone());
+                    continue;
+                }
+                prefix.push(k.clone());
+                if child.as_object().is_none_or(Map::is_empty) {
+                    out.insert(prefix.clone());
+                } else {
+                    walk(child, prefix, out);
+                }
+                prefix.pop();
+            }
+        }
+        let mut out = FieldSet::new();
+        walk(v, &mut Vec::new(), &mut out);
+        out
+    }
+
+    /// The path in the `.spec.versionWeights[1.0.0]` form of conflict messages.
+    pub fn display(p: &Path) -> String {
+        let mut s = String::new();
+        for e in p {
+            if let Some(f) = e.strip_prefix("f:") {
+                s.push('.');
+                s.push_str(f);
+            } else if let Some(k) = e.strip_prefix("k:") {
+                s.push('[');
+                s.push_str(k);
+                s.push(']');
+            } else if let Some(v) = e.strip_prefix("v:") {
+                s.push_str("[=");
+                s.push_str(v);
+                s.push(']');
+            } else if let Some(i) = e.strip_prefix("i:") {
+                s.push('[');
+                s.push_str(i);
+                s.push(']');
+            }
+        }
+        s
+    }
+}
+
+/// `f:name`.
+pub fn field(name: &str) -> Element {
+    format!("f:{name}")
+}
+
+/// The `k:` element of a list-map item: its key fields as JSON, sorted by name.
+pub fn key_element(item: &Value, keys: &[String]) -> Element {
+    let mut sorted: Vec<&String> = keys.iter().collect();
+    sorted.sort();
+    let parts: Vec<String> = sorted
+        .iter()
+        .map(|k| {
+            format!(
+                "{}:{}",
+                Value::String((*k).clone()),
+                item.get(k.as_str()).cloned().unwrap_or(Value::Null)
+            )
+        })
+        .collect();
+    format!("k:{{{}}}", parts.join(","))
+}
+
+/// The `v:` element of a set item.
+pub fn value_element(item: &Value) -> Element {
+    format!("v:{item}")
+}
+
+/// The fields `value` sets under `schema`: every scalar, every atomic list or map, every set
+/// item and every list-map item (with its fields), every empty object. `skip` is consulted on
+/// each path and prunes it (server-managed metadata, the status of the main resource, ...).
+pub fn fields_of(value: &Value, schema: &Schema, skip: &dyn Fn(&Path) -> bool) -> FieldSet {
+    let mut out = FieldSet::new();
+    walk(value, schema, &mut Vec::new(), skip, &mut out);
+    out
+}
+
+fn walk(
+    v: &Value,
+    schema: &Schema,
+    path: &mut Path,
+    skip: &dyn Fn(&Path) -> bool,
+    out: &mut FieldSet,
+) {
+    if !path.is_empty() && skip(path) {
+        return;
+    }
+    match v {
+        Value::Object(map) if !schema.map_atomic => {
+            if map.is_empty() && !path.is_empty() {
+                out.insert(path.clone());
+            }
+            for (k, child) in map {
+                let Some(cs) = schema.field(k) else { continue };
+                path.push(field(k));
+                walk(child, cs, path, skip, out);
+                path.pop();
+            }
+        }
+        Value::Array(items) => match &schema.list_type {
+            ListType::Atomic => out.insert(path.clone()),
+            ListType::Set => {
+                for item in items {
+                    path.push(value_element(item));
+                    out.insert(path.clone());
+                    path.pop();
+                }
+            }
+            ListType::Map(keys) => {
+                for item in items {
+                    path.push(key_element(item, keys));
+                    out.insert(path.clone());
+                    walk(item, schema.item(), path, skip, out);
+                    path.pop();
+                }
+            }
+        },
+        _ => {
+            if !path.is_empty() {
+                out.insert(path.clone());
+            }
+        }
+    }
+}
+
+/// The value at `path`, if present.
+pub fn get<'a>(root: &'a Value, path: &[Element]) -> Option<&'a Value> {
+    let mut cur = root;
+    for e in path {
+        cur = step(cur, e)?;
+    }
+    Some(cur)
+}
+
+fn step<'a>(v: &'a Value, e: &str) -> Option<&'a Value> {
+    if let Some(f) = e.strip_prefix("f:") {
+        return v.get(f);
+    }
+    let items = v.as_array()?;
+    if let Some(i) = e.strip_prefix("i:") {
+        return items.get(i.parse::<usize>().ok()?);
+    }
+    items
+        .iter()
+        .position(|it| item_matches(it, e))
+        .map(|i| &items[i])
+}
+
+fn item_matches(item: &Value, e: &str) -> bool {
+    if let Some(k) = e.strip_prefix("k:") {
+        let Ok(Value::Object(keys)) = serde_json::from_str::<Value>(k) else {
+            return false;
+        };
+        keys.iter()
+            .all(|(name, want)| item.get(name).unwrap_or(&Value::Null) == want)
+    } else if let Some(v) = e.strip_prefix("v:") {
+        serde_json::from_str::<Value>(v).is_ok_and(|want| *item == want)
+    } else {
+        false
+    }
+}
+
+/// Removes the value at `path`; returns whether something was removed.
+pub fn remove(root: &mut Value, path: &[Element]) -> bool {
+    let Some((last, parent_path)) = path.split_last() else {
+        return false;
+    };
+    let mut cur = root;
+    for e in parent_path {
+        let next = if let Some(f) = e.strip_prefix("f:") {
+            cur.get_mut(f)
+        } else {
+            let pos = cur
+                .as_array()
+                .and_then(|items| items.iter().position(|it| item_matches(it, e)));
+            match pos {
+                Some(i) => cur.get_mut(i),
+                None => None,
+            }
+        };
+        match next {
+            Some(n) => cur = n,
+            None => return false,
+        }
+    }
+    if let Some(f) = last.strip_prefix("f:") {
+        cur.as_object_mut().and_then(|m| m.remove(f)).is_some()
+    } else if let Some(items) = cur.as_array_mut() {
+        let before = items.len();
+        items.retain(|it| !item_matches(it, last));
+        items.len() != before
+    } else {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schema() -> Schema {
+        Schema::from_openapi(&json!({"type": "object", "properties": {
+            "spec": {"type": "object", "properties": {
+                "regions": {"type": "array", "items": {"type": "string"}},
+                "weights": {"type": "object", "additionalProperties": {"type": "integer"}}}},
+            "status": {"type": "object", "properties": {"conditions": {
+                "type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"],
+                "items": {"type": "object", "properties": {"type": {"type": "string"}, "status": {"type": "string"}}}}}}}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn computes_fields_and_round_trips_fields_v1() {
+        let v = json!({"spec": {"regions": ["a"], "weights": {"1.0.0": 1}},
+                       "status": {"conditions": [{"type": "Available", "status": "True"}]}});
+        let set = fields_of(&v, &schema(), &|_| false);
+        let v1 = set.to_fields_v1();
+        assert_eq!(
+            v1,
+            json!({"f:spec": {"f:regions": {}, "f:weights": {"f:1.0.0": {}}},
+                   "f:status": {"f:conditions": {"k:{\"type\":\"Available\"}": {
+                       ".": {}, "f:status": {}, "f:type": {}}}}})
+        );
+        assert_eq!(FieldSet::from_fields_v1(&v1), set);
+        let cond = vec![
+            field("status"),
+            field("conditions"),
+            r#"k:{"type":"Available"}"#.to_owned(),
+        ];
+        assert_eq!(get(&v, &cond).unwrap()["status"], "True");
+        assert_eq!(
+            FieldSet::display(&cond),
+            r#".status.conditions[{"type":"Available"}]"#
+        );
+        let mut w = v.clone();
+        assert!(remove(&mut w, &cond));
+        assert_eq!(w["status"]["conditions"], json!([]));
+    }
+}

@@ -1,0 +1,554 @@
+//! Field ownership: `metadata.managedFields`, server-side apply (merge, conflicts, removal of
+//! fields a manager stops applying) and the ownership changes of plain updates.
+
+use serde_json::{Map, Value, json};
+
+use crate::fieldpath::{self, FieldSet, Path, field, key_element};
+use crate::schema::{ListType, Schema};
+
+/// `Apply` or `Update`, as in `managedFields[].operation`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// Server-side apply.
+    Apply,
+    /// Create, update or a non-apply patch.
+    Update,
+}
+
+impl Operation {
+    fn as_str(self) -> &'static str {
+        match self {
+            Operation::Apply => "Apply",
+            Operation::Update => "Update",
+        }
+    }
+}
+
+/// One `managedFields` entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// Field manager.
+    pub manager: String,
+    /// Operation.
+    pub operation: Operation,
+    /// apiVersion the manager used.
+    pub api_version: String,
+    /// When the entry last changed.
+    pub time: String,
+    /// `status` for the status subresource, else empty.
+    pub subresource: String,
+    /// The owned fields.
+    pub fields: FieldSet,
+}
+
+impl Entry {
+    fn same_owner(&self, manager: &str, op: Operation, subresource: &str) -> bool {
+        self.manager == manager && self.operation == op && self.subresource == subresource
+    }
+}
+
+/// Reads `metadata.managedFields`.
+pub fn read(obj: &Value) -> Vec<Entry> {
+    obj["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| Entry {
+            manager: e["manager"].as_str().unwrap_or_default().to_owned(),
+            operation: if e["operation"] == "Apply" {
+                Operation::Apply
+            } else {
+                Operation::Update
+            },
+            api_version: e["apiVersion"].as_str().unwrap_or_default().to_owned(),
+            time: e["time"].as_str().unwrap_or_default().to_owned(),
+            subresource: e["subresource"].as_str().unwrap_or_default().to_owned(),
+            fields: FieldSet::from_fields_v1(&e["fieldsV1"]),
+        })
+        .collect()
+}
+
+/// Writes `metadata.managedFields`, dropping entries that own nothing.
+pub fn write(obj: &mut Value, entries: &[Entry]) {
+    let list: Vec<Value> = entries
+        .iter()
+        .filter(|e| !e.fields.is_empty())
+        .map(|e| {
+            let mut m = json!({
+                "manager": e.manager,
+                "operation": e.operation.as_str(),
+                "apiVersion": e.api_version,
+                "time": e.time,
+                "fieldsType": "FieldsV1",
+                "fieldsV1": e.fields.to_fields_v1(),
+            });
+            if !e.subresource.is_empty() {
+                m["subresource"] = json!(e.subresource);
+            }
+            m
+        })
+        .collect();
+    let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if list.is_empty() {
+        meta.remove("managedFields");
+    } else {
+        meta.insert("managedFields".into(), Value::Array(list));
+    }
+}
+
+/// Metadata fields the server owns; never part of a field set.
+const SERVER_METADATA: [&str; 10] = [
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "managedFields",
+    "selfLink",
+];
+
+/// Which part of an object a write may touch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything (types without a status subresource).
+    All,
+    /// Everything but `status` (main resource of a type with a status subresource).
+    NoStatus,
+    /// Only `status` (the status subresource).
+    StatusOnly,
+}
+
+impl Scope {
+    /// The `subresource` of managedFields entries written in this scope.
+    pub fn subresource(self) -> &'static str {
+        match self {
+            Scope::StatusOnly => "status",
+            _ => "",
+        }
+    }
+}
+
+/// Whether `path` is outside the fields that field sets track in `scope`.
+pub fn skipped(path: &Path, scope: Scope) -> bool {
+    let top = path[0].as_str();
+    if top == "f:apiVersion" || top == "f:kind" {
+        return true;
+    }
+    if top == "f:metadata" {
+        if scope == Scope::StatusOnly {
+            return true;
+        }
+        if let Some(second) = path.get(1) {
+            return SERVER_METADATA.iter().any(|m| second == &field(m));
+        }
+        return false;
+    }
+    match scope {
+        Scope::All => false,
+        Scope::NoStatus => top == "f:status",
+        Scope::StatusOnly => top != "f:status",
+    }
+}
+
+/// The fields a value sets within `scope`.
+pub fn fields_in_scope(value: &Value, schema: &Schema, scope: Scope) -> FieldSet {
+    fieldpath::fields_of(value, schema, &|p| skipped(p, scope))
+}
+
+/// A field that another manager owns and an apply would change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conflict {
+    /// The other manager.
+    pub manager: String,
+    /// The apiVersion that manager used.
+    pub api_version: String,
+    /// The field, displayed as `.spec.image`.
+    pub field: String,
+}
+
+/// Merges an applied configuration into a live object: objects key by key, list-maps item by
+/// key, sets by value, everything else replaced.
+pub fn merge(live: &Value, applied: &Value, schema: &Schema) -> Value {
+    match (live, applied) {
+        (Value::Object(l), Value::Object(a)) if !schema.map_atomic => {
+            let mut out = l.clone();
+            for (k, av) in a {
+                if av.is_null() {
+                    out.remove(k);
+                    continue;
+                }
+                let merged = match (l.get(k), schema.field(k)) {
+                    (Some(lv), Some(cs)) => merge(lv, av, cs),
+                    _ => av.clone(),
+                };
+                out.insert(k.clone(), merged);
+            }
+            Value::Object(out)
+        }
+        (Value::Array(l), Value::Array(a)) => match &schema.list_type {
+            ListType::Atomic => applied.clone(),
+            ListType::Set => {
+                let mut out = l.clone();
+                for item in a {
+                    if !out.contains(item) {
+                        out.push(item.clone());
+                    }
+                }
+                Value::Array(out)
+            }
+            ListType::Map(keys) => {
+                let mut out = l.clone();
+                for item in a {
+                    let key = key_element(item, keys);
+                    match out.iter().position(|it| key_element(it, keys) == key) {
+                        Some(i) => out[i] = merge(&out[i], item, schema.item()),
+                        None => out.push(item.clone()),
+                    }
+                }
+                Value::Array(out)
+            }
+        },
+        _ => applied.clone(),
+    }
+}
+
+/// The outcome of a server-side apply.
+#[derive(Debug)]
+pub struct Applied {
+    /// The new object (managedFields written).
+    pub object: Value,
+}
+
+/// Server-side apply of `applied` by `manager` onto `live` (`None` when the object is created).
+/// Fails with the conflicts unless `force`.
+#[allow(clippy::too_many_arguments)]
+pub fn apply(
+    live: Option<&Value>,
+    applied: &Value,
+    schema: &Schema,
+    scope: Scope,
+    manager: &str,
+    api_version: &str,
+    force: bool,
+    now: &str,
+) -> Result<Applied, Vec<Conflict>> {
+    let new_set = fields_in_scope(applied, schema, scope);
+    let sub = scope.subresource();
+    let Some(live) = live else {
+        let mut object = applied.clone();
+        let entries = vec![Entry {
+            manager: manager.to_owned(),
+            operation: Operation::Apply,
+            api_version: api_version.to_owned(),
+            time: now.to_owned(),
+            subresource: sub.to_owned(),
+            fields: new_set,
+        }];
+        write(&mut object, &entries);
+        return Ok(Applied { object });
+    };
+    let mut entries = read(live);
+    let mut merged = merge(live, applied, schema);
+
+    // Conflicts: fields the apply sets to a value other than the live one, owned by others.
+    let mut conflicts = Vec::new();
+    let mut forced: Vec<(usize, Path)> = Vec::new();
+    for p in new_set.iter() {
+        if p.last().is_some_and(|e| e.starts_with("k:")) {
+            // The existence of a list-map item is shared; its fields are compared one by one.
+            continue;
+        }
+        if fieldpath::get(live, p) == fieldpath::get(applied, p) {
+            continue;
+        }
+        for (i, e) in entries.iter().enumerate() {
+            if e.same_owner(manager, Operation::Apply, sub) || !e.fields.contains(p) {
+                continue;
+            }
+            conflicts.push(Conflict {
+                manager: e.manager.clone(),
+                api_version: e.api_version.clone(),
+                field: FieldSet::display(p),
+            });
+            forced.push((i, p.clone()));
+        }
+    }
+    if !conflicts.is_empty() && !force {
+        return Err(conflicts);
+    }
+    for (i, p) in forced {
+        entries[i].fields.remove(&p);
+    }
+
+    // Fields this manager applied before and no longer applies are removed, unless another
+    // manager owns them (or something below them).
+    let mine = entries
+        .iter()
+        .position(|e| e.same_owner(manager, Operation::Apply, sub));
+    if let Some(mi) = mine {
+        let dropped = entries[mi].fields.difference(&new_set);
+        for p in dropped.iter() {
+            let owned_by_other = entries
+                .iter()
+                .enumerate()
+                .any(|(i, e)| i != mi && e.fields.contains_prefix(p));
+            if !owned_by_other {
+                fieldpath::remove(&mut merged, p);
+            }
+        }
+    }
+    match mine {
+        Some(mi) => {
+            let e = &mut entries[mi];
+            e.fields = new_set;
+            e.time = now.to_owned();
+            e.api_version = api_version.to_owned();
+        }
+        None => entries.push(Entry {
+            manager: manager.to_owned(),
+            operation: Operation::Apply,
+            api_version: api_version.to_owned(),
+            time: now.to_owned(),
+            subresource: sub.to_owned(),
+            fields: new_set,
+        }),
+    }
+    write(&mut merged, &entries);
+    Ok(Applied { object: merged })
+}
+
+/// Records a non-apply write of `new` over `old` (`None` on create) by `manager`: it takes the
+/// fields it changed from every other manager; fields that disappeared are owned by no one.
+pub fn record_update(
+    old: Option<&Value>,
+    new: &mut Value,
+    schema: &Schema,
+    scope: Scope,
+    manager: &str,
+    api_version: &str,
+    now: &str,
+) {
+    let new_fields = fields_in_scope(new, schema, scope);
+    let (mut entries, changed, removed) = match old {
+        None => (Vec::new(), new_fields, FieldSet::new()),
+        Some(old) => {
+            let old_fields = fields_in_scope(old, schema, scope);
+            let mut changed = FieldSet::new();
+            for p in new_fields.iter() {
+                if fieldpath::get(old, p) != fieldpath::get(new, p) {
+                    changed.insert(p.clone());
+                }
+            }
+            (read(old), changed, old_fields.difference(&new_fields))
+        }
+    };
+    let sub = scope.subresource();
+    for e in entries.iter_mut() {
+        e.fields.subtract(&removed);
+        if !e.same_owner(manager, Operation::Update, sub) {
+            e.fields.subtract(&changed);
+        }
+    }
+    if !changed.is_empty() {
+        match entries
+            .iter_mut()
+            .find(|e| e.same_owner(manager, Operation::Update, sub))
+        {
+            Some(e) => {
+                e.fields.extend(&changed);
+                e.time = now.to_owned();
+                e.api_version = api_version.to_owned();
+            }
+            None => entries.push(Entry {
+                manager: manager.to_owned(),
+                operation: Operation::Update,
+                api_version: api_version.to_owned(),
+                time: now.to_owned(),
+                subresource: sub.to_owned(),
+                fields: changed,
+            }),
+        }
+    }
+    write(new, &entries);
+}
+
+/// The conflict message of a 409: `Apply failed with 1 conflict: conflict with "kubectl" using
+/// v1: .spec.image`.
+pub fn conflict_message(conflicts: &[Conflict]) -> String {
+    let n = conflicts.len();
+    let mut s = format!(
+        "Apply failed with {n} conflict{}: ",
+        if n == 1 { "" } else { "s" }
+    );
+    let parts: Vec<String> = conflicts
+        .iter()
+        .map(|c| {
+            format!(
+                "conflict with \"{}\" using {}: {}",
+                c.manager, c.api_version, c.field
+            )
+        })
+        .collect();
+    s.push_str(&parts.join("\n"));
+    s
+}
+
+/// Strips an applied configuration down to what `scope` lets it change.
+pub fn restrict(applied: &Value, scope: Scope) -> Value {
+    let Some(map) = applied.as_object() else {
+        return applied.clone();
+    };
+    let mut out = Map::new();
+    for (k, v) in map {
+        let keep = match scope {
+            Scope::All => true,
+            Scope::NoStatus => k != "status",
+            Scope::StatusOnly => {
+                matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status")
+            }
+        };
+        if keep {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    if scope == Scope::StatusOnly
+        && let Some(meta) = out.get_mut("metadata").and_then(Value::as_object_mut)
+    {
+        meta.retain(|k, _| k == "name" || k == "namespace");
+    }
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema() -> Schema {
+        Schema::from_openapi(&json!({"type": "object", "properties": {
+            "metadata": {"type": "object", "properties": {"name": {"type": "string"},
+                "labels": {"type": "object", "additionalProperties": {"type": "string"}}}},
+            "spec": {"type": "object", "properties": {
+                "image": {"type": "string"}, "replicas": {"type": "integer"},
+                "weights": {"type": "object", "additionalProperties": {"type": "integer"}}}}}}))
+        .unwrap()
+    }
+
+    fn obj(spec: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": "a"}, "spec": spec})
+    }
+
+    #[test]
+    fn applies_conflicts_and_forces() {
+        let s = schema();
+        let a = apply(
+            None,
+            &obj(json!({"image": "i1", "weights": {"1": 1}})),
+            &s,
+            Scope::All,
+            "alice",
+            "v1",
+            false,
+            "t",
+        )
+        .unwrap();
+        // Bob sets the same value: shared ownership, no conflict.
+        let b = apply(
+            Some(&a.object),
+            &obj(json!({"image": "i1"})),
+            &s,
+            Scope::All,
+            "bob",
+            "v1",
+            false,
+            "t",
+        )
+        .unwrap();
+        // Bob changes it: conflict with alice.
+        let err = apply(
+            Some(&b.object),
+            &obj(json!({"image": "i2"})),
+            &s,
+            Scope::All,
+            "bob",
+            "v1",
+            false,
+            "t",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            vec![Conflict {
+                manager: "alice".into(),
+                api_version: "v1".into(),
+                field: ".spec.image".into()
+            }]
+        );
+        assert_eq!(
+            conflict_message(&err),
+            "Apply failed with 1 conflict: conflict with \"alice\" using v1: .spec.image"
+        );
+        let c = apply(
+            Some(&b.object),
+            &obj(json!({"image": "i2"})),
+            &s,
+            Scope::All,
+            "bob",
+            "v1",
+            true,
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.object["spec"]["image"], "i2");
+        let entries = read(&c.object);
+        let alice = entries.iter().find(|e| e.manager == "alice").unwrap();
+        assert!(!alice.fields.contains(&vec![field("spec"), field("image")]));
+    }
+
+    #[test]
+    fn removes_fields_a_manager_stops_applying_unless_others_own_them() {
+        let s = schema();
+        let a = apply(
+            None,
+            &obj(json!({"weights": {"1": 1, "2": 2}, "replicas": 3})),
+            &s,
+            Scope::All,
+            "alice",
+            "v1",
+            false,
+            "t",
+        )
+        .unwrap();
+        let mut updated = a.object.clone();
+        updated["spec"]["replicas"] = json!(4);
+        record_update(
+            Some(&a.object),
+            &mut updated,
+            &s,
+            Scope::All,
+            "hpa",
+            "v1",
+            "t",
+        );
+        let b = apply(
+            Some(&updated),
+            &obj(json!({"weights": {"2": 2}})),
+            &s,
+            Scope::All,
+            "alice",
+            "v1",
+            false,
+            "t",
+        )
+        .unwrap();
+        assert_eq!(b.object["spec"]["weights"], json!({"2": 2}));
+        assert_eq!(
+            b.object["spec"]["replicas"], 4,
+            "owned by hpa since its update"
+        );
+    }
+}

@@ -1,0 +1,388 @@
+//! The simulated Vimana operator: after a delay it sets condition `Available` (with
+//! `observedGeneration`) on every Vimana, Domain, Server and Component. Components of the
+//! configured unavailable versions get `Available=False`; a Server is Available only when every
+//! version it gives weight to has an Available Component.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::{Notify, broadcast, watch};
+use tokio::time::Instant;
+
+use crate::managed::Scope;
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::store::{EventType, FieldValidation, Store, Target, WriteOptions};
+use crate::time;
+
+/// Field manager of the operator's status writes.
+pub const OPERATOR_MANAGER: &str = "vimana-operator";
+
+/// Settings the operator reads on every decision, changeable while it runs.
+#[derive(Debug)]
+pub struct OperatorSettings {
+    delay: Mutex<Duration>,
+    unavailable: Mutex<BTreeSet<String>>,
+    rescan: Notify,
+}
+
+impl OperatorSettings {
+    /// Settings with this delay and these failing versions.
+    pub fn new(delay: Duration, unavailable: BTreeSet<String>) -> OperatorSettings {
+        OperatorSettings {
+            delay: Mutex::new(delay),
+            unavailable: Mutex::new(unavailable),
+            rescan: Notify::new(),
+        }
+    }
+
+    /// The delay before the operator acts on a change.
+    pub fn delay(&self) -> Duration {
+        *self.delay.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes the delay (for changes that arrive afterwards).
+    pub fn set_delay(&self, d: Duration) {
+        *self.delay.lock().unwrap_or_else(|e| e.into_inner()) = d;
+    }
+
+    /// Whether Components of this version fail.
+    pub fn is_unavailable(&self, version: &str) -> bool {
+        self.unavailable
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(version)
+    }
+
+    /// Replaces the failing versions and re-evaluates every object.
+    pub fn set_unavailable(&self, versions: BTreeSet<String>) {
+        *self.unavailable.lock().unwrap_or_else(|e| e.into_inner()) = versions;
+        self.rescan.notify_one();
+    }
+}
+
+type ObjKey = (usize, String, String);
+
+struct Operator {
+    store: Arc<Store>,
+    settings: Arc<OperatorSettings>,
+    /// Type ids of Vimana, Domain, Server, Component.
+    kinds: [usize; 4],
+    pending: BTreeMap<ObjKey, Instant>,
+}
+
+const SERVER: usize = 2;
+const COMPONENT: usize = 3;
+
+/// Runs the operator until `shutdown` turns true.
+pub async fn run(
+    store: Arc<Store>,
+    settings: Arc<OperatorSettings>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let reg = store.registry();
+    let kinds = model::Kind::ALL.map(|k| {
+        reg.find(model::GROUP, model::VERSION, k.plural())
+            .expect("the Vimana kinds are served")
+    });
+    let mut op = Operator {
+        store: store.clone(),
+        settings: settings.clone(),
+        kinds,
+        pending: BTreeMap::new(),
+    };
+    let mut events = store.subscribe();
+    op.schedule_all(op.settings.delay());
+    loop {
+        let next = op.pending.values().min().copied();
+        tokio::select! {
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() { return; }
+            }
+            ev = events.recv() => match ev {
+                Ok(ev) => op.on_event(ev.type_id, ev.kind, &ev.object),
+                Err(broadcast::error::RecvError::Lagged(_)) => op.schedule_all(Duration::ZERO),
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            () = settings.rescan.notified() => op.schedule_all(Duration::ZERO),
+            () = sleep_until(next) => op.process_due(),
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn key_of(type_id: usize, obj: &Value) -> ObjKey {
+    (
+        type_id,
+        obj["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        obj["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+impl Operator {
+    /// Schedules a look at `key` after `delay`, unless one is due earlier.
+    fn schedule(&mut self, key: ObjKey, delay: Duration) {
+        let due = Instant::now() + delay;
+        self.pending
+            .entry(key)
+            .and_modify(|d| *d = (*d).min(due))
+            .or_insert(due);
+    }
+
+    /// Schedules a look at `key` after `delay` from now, replacing an earlier one: a new
+    /// generation waits the whole delay.
+    fn reschedule(&mut self, key: ObjKey, delay: Duration) {
+        self.pending.insert(key, Instant::now() + delay);
+    }
+
+    fn schedule_all(&mut self, delay: Duration) {
+        for type_id in self.kinds {
+            let page = self
+                .store
+                .list(
+                    type_id,
+                    None,
+                    &LabelSelector::default(),
+                    &FieldSelector::default(),
+                    None,
+                    None,
+                )
+                .expect("an unpaged list cannot fail");
+            for obj in page.items {
+                self.schedule(key_of(type_id, &obj), delay);
+            }
+        }
+    }
+
+    fn on_event(&mut self, type_id: usize, kind: EventType, obj: &Value) {
+        let Some(which) = self.kinds.iter().position(|&k| k == type_id) else {
+            return;
+        };
+        let key = key_of(type_id, obj);
+        if kind == EventType::Deleted {
+            self.pending.remove(&key);
+        } else if self.desired_status(which, obj).as_ref() != Some(&obj["status"]) {
+            let observed = obj["status"]["observedGeneration"].as_i64();
+            if observed != obj["metadata"]["generation"].as_i64() {
+                self.reschedule(key, self.settings.delay());
+            } else {
+                self.schedule(key, self.settings.delay());
+            }
+        }
+        if which == COMPONENT {
+            // A Server's availability follows its Components.
+            for server in self.servers_of(obj) {
+                self.schedule(key_of(self.kinds[SERVER], &server), Duration::ZERO);
+            }
+        }
+    }
+
+    fn process_due(&mut self) {
+        let now = Instant::now();
+        let due: Vec<ObjKey> = self
+            .pending
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due {
+            self.pending.remove(&key);
+            let (type_id, ns, name) = key.clone();
+            let target = Target {
+                type_id,
+                namespace: ns,
+                name,
+                scope: Scope::StatusOnly,
+            };
+            let Ok(current) = self.store.get(&target) else {
+                continue;
+            };
+            let which = self
+                .kinds
+                .iter()
+                .position(|&k| k == type_id)
+                .expect("scheduled kinds only");
+            let Some(status) = self.desired_status(which, &current) else {
+                continue;
+            };
+            if status == current["status"] {
+                continue;
+            }
+            let mut body = (*current).clone();
+            body["status"] = status;
+            let opts = WriteOptions {
+                manager: OPERATOR_MANAGER.into(),
+                validation: FieldValidation::Ignore,
+                ..WriteOptions::default()
+            };
+            if self.store.update(&target, body, &opts).is_err() {
+                // Changed meanwhile: try again shortly.
+                self.schedule(key, Duration::from_millis(50));
+            }
+        }
+    }
+
+    fn servers_of(&self, component: &Value) -> Vec<Value> {
+        let ns = component["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or_default();
+        let spec = &component["spec"];
+        self.store
+            .list(
+                self.kinds[SERVER],
+                Some(ns),
+                &LabelSelector::default(),
+                &FieldSelector::default(),
+                None,
+                None,
+            )
+            .map(|p| p.items)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| s["spec"]["domain"] == spec["domain"] && s["spec"]["id"] == spec["server"])
+            .map(|s| (*s).clone())
+            .collect()
+    }
+
+    /// The status the operator wants on `obj`, or `None` to leave it alone.
+    fn desired_status(&self, which: usize, obj: &Value) -> Option<Value> {
+        let generation = obj["metadata"]["generation"].as_i64()?;
+        let kind = model::Kind::ALL[which];
+        let (ok, reason, message) = match kind {
+            model::Kind::Vimana | model::Kind::Domain => (
+                true,
+                "Reconciled".to_owned(),
+                format!("the simulated operator accepted the {kind}"),
+            ),
+            model::Kind::Component => {
+                let version = obj["spec"]["version"].as_str().unwrap_or_default();
+                if self.settings.is_unavailable(version) {
+                    (
+                        false,
+                        "ComponentFailed".to_owned(),
+                        format!(
+                            "version {version} fails to start (simulated: listed in the unavailable versions)"
+                        ),
+                    )
+                } else {
+                    (
+                        true,
+                        "Running".to_owned(),
+                        format!("version {version} is running"),
+                    )
+                }
+            }
+            model::Kind::Server => self.server_availability(obj),
+        };
+        Some(status_with(obj, generation, ok, &reason, &message))
+    }
+
+    fn server_availability(&self, server: &Value) -> (bool, String, String) {
+        let ns = server["metadata"]["namespace"].as_str().unwrap_or_default();
+        let components = self
+            .store
+            .list(
+                self.kinds[COMPONENT],
+                Some(ns),
+                &LabelSelector::default(),
+                &FieldSelector::default(),
+                None,
+                None,
+            )
+            .map(|p| p.items)
+            .unwrap_or_default();
+        let mut problems = Vec::new();
+        for (version, weight) in server["spec"]["versionWeights"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            if weight.as_i64().unwrap_or(0) <= 0 {
+                continue;
+            }
+            let component = components.iter().find(|c| {
+                c["spec"]["domain"] == server["spec"]["domain"]
+                    && c["spec"]["server"] == server["spec"]["id"]
+                    && c["spec"]["version"] == version.as_str()
+            });
+            match component {
+                None => problems.push(format!("{version} (no Component)")),
+                Some(c) => {
+                    let available = c["status"]["conditions"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|cond| cond["type"] == "Available" && cond["status"] == "True");
+                    if !available {
+                        problems.push(format!("{version} (not Available)"));
+                    }
+                }
+            }
+        }
+        if problems.is_empty() {
+            (
+                true,
+                "Routing".into(),
+                "every weighted version is Available".into(),
+            )
+        } else {
+            (
+                false,
+                "VersionsUnavailable".into(),
+                format!(
+                    "weighted versions that cannot serve: {}",
+                    problems.join(", ")
+                ),
+            )
+        }
+    }
+}
+
+/// The status of `obj` with its `Available` condition set (other conditions kept), keeping the
+/// transition time when the condition status does not change.
+fn status_with(obj: &Value, generation: i64, ok: bool, reason: &str, message: &str) -> Value {
+    let status_str = if ok { "True" } else { "False" };
+    let mut status = obj
+        .get("status")
+        .cloned()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
+    let mut conditions: Vec<Value> = status["conditions"].as_array().cloned().unwrap_or_default();
+    let old = conditions
+        .iter()
+        .position(|c| c["type"] == model::keys::CONDITION_AVAILABLE);
+    let transition = match old {
+        Some(i) if conditions[i]["status"] == status_str => {
+            conditions[i]["lastTransitionTime"].clone()
+        }
+        _ => json!(time::now_rfc3339()),
+    };
+    let cond = json!({
+        "type": model::keys::CONDITION_AVAILABLE,
+        "status": status_str,
+        "observedGeneration": generation,
+        "lastTransitionTime": transition,
+        "reason": reason,
+        "message": message,
+    });
+    match old {
+        Some(i) => conditions[i] = cond,
+        None => conditions.push(cond),
+    }
+    status["conditions"] = Value::Array(conditions);
+    status["observedGeneration"] = json!(generation);
+    status
+}

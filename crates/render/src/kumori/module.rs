@@ -1,0 +1,803 @@
+//! Module loading: `kumori.mod.json`, packages (folders), parsing every file, resolving imports
+//! (the built-in `kumori`, `io` and `strconv`, packages of this module, and modules it requires
+//! that live in the same repository), and the structural rules of files: a file holds artifacts
+//! or one library; interfaces and implementations pair by name within a package.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
+
+use crate::diagnostic::Diagnostic;
+use crate::source::{self, SourceTree};
+
+use super::ast::{self, FileId, Item, Span};
+use super::parser;
+
+/// Name of the module manifest.
+pub const MANIFEST: &str = "kumori.mod.json";
+/// Path under which the built-in library is shown in diagnostics.
+pub const BUILTIN_PATH: &str = "<builtin>/kumori.kumori";
+/// The built-in library's source.
+pub const BUILTIN_SOURCE: &str = include_str!("kumori.kumori");
+
+/// The texts of every file taking part in a render, by [`FileId`].
+#[derive(Clone, Debug, Default)]
+pub struct SourceMap {
+    files: Vec<(String, String)>,
+}
+
+impl SourceMap {
+    /// Adds a file and returns its id.
+    pub fn add(&mut self, path: &str, text: String) -> FileId {
+        self.files.push((path.to_owned(), text));
+        FileId(self.files.len() as u32 - 1)
+    }
+
+    /// The repository-relative path of a file.
+    pub fn path(&self, id: FileId) -> &str {
+        &self.files[id.0 as usize].0
+    }
+
+    /// The text of a file.
+    pub fn text(&self, id: FileId) -> &str {
+        &self.files[id.0 as usize].1
+    }
+
+    /// The id of an already added path.
+    pub fn find(&self, path: &str) -> Option<FileId> {
+        self.files
+            .iter()
+            .position(|(p, _)| p == path)
+            .map(|i| FileId(i as u32))
+    }
+
+    /// Every file, as (path, text).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.files.iter().map(|(p, t)| (p.as_str(), t.as_str()))
+    }
+}
+
+/// What an import names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportTarget {
+    /// The built-in `kumori` library.
+    Kumori,
+    /// The built-in `io` functions.
+    Io,
+    /// The built-in `strconv` functions.
+    Strconv,
+    /// A package of a loaded module (index into [`Program::packages`]).
+    Package(usize),
+}
+
+/// A parsed file and what it sees.
+#[derive(Clone, Debug)]
+pub struct FileInfo {
+    /// The tree.
+    pub ast: ast::File,
+    /// Its package (`None` for the built-in library).
+    pub package: Option<usize>,
+    /// An interface file (`*.h.kumori`).
+    pub interface: bool,
+    /// Imported names, by the name they are known by in the file.
+    pub imports: HashMap<String, ImportTarget>,
+}
+
+/// A package: a folder of a module.
+#[derive(Clone, Debug)]
+pub struct Package {
+    /// Import path: `<module path>` or `<module path>/<folder>`.
+    pub key: String,
+    /// Repository-relative folder.
+    pub dir: String,
+    /// Index into [`Program::modules`].
+    pub module: usize,
+    /// Its files.
+    pub files: Vec<FileId>,
+}
+
+/// A loaded module.
+#[derive(Clone, Debug)]
+pub struct Module {
+    /// Repository-relative folder.
+    pub dir: String,
+    /// `module` of the manifest.
+    pub path: String,
+    /// `requires[].target` of the manifest.
+    pub requires: Vec<String>,
+    /// The manifest.
+    pub manifest: FileId,
+}
+
+/// A component declaration: where it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ItemRef {
+    /// The file.
+    pub file: FileId,
+    /// Index into the file's items.
+    pub item: usize,
+}
+
+/// Every loaded file, package and module, with their diagnostics.
+#[derive(Debug, Default)]
+pub struct Program {
+    /// File texts.
+    pub map: SourceMap,
+    /// Parsed files, by [`FileId`] (`None` for files that are not Kumori sources).
+    pub files: Vec<Option<FileInfo>>,
+    /// Packages.
+    pub packages: Vec<Package>,
+    /// Modules; the first is the one the binding names.
+    pub modules: Vec<Module>,
+    /// Diagnostics found while loading.
+    pub diagnostics: Vec<Diagnostic>,
+    repo_modules: Option<BTreeMap<String, String>>,
+}
+
+fn builtin() -> &'static parser::Parse {
+    static PARSE: OnceLock<parser::Parse> = OnceLock::new();
+    PARSE.get_or_init(|| parser::parse(BUILTIN_PATH, FileId(0), BUILTIN_SOURCE))
+}
+
+impl Program {
+    /// A program holding only the built-in library (file 0).
+    pub fn new() -> Self {
+        let mut p = Program::default();
+        let parse = builtin();
+        p.map.add(BUILTIN_PATH, BUILTIN_SOURCE.to_owned());
+        p.files.push(Some(FileInfo {
+            ast: parse.file.clone(),
+            package: None,
+            interface: false,
+            imports: HashMap::new(),
+        }));
+        p.diagnostics.extend(parse.diagnostics.iter().cloned());
+        p
+    }
+
+    /// The parsed file `id`.
+    pub fn file(&self, id: FileId) -> &FileInfo {
+        self.files[id.0 as usize]
+            .as_ref()
+            .expect("only Kumori sources are looked up")
+    }
+
+    /// Adds a non-Kumori file (a YAML source, a manifest) so that spans can point into it.
+    pub fn add_text(&mut self, path: &str, text: String) -> FileId {
+        if let Some(id) = self.map.find(path) {
+            return id;
+        }
+        let id = self.map.add(path, text);
+        self.files.push(None);
+        id
+    }
+
+    fn error(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
+
+    /// A span in diagnostics form.
+    pub fn loc(&self, span: Span) -> (String, std::ops::Range<usize>) {
+        (self.map.path(span.file).to_owned(), span.range())
+    }
+
+    /// Loads the module in `dir` (and, on demand, the modules it requires from the same
+    /// repository). Returns its index, or `None` when it has no readable manifest.
+    pub fn load_module(
+        &mut self,
+        tree: &dyn SourceTree,
+        dir: &str,
+        blame: Option<(&str, std::ops::Range<usize>)>,
+    ) -> Option<usize> {
+        if let Some(i) = self.modules.iter().position(|m| m.dir == dir) {
+            return Some(i);
+        }
+        let manifest_path = if dir.is_empty() {
+            MANIFEST.to_owned()
+        } else {
+            format!("{dir}/{MANIFEST}")
+        };
+        let bytes = match tree.read(&manifest_path) {
+            Ok(b) => b,
+            Err(e) => {
+                let mut d = Diagnostic::error(
+                    "kumori-module-not-found",
+                    format!("no Kumori module in `{dir}`: {MANIFEST} cannot be read ({e})"),
+                )
+                .help(format!(
+                    "point `module` at a folder that holds a {MANIFEST} file"
+                ));
+                if let Some((file, span)) = blame {
+                    d = d.at(file, span, "this module");
+                }
+                self.error(d);
+                return None;
+            }
+        };
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let manifest = self.add_text(&manifest_path, text.clone());
+        let (path, requires) = self.read_manifest(manifest, &manifest_path, &text, dir);
+        let index = self.modules.len();
+        self.modules.push(Module {
+            dir: dir.to_owned(),
+            path,
+            requires,
+            manifest,
+        });
+        self.load_packages(tree, index);
+        Some(index)
+    }
+
+    fn read_manifest(
+        &mut self,
+        _id: FileId,
+        path: &str,
+        text: &str,
+        dir: &str,
+    ) -> (String, Vec<String>) {
+        let fallback = (dir.to_owned(), Vec::new());
+        let value: serde_json::Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                let offset = offset_of(text, e.line(), e.column());
+                self.error(
+                    Diagnostic::error(
+                        "kumori-invalid-manifest",
+                        format!("{MANIFEST} is not valid JSON: {e}"),
+                    )
+                    .at(path, offset..offset, "here")
+                    .help(
+                        r#"a manifest looks like {"spec": "kumori/module/v1", "module": "example.org/name", "kumori": "1.0.0", "requires": []}"#,
+                    ),
+                );
+                return fallback;
+            }
+        };
+        let whole = 0..text.len().min(1);
+        let problem = |this: &mut Self, msg: String, help: &str| {
+            this.error(
+                Diagnostic::error("kumori-invalid-manifest", msg)
+                    .at(path, whole.clone(), "in this manifest")
+                    .help(help.to_owned()),
+            );
+        };
+        let Some(obj) = value.as_object() else {
+            problem(
+                self,
+                format!("{MANIFEST} must hold a JSON object"),
+                "write {\"spec\": \"kumori/module/v1\", \"module\": ..., \"kumori\": ...}",
+            );
+            return fallback;
+        };
+        match obj.get("spec").and_then(|v| v.as_str()) {
+            Some("kumori/module/v1") => {}
+            other => problem(
+                self,
+                format!(
+                    "{MANIFEST}: `spec` must be \"kumori/module/v1\", found {}",
+                    other.map_or("nothing".to_owned(), |s| format!("{s:?}"))
+                ),
+                "set \"spec\": \"kumori/module/v1\"",
+            ),
+        }
+        if obj.get("kumori").and_then(|v| v.as_str()).is_none() {
+            problem(
+                self,
+                format!("{MANIFEST}: `kumori` (the language version) must be a string"),
+                "add \"kumori\": \"1.0.0\"",
+            );
+        }
+        if let Some(v) = obj.get("version")
+            && v.as_str()
+                .is_none_or(|s| semver::Version::parse(s).is_err())
+        {
+            problem(
+                self,
+                format!("{MANIFEST}: `version` must be a semantic version string"),
+                "write \"version\": \"1.0.0\" or leave it out",
+            );
+        }
+        let module = match obj.get("module").and_then(|v| v.as_str()) {
+            Some(m) if !m.is_empty() => m.trim_end_matches('/').to_owned(),
+            _ => {
+                problem(
+                    self,
+                    format!("{MANIFEST}: `module` (the module path) must be a non-empty string"),
+                    "add \"module\": \"example.org/name\"",
+                );
+                dir.to_owned()
+            }
+        };
+        let mut requires = Vec::new();
+        match obj.get("requires") {
+            None => {}
+            Some(serde_json::Value::Array(items)) => {
+                for item in items {
+                    let target = item.get("target").and_then(|t| t.as_str());
+                    let version = item.get("version").and_then(|t| t.as_str());
+                    match (target, version) {
+                        (Some(t), Some(_)) => requires.push(t.trim_end_matches('/').to_owned()),
+                        _ => problem(
+                            self,
+                            format!(
+                                "{MANIFEST}: every requirement needs `target` and `version` strings"
+                            ),
+                            "write {\"target\": \"example.org/lib\", \"version\": \"1.0.0\"}",
+                        ),
+                    }
+                }
+            }
+            Some(_) => problem(
+                self,
+                format!("{MANIFEST}: `requires` must be a list"),
+                "write \"requires\": [{\"target\": ..., \"version\": ...}]",
+            ),
+        }
+        (module, requires)
+    }
+
+    fn load_packages(&mut self, tree: &dyn SourceTree, module: usize) {
+        let dir = self.modules[module].dir.clone();
+        let mod_path = self.modules[module].path.clone();
+        let files = match tree.files(&dir) {
+            Ok(f) => f,
+            Err(e) => {
+                self.error(Diagnostic::error(
+                    "kumori-module-not-found",
+                    format!("cannot list the module folder `{dir}`: {e}"),
+                ));
+                return;
+            }
+        };
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        // Folders (below the module's own) that hold another module's manifest.
+        let nested: Vec<String> = files
+            .iter()
+            .filter_map(|f| f.strip_prefix(&prefix))
+            .filter_map(|rel| rel.strip_suffix(MANIFEST))
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let mut by_folder: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for f in &files {
+            let Some(rel) = f.strip_prefix(&prefix) else {
+                continue;
+            };
+            if !rel.ends_with(".kumori") || nested.iter().any(|n| rel.starts_with(n.as_str())) {
+                continue;
+            }
+            by_folder
+                .entry(source::parent(rel).to_owned())
+                .or_default()
+                .push(f.clone());
+        }
+        for (folder, paths) in by_folder {
+            let key = if folder.is_empty() {
+                mod_path.clone()
+            } else {
+                format!("{mod_path}/{folder}")
+            };
+            let pkg = self.packages.len();
+            self.packages.push(Package {
+                key,
+                dir: format!("{prefix}{folder}").trim_end_matches('/').to_owned(),
+                module,
+                files: Vec::new(),
+            });
+            for path in paths {
+                let text = match tree.read(&path) {
+                    Ok(b) => match String::from_utf8(b) {
+                        Ok(t) => t,
+                        Err(_) => {
+                            self.error(
+                                Diagnostic::error(
+                                    "kumori-not-utf8",
+                                    format!("{path} is not UTF-8 text"),
+                                )
+                                .help("save Kumori sources as UTF-8"),
+                            );
+                            continue;
+                        }
+                    },
+                    Err(e) => {
+                        self.error(Diagnostic::error(
+                            "kumori-unreadable",
+                            format!("cannot read {path}: {e}"),
+                        ));
+                        continue;
+                    }
+                };
+                let id = self.map.add(&path, text);
+                let parse = parser::parse(&path, id, self.map.text(id));
+                self.diagnostics.extend(parse.diagnostics);
+                self.files.push(Some(FileInfo {
+                    ast: parse.file,
+                    package: Some(pkg),
+                    interface: path.ends_with(".h.kumori"),
+                    imports: HashMap::new(),
+                }));
+                self.packages[pkg].files.push(id);
+            }
+        }
+    }
+
+    /// Resolves the imports of every loaded file, loading required modules found in the
+    /// repository as needed.
+    pub fn resolve_imports(&mut self, tree: &dyn SourceTree) {
+        let mut done = 1; // file 0 is the built-in library
+        while done < self.files.len() {
+            let id = FileId(done as u32);
+            done += 1;
+            let Some(info) = &self.files[id.0 as usize] else {
+                continue;
+            };
+            let Some(pkg) = info.package else { continue };
+            let imports = info.ast.imports.clone();
+            let module = self.packages[pkg].module;
+            let mut table = HashMap::new();
+            for import in &imports {
+                let target = match import.path.as_str() {
+                    "kumori" => Some(ImportTarget::Kumori),
+                    "io" => Some(ImportTarget::Io),
+                    "strconv" => Some(ImportTarget::Strconv),
+                    path => self.find_package(tree, module, path, import.span),
+                };
+                let Some(target) = target else { continue };
+                let name = import.local_name().to_owned();
+                if table.insert(name.clone(), target).is_some() {
+                    let (file, span) = self.loc(import.span);
+                    self.error(
+                        Diagnostic::error(
+                            "kumori-duplicate-import",
+                            format!("`{name}` is imported twice"),
+                        )
+                        .at(file, span, "second import of this name")
+                        .help("give one of them another name: `import other \"path\"`"),
+                    );
+                }
+            }
+            if let Some(info) = &mut self.files[id.0 as usize] {
+                info.imports = table;
+            }
+        }
+    }
+
+    fn find_package(
+        &mut self,
+        tree: &dyn SourceTree,
+        module: usize,
+        path: &str,
+        span: Span,
+    ) -> Option<ImportTarget> {
+        if let Some(i) = self.packages.iter().position(|p| p.key == path) {
+            return Some(ImportTarget::Package(i));
+        }
+        let (file, range) = self.loc(span);
+        let own = self.modules[module].path.clone();
+        if path == own || path.starts_with(&format!("{own}/")) {
+            self.error(
+                Diagnostic::error(
+                    "kumori-unresolved-import",
+                    format!("package \"{path}\" does not exist in module \"{own}\""),
+                )
+                .at(file, range, "no such folder with .kumori files")
+                .help(format!(
+                    "packages of this module are imported as \"{own}/<folder>\""
+                )),
+            );
+            return None;
+        }
+        let required = self.modules[module]
+            .requires
+            .iter()
+            .find(|t| path == t.as_str() || path.starts_with(&format!("{t}/")))
+            .cloned();
+        let Some(target) = required else {
+            self.error(
+                Diagnostic::error(
+                    "kumori-unresolved-import",
+                    format!("cannot resolve import \"{path}\""),
+                )
+                .at(
+                    file,
+                    range,
+                    "not a package of this module nor of a requirement",
+                )
+                .help(format!(
+                    "add the module that provides it to `requires` in {MANIFEST}, or import \
+                     one of the built-in packages \"kumori\", \"io\", \"strconv\""
+                )),
+            );
+            return None;
+        };
+        let found = self.repo_module(tree, &target);
+        let Some(dir) = found else {
+            self.error(
+                Diagnostic::error(
+                    "kumori-unresolved-import",
+                    format!(
+                        "cannot resolve import \"{path}\": module \"{target}\" is not in this repository"
+                    ),
+                )
+                .at(file, range, "required module not found")
+                .help(
+                    "modules are not fetched: put the required module (a folder with its \
+                     kumori.mod.json) in the repository",
+                ),
+            );
+            return None;
+        };
+        self.load_module(tree, &dir, Some((&file, range.clone())))?;
+        if let Some(i) = self.packages.iter().position(|p| p.key == path) {
+            return Some(ImportTarget::Package(i));
+        }
+        self.error(
+            Diagnostic::error(
+                "kumori-unresolved-import",
+                format!(
+                    "package \"{path}\" does not exist in module \"{target}\" (folder `{dir}`)"
+                ),
+            )
+            .at(file, range, "no such package")
+            .help(format!(
+                "packages of that module are imported as \"{target}/<folder>\""
+            )),
+        );
+        None
+    }
+
+    /// The folder of the repository's module whose path is `target`.
+    fn repo_module(&mut self, tree: &dyn SourceTree, target: &str) -> Option<String> {
+        if self.repo_modules.is_none() {
+            let mut found = BTreeMap::new();
+            for f in tree.files("").unwrap_or_default() {
+                let is_manifest = f == MANIFEST || f.ends_with(&format!("/{MANIFEST}"));
+                if !is_manifest {
+                    continue;
+                }
+                let Ok(bytes) = tree.read(&f) else { continue };
+                let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+                    continue;
+                };
+                if let Some(m) = v.get("module").and_then(|m| m.as_str()) {
+                    found
+                        .entry(m.trim_end_matches('/').to_owned())
+                        .or_insert_with(|| source::parent(&f).to_owned());
+                }
+            }
+            self.repo_modules = Some(found);
+        }
+        self.repo_modules.as_ref()?.get(target).cloned()
+    }
+
+    /// The structural rules of files and packages.
+    pub fn check_structure(&mut self) {
+        let mut out = Vec::new();
+        for pkg in &self.packages {
+            let mut package_name: Option<(String, Span)> = None;
+            for &id in &pkg.files {
+                let info = self.file(id);
+                let path = self.map.path(id);
+                let f = &info.ast;
+                if let Some(name) = &f.package {
+                    match &package_name {
+                        Some((first, first_span)) if *first != name.text => out.push(
+                            Diagnostic::error(
+                                "kumori-package-mismatch",
+                                format!(
+                                    "files of one folder are one package: `{}` here, `{first}` elsewhere",
+                                    name.text
+                                ),
+                            )
+                            .at(path, name.span.range(), "this package name")
+                            .also(self.map.path(first_span.file), first_span.range(), "first named here")
+                            .help("use the same `package` line in every file of the folder"),
+                        ),
+                        Some(_) => {}
+                        None => package_name = Some((name.text.clone(), name.span)),
+                    }
+                }
+                let mut unscoped = 0;
+                for item in &f.items {
+                    match item {
+                        Item::TypeDecl(d) if f.library.is_none() => out.push(
+                            Diagnostic::error(
+                                "kumori-declaration-outside-library",
+                                format!("type `{}` is declared outside a library", d.name.text),
+                            )
+                            .at(path, d.span.range(), "type declaration")
+                            .help("put type declarations in a file that starts with `library`; artifacts go in other files"),
+                        ),
+                        Item::Component(c) if f.library.is_some() => out.push(
+                            Diagnostic::error(
+                                "kumori-artifact-in-library",
+                                format!("component `{}` in a library file", c.name.text),
+                            )
+                            .at(path, c.span.range(), "artifact")
+                            .help("a file holds either artifacts or one library: move it to its own file"),
+                        ),
+                        Item::Deployment(d) if f.library.is_some() => out.push(
+                            Diagnostic::error("kumori-artifact-in-library", "deployment in a library file")
+                                .at(path, d.span.range(), "artifact")
+                                .help("a file holds either artifacts or one library: move it to its own file"),
+                        ),
+                        Item::Component(c) => {
+                            if !c.scoped {
+                                unscoped += 1;
+                            }
+                            if c.scoped && unscoped > 0 || unscoped > 1 {
+                                out.push(
+                                    Diagnostic::error(
+                                        "kumori-unscoped-component",
+                                        format!("component `{}` follows an unscoped component", c.name.text),
+                                    )
+                                    .at(path, c.span.range(), "another component")
+                                    .help("a file with an unscoped component (`component X` without braces) holds only that component; use `component X { ... }` for several"),
+                                );
+                            }
+                        }
+                        Item::Deployment(d) if info.interface => out.push(
+                            Diagnostic::error("kumori-deployment-in-interface", "deployment in an interface file")
+                                .at(path, d.span.range(), "deployment")
+                                .help("interface files (*.h.kumori) hold component interfaces; put deployments in a .kumori file"),
+                        ),
+                        Item::Service(s) => out.push(
+                            Diagnostic::error(
+                                "kumori-service-unsupported",
+                                "Kumori services are not supported for Vimana",
+                            )
+                            .at(path, s.span.range(), "service")
+                            .help("a Vimana Component runs one component; bind a component or a deployment of one instead"),
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        self.diagnostics.extend(out);
+    }
+
+    /// Every component of a package, interfaces and implementations apart.
+    pub fn components(&self, pkg: usize) -> (Vec<ItemRef>, Vec<ItemRef>) {
+        let mut interfaces = Vec::new();
+        let mut implementations = Vec::new();
+        for &id in &self.packages[pkg].files {
+            let info = self.file(id);
+            if info.ast.library.is_some() {
+                continue;
+            }
+            for (i, item) in info.ast.items.iter().enumerate() {
+                if let Item::Component(_) = item {
+                    let r = ItemRef { file: id, item: i };
+                    if info.interface {
+                        interfaces.push(r);
+                    } else {
+                        implementations.push(r);
+                    }
+                }
+            }
+        }
+        (interfaces, implementations)
+    }
+
+    /// The component at `r`.
+    pub fn component(&self, r: ItemRef) -> &ast::Component {
+        match &self.file(r.file).ast.items[r.item] {
+            Item::Component(c) => c,
+            _ => unreachable!("ItemRef points at a component"),
+        }
+    }
+
+    /// The deployment at `r`.
+    pub fn deployment(&self, r: ItemRef) -> &ast::Deployment {
+        match &self.file(r.file).ast.items[r.item] {
+            Item::Deployment(d) => d,
+            _ => unreachable!("ItemRef points at a deployment"),
+        }
+    }
+
+    /// Deployments of a package with the name each is known by (`deployment NAME` or its
+    /// `name` field).
+    pub fn deployments(&self, pkg: usize) -> Vec<(String, ItemRef)> {
+        let mut out = Vec::new();
+        for &id in &self.packages[pkg].files {
+            for (i, item) in self.file(id).ast.items.iter().enumerate() {
+                if let Item::Deployment(d) = item {
+                    let name = d.name.as_ref().map(|n| n.text.clone()).or_else(|| {
+                        d.body.field("name").and_then(|f| match &f.value.kind {
+                            ast::ExprKind::Str(s) => Some(s.clone()),
+                            _ => None,
+                        })
+                    });
+                    if let Some(name) = name {
+                        out.push((name, ItemRef { file: id, item: i }));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Pairs interfaces with implementations in every package of the module: reports
+    /// implementations without an interface, and duplicates.
+    pub fn check_pairing(&mut self, module: usize) {
+        let mut out = Vec::new();
+        for pkg in 0..self.packages.len() {
+            if self.packages[pkg].module != module {
+                continue;
+            }
+            let (interfaces, implementations) = self.components(pkg);
+            for list in [&interfaces, &implementations] {
+                let mut seen: HashMap<&str, Span> = HashMap::new();
+                for r in list {
+                    let c = self.component(*r);
+                    if let Some(first) = seen.get(c.name.text.as_str()) {
+                        out.push(
+                            Diagnostic::error(
+                                "kumori-duplicate-component",
+                                format!(
+                                    "component `{}` is defined twice in this package",
+                                    c.name.text
+                                ),
+                            )
+                            .at(
+                                self.map.path(c.name.span.file),
+                                c.name.span.range(),
+                                "defined again here",
+                            )
+                            .also(
+                                self.map.path(first.file),
+                                first.range(),
+                                "first defined here",
+                            )
+                            .help("rename one of them"),
+                        );
+                    } else {
+                        seen.insert(&c.name.text, c.name.span);
+                    }
+                }
+            }
+            for r in &implementations {
+                let c = self.component(*r);
+                if !interfaces
+                    .iter()
+                    .any(|i| self.component(*i).name.text == c.name.text)
+                {
+                    let dir = &self.packages[pkg].dir;
+                    out.push(
+                        Diagnostic::error(
+                            "kumori-missing-interface",
+                            format!("component `{}` has no interface", c.name.text),
+                        )
+                        .at(self.map.path(c.name.span.file), c.name.span.range(), "implementation without an interface")
+                        .help(format!(
+                            "declare its interface, even an empty one, in a .h.kumori file of the same folder (`{}`): `component {} {{}}`",
+                            if dir.is_empty() { "." } else { dir },
+                            c.name.text
+                        )),
+                    );
+                }
+            }
+        }
+        self.diagnostics.extend(out);
+    }
+}
+
+/// The byte offset of a 1-based line and column.
+fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let mut offset = 0;
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        if i + 1 == line {
+            let mut at = (offset + column.saturating_sub(1)).min(text.len());
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            return at;
+        }
+        offset += l.len();
+    }
+    text.len()
+}

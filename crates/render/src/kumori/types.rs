@@ -1,0 +1,622 @@
+//! Types: the declarations of the built-in `kumori` library and of user libraries, lowered from
+//! expressions into [`Ty`]; static assignability (for values not known until a binding gives
+//! them); and how types are named in messages.
+
+use std::collections::HashMap;
+
+use crate::diagnostic::Diagnostic;
+
+use super::ast::{DeclKind, Expr, ExprKind, FileId, Item, Name, Span, path_text};
+use super::module::{ImportTarget, Program};
+
+/// Index into [`TypeEnv::decls`].
+pub type DeclId = usize;
+
+/// A type.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Ty {
+    /// `any`.
+    Any,
+    /// `bool`.
+    Bool,
+    /// `string`.
+    String,
+    /// `number`.
+    Number,
+    /// A literal string type: `"ms"`.
+    Lit(String),
+    /// `[]T` (`list` is `[]any`).
+    List(Box<Ty>),
+    /// `struct { ... }`, `struct open[...]`.
+    Struct(Box<StructTy>),
+    /// `A | B`.
+    Union(Vec<Ty>),
+    /// A declared `alias` or `type`.
+    Decl(DeclId),
+    /// A type that could not be resolved (already reported): accepts anything.
+    Error,
+}
+
+/// The fields of a struct type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StructTy {
+    /// Declared fields.
+    pub fields: Vec<FieldTy>,
+    /// `open[T]`: other fields are allowed, of type T (`open[]`: any).
+    pub open: Option<Ty>,
+}
+
+impl StructTy {
+    /// The field `name`.
+    pub fn field(&self, name: &str) -> Option<&FieldTy> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+/// A declared field.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldTy {
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    pub ty: Ty,
+    /// `name?`.
+    pub optional: bool,
+    /// `= default`.
+    pub default: Option<Expr>,
+    /// The key.
+    pub span: Span,
+}
+
+/// A type declaration.
+#[derive(Clone, Debug)]
+pub struct Decl {
+    /// Qualified name for messages: `kumori.Port`, `utils.Mode`.
+    pub qname: String,
+    /// Alias or distinct type.
+    pub kind: DeclKind,
+    /// The type it stands for (the underlying type of a distinct type).
+    pub ty: Ty,
+    /// The declared name.
+    pub span: Span,
+}
+
+/// Every type declaration of a program.
+#[derive(Clone, Debug, Default)]
+pub struct TypeEnv {
+    /// The declarations.
+    pub decls: Vec<Decl>,
+    names: HashMap<(Option<usize>, String), DeclId>,
+}
+
+/// Declarations of the built-in library that the checker and evaluator treat specially.
+#[derive(Clone, Debug)]
+#[allow(missing_docs)]
+pub struct Known {
+    pub ram: DeclId,
+    pub cpu: DeclId,
+    pub bandwidth: DeclId,
+    pub storage: DeclId,
+    pub secret: DeclId,
+    pub port: DeclId,
+    pub domain: DeclId,
+    pub certificate: DeclId,
+    pub ca: DeclId,
+    pub registered: DeclId,
+    pub non_replicated: DeclId,
+    pub persisted: DeclId,
+    pub volatile: DeclId,
+    pub ephemeral: DeclId,
+    pub resource: DeclId,
+    pub volume: DeclId,
+    pub component: DeclId,
+    pub env: DeclId,
+    pub file: DeclId,
+    pub allowed_format: DeclId,
+    pub container_size: DeclId,
+    pub http_only: DeclId,
+    pub grace: DeclId,
+    pub channel: DeclId,
+    pub links: DeclId,
+}
+
+/// The primitive type names.
+const PRIMITIVES: &[&str] = &["string", "number", "bool", "any", "list"];
+
+impl TypeEnv {
+    /// Collects and lowers the declarations of the built-in library (file 0) and of every
+    /// library file of the program.
+    pub fn build(prog: &Program, diags: &mut Vec<Diagnostic>) -> TypeEnv {
+        let mut env = TypeEnv::default();
+        let mut pending = Vec::new();
+        for (i, info) in prog.files.iter().enumerate() {
+            let Some(info) = info else { continue };
+            if i != 0 && info.ast.library.is_none() {
+                continue;
+            }
+            let pkg = info.package;
+            let prefix = match pkg {
+                None => "kumori".to_owned(),
+                Some(p) => {
+                    let key = &prog.packages[p].key;
+                    key.rsplit('/').next().unwrap_or(key).to_owned()
+                }
+            };
+            for item in &info.ast.items {
+                let Item::TypeDecl(d) = item else { continue };
+                if d.name.text.is_empty() {
+                    continue;
+                }
+                let key = (pkg, d.name.text.clone());
+                if let Some(&first) = env.names.get(&key) {
+                    let first_span = env.decls[first].span;
+                    diags.push(
+                        Diagnostic::error(
+                            "kumori-duplicate-type",
+                            format!("type `{}` is declared twice", d.name.text),
+                        )
+                        .at(
+                            prog.map.path(d.name.span.file),
+                            d.name.span.range(),
+                            "declared again here",
+                        )
+                        .also(
+                            prog.map.path(first_span.file),
+                            first_span.range(),
+                            "first declared here",
+                        )
+                        .help("rename one of them"),
+                    );
+                    continue;
+                }
+                if PRIMITIVES.contains(&d.name.text.as_str()) {
+                    diags.push(
+                        Diagnostic::error(
+                            "kumori-duplicate-type",
+                            format!(
+                                "`{}` is a built-in type and cannot be redeclared",
+                                d.name.text
+                            ),
+                        )
+                        .at(
+                            prog.map.path(d.name.span.file),
+                            d.name.span.range(),
+                            "built-in name",
+                        )
+                        .help("choose another name"),
+                    );
+                    continue;
+                }
+                let id = env.decls.len();
+                env.names.insert(key, id);
+                env.decls.push(Decl {
+                    qname: format!("{prefix}.{}", d.name.text),
+                    kind: d.kind,
+                    ty: Ty::Error,
+                    span: d.name.span,
+                });
+                pending.push((id, d.ty.clone()));
+            }
+        }
+        for (id, expr) in pending {
+            let ty = env.lower(prog, &expr, diags);
+            env.decls[id].ty = ty;
+        }
+        env.check_alias_cycles(prog, diags);
+        env
+    }
+
+    /// The declaration named `name` in package `pkg` (`None`: the built-in library).
+    pub fn lookup(&self, pkg: Option<usize>, name: &str) -> Option<DeclId> {
+        self.names.get(&(pkg, name.to_owned())).copied()
+    }
+
+    /// The special declarations of the built-in library.
+    pub fn known(&self) -> Known {
+        let k = |n: &str| {
+            self.lookup(None, n)
+                .unwrap_or_else(|| panic!("the built-in library declares {n}"))
+        };
+        Known {
+            ram: k("RAMSized"),
+            cpu: k("CPUSized"),
+            bandwidth: k("BandwidthSized"),
+            storage: k("StorageSized"),
+            secret: k("Secret"),
+            port: k("Port"),
+            domain: k("Domain"),
+            certificate: k("Certificate"),
+            ca: k("CA"),
+            registered: k("Registered"),
+            non_replicated: k("NonReplicated"),
+            persisted: k("Persisted"),
+            volatile: k("Volatile"),
+            ephemeral: k("Ephemeral"),
+            resource: k("Resource"),
+            volume: k("Volume"),
+            component: k("component"),
+            env: k("Env"),
+            file: k("File"),
+            allowed_format: k("AllowedFormat"),
+            container_size: k("ContainerSize"),
+            http_only: k("HTTPOnlyProbeProtocol"),
+            grace: k("StartupGraceWindow"),
+            channel: k("Channel"),
+            links: k("Links"),
+        }
+    }
+
+    fn unknown_type(
+        &self,
+        prog: &Program,
+        path: &[Name],
+        pkg: Option<usize>,
+        note: &str,
+    ) -> Diagnostic {
+        let name = path_text(path);
+        let span = path[0].span.to(path[path.len() - 1].span);
+        let last = &path[path.len() - 1].text;
+        let candidates = self
+            .names
+            .keys()
+            .filter(|(p, _)| *p == pkg)
+            .map(|(_, n)| n.as_str())
+            .chain(PRIMITIVES.iter().copied());
+        let mut d = Diagnostic::error("kumori-unknown-type", format!("unknown type `{name}`")).at(
+            prog.map.path(span.file),
+            span.range(),
+            "not declared",
+        );
+        if let Some(s) = suggest(last, candidates) {
+            d = d.help(format!("did you mean `{s}`?"));
+        } else {
+            d = d.help(note.to_owned());
+        }
+        d
+    }
+
+    /// Lowers a type expression written in its file.
+    pub fn lower(&self, prog: &Program, e: &Expr, diags: &mut Vec<Diagnostic>) -> Ty {
+        let file = e.span.file;
+        match &e.kind {
+            ExprKind::Str(s) => Ty::Lit(s.clone()),
+            ExprKind::Path(path) => match self.resolve(prog, file, path) {
+                Ok(t) => t,
+                Err(d) => {
+                    diags.push(*d);
+                    Ty::Error
+                }
+            },
+            ExprKind::ListType(elem) => Ty::List(Box::new(self.lower(prog, elem, diags))),
+            ExprKind::Union(alts) => {
+                Ty::Union(alts.iter().map(|a| self.lower(prog, a, diags)).collect())
+            }
+            ExprKind::StructType { open, fields } => {
+                let open = open.as_ref().map(|o| match o {
+                    None => Ty::Any,
+                    Some(t) => self.lower(prog, t, diags),
+                });
+                let mut out: Vec<FieldTy> = Vec::new();
+                for f in &fields.fields {
+                    if let Some(first) = out.iter().find(|o| o.name == f.key.text) {
+                        diags.push(
+                            Diagnostic::error(
+                                "kumori-duplicate-field",
+                                format!("field `{}` is declared twice", f.key.text),
+                            )
+                            .at(
+                                prog.map.path(f.key.span.file),
+                                f.key.span.range(),
+                                "declared again here",
+                            )
+                            .also(
+                                prog.map.path(first.span.file),
+                                first.span.range(),
+                                "first declared here",
+                            )
+                            .help("remove one of them"),
+                        );
+                        continue;
+                    }
+                    out.push(FieldTy {
+                        name: f.key.text.clone(),
+                        ty: self.lower(prog, &f.value, diags),
+                        optional: f.optional.is_some(),
+                        default: f.default.clone(),
+                        span: f.key.span,
+                    });
+                }
+                Ty::Struct(Box::new(StructTy { fields: out, open }))
+            }
+            ExprKind::Error => Ty::Error,
+            ExprKind::Num(_)
+            | ExprKind::Bool(_)
+            | ExprKind::List(_)
+            | ExprKind::Struct(_)
+            | ExprKind::Call { .. } => {
+                diags.push(
+                    Diagnostic::error("kumori-value-as-type", "a value where a type is expected")
+                        .at(prog.map.path(file), e.span.range(), "this is a value")
+                        .help(
+                            "types are `string`, `number`, `bool`, `any`, `[]T`, `struct { ... }`, \
+                             literal strings such as \"ms\", unions `A | B`, or declared names \
+                             such as `kumori.Port`",
+                        ),
+                );
+                Ty::Error
+            }
+        }
+    }
+
+    fn resolve(&self, prog: &Program, file: FileId, path: &[Name]) -> Result<Ty, Box<Diagnostic>> {
+        let info = prog.file(file);
+        let pkg = info.package;
+        match path {
+            [one] => {
+                match one.text.as_str() {
+                    "string" => return Ok(Ty::String),
+                    "number" => return Ok(Ty::Number),
+                    "bool" => return Ok(Ty::Bool),
+                    "any" => return Ok(Ty::Any),
+                    "list" => return Ok(Ty::List(Box::new(Ty::Any))),
+                    _ => {}
+                }
+                self.lookup(pkg, &one.text).map(Ty::Decl).ok_or_else(|| {
+                    Box::new(self.unknown_type(
+                        prog,
+                        path,
+                        pkg,
+                        "declare it in a library of this package, or qualify it with an imported \
+                         package: `kumori.Port`",
+                    ))
+                })
+            }
+            [head, name] => {
+                let target = if pkg.is_none() && head.text == "kumori" {
+                    Some(ImportTarget::Kumori)
+                } else {
+                    info.imports.get(&head.text).copied()
+                };
+                match target {
+                    Some(ImportTarget::Kumori) => {
+                        self.lookup(None, &name.text).map(Ty::Decl).ok_or_else(|| {
+                            Box::new(self.unknown_type(
+                                prog,
+                                path,
+                                None,
+                                "see the built-in library for its types",
+                            ))
+                        })
+                    }
+                    Some(ImportTarget::Package(p)) => self
+                        .lookup(Some(p), &name.text)
+                        .map(Ty::Decl)
+                        .ok_or_else(|| {
+                            Box::new(self.unknown_type(
+                                prog,
+                                path,
+                                Some(p),
+                                "that package declares no such type",
+                            ))
+                        }),
+                    Some(ImportTarget::Io | ImportTarget::Strconv) => Err(Box::new(
+                        Diagnostic::error(
+                            "kumori-unknown-type",
+                            format!("`{}` declares functions, not types", head.text),
+                        )
+                        .at(
+                            prog.map.path(file),
+                            head.span.to(name.span).range(),
+                            "not a type",
+                        )
+                        .help("types come from `kumori` or from library packages"),
+                    )),
+                    None => Err(Box::new(not_imported(prog, head))),
+                }
+            }
+            _ => {
+                let span = path[0].span.to(path[path.len() - 1].span);
+                Err(Box::new(
+                    Diagnostic::error(
+                        "kumori-unknown-type",
+                        format!("`{}` is not a type name", path_text(path)),
+                    )
+                    .at(prog.map.path(file), span.range(), "too many parts")
+                    .help("a type is `Name` or `package.Name`"),
+                ))
+            }
+        }
+    }
+
+    fn check_alias_cycles(&self, prog: &Program, diags: &mut Vec<Diagnostic>) {
+        for start in 0..self.decls.len() {
+            let mut seen = vec![start];
+            let mut cur = start;
+            while let Ty::Decl(next) = &self.decls[cur].ty {
+                if self.decls[cur].kind != DeclKind::Alias && cur != start {
+                    break;
+                }
+                if *next == start {
+                    let d = &self.decls[start];
+                    let names: Vec<_> = seen.iter().map(|&i| self.decls[i].qname.clone()).collect();
+                    diags.push(
+                        Diagnostic::error(
+                            "kumori-type-cycle",
+                            format!(
+                                "type `{}` is defined in terms of itself: {} -> {}",
+                                d.qname,
+                                names.join(" -> "),
+                                d.qname
+                            ),
+                        )
+                        .at(
+                            prog.map.path(d.span.file),
+                            d.span.range(),
+                            "cyclic definition",
+                        )
+                        .help("break the cycle with a struct or a distinct base type"),
+                    );
+                    break;
+                }
+                if seen.contains(next) {
+                    break;
+                }
+                seen.push(*next);
+                cur = *next;
+            }
+        }
+    }
+
+    /// Follows aliases (not distinct types) to the type they stand for.
+    pub fn expand<'a>(&'a self, ty: &'a Ty) -> &'a Ty {
+        let mut t = ty;
+        for _ in 0..64 {
+            match t {
+                Ty::Decl(id) if self.decls[*id].kind == DeclKind::Alias => t = &self.decls[*id].ty,
+                _ => return t,
+            }
+        }
+        &Ty::Error
+    }
+
+    /// The alternatives of a type, unions and aliases flattened.
+    pub fn alternatives<'a>(&'a self, ty: &'a Ty) -> Vec<&'a Ty> {
+        let mut out = Vec::new();
+        self.collect_alts(ty, &mut out, 0);
+        out
+    }
+
+    fn collect_alts<'a>(&'a self, ty: &'a Ty, out: &mut Vec<&'a Ty>, depth: usize) {
+        if depth > 32 {
+            return;
+        }
+        match self.expand(ty) {
+            Ty::Union(alts) => {
+                for a in alts {
+                    self.collect_alts(a, out, depth + 1);
+                }
+            }
+            t => out.push(t),
+        }
+    }
+
+    /// Whether every alternative of `ty` is one of the distinct types `allowed`.
+    pub fn only_named(&self, ty: &Ty, allowed: &[DeclId]) -> bool {
+        self.alternatives(ty)
+            .iter()
+            .all(|t| matches!(t, Ty::Decl(id) if allowed.contains(id)))
+    }
+
+    /// Whether a value of type `from` is always acceptable where `to` is expected. `any` goes
+    /// both ways (gradual typing).
+    pub fn assignable(&self, from: &Ty, to: &Ty, known: &Known) -> bool {
+        self.assignable_at(from, to, known, 0)
+    }
+
+    fn assignable_at(&self, from: &Ty, to: &Ty, known: &Known, depth: usize) -> bool {
+        if depth > 32 {
+            return true;
+        }
+        let (from, to) = (self.expand(from), self.expand(to));
+        match (from, to) {
+            (Ty::Error, _) | (_, Ty::Error) | (Ty::Any, _) | (_, Ty::Any) => true,
+            (Ty::Union(alts), _) => alts
+                .iter()
+                .all(|a| self.assignable_at(a, to, known, depth + 1)),
+            (_, Ty::Union(alts)) => alts
+                .iter()
+                .any(|a| self.assignable_at(from, a, known, depth + 1)),
+            (Ty::Decl(a), Ty::Decl(b)) => a == b || (*a == known.ephemeral && *b == known.volatile),
+            (Ty::Number, Ty::Decl(b)) => {
+                [known.ram, known.cpu, known.bandwidth, known.storage].contains(b)
+            }
+            (Ty::Lit(a), Ty::Lit(b)) => a == b,
+            (Ty::Lit(_), Ty::String) => true,
+            (Ty::List(a), Ty::List(b)) => self.assignable_at(a, b, known, depth + 1),
+            (Ty::Struct(a), Ty::Struct(b)) => {
+                let required_ok = b.fields.iter().all(|bf| match a.field(&bf.name) {
+                    Some(af) => {
+                        (bf.optional || !af.optional)
+                            && self.assignable_at(&af.ty, &bf.ty, known, depth + 1)
+                    }
+                    None => bf.optional,
+                });
+                let extra_ok = a.fields.iter().all(|af| match b.field(&af.name) {
+                    Some(_) => true,
+                    None => match &b.open {
+                        Some(t) => self.assignable_at(&af.ty, t, known, depth + 1),
+                        None => false,
+                    },
+                });
+                let open_ok = match (&a.open, &b.open) {
+                    (None, _) => true,
+                    (Some(_), None) => false,
+                    (Some(x), Some(y)) => self.assignable_at(x, y, known, depth + 1),
+                };
+                required_ok && extra_ok && open_ok
+            }
+            (a, b) => a == b,
+        }
+    }
+
+    /// How a type is named in messages.
+    pub fn describe(&self, ty: &Ty) -> String {
+        match ty {
+            Ty::Any => "any".into(),
+            Ty::Bool => "bool".into(),
+            Ty::String => "string".into(),
+            Ty::Number => "number".into(),
+            Ty::Lit(s) => format!("{s:?}"),
+            Ty::List(t) => format!("[]{}", self.describe(t)),
+            Ty::Struct(s) => {
+                let names: Vec<String> = s
+                    .fields
+                    .iter()
+                    .map(|f| format!("{}{}", f.name, if f.optional { "?" } else { "" }))
+                    .collect();
+                match (&s.open, names.is_empty()) {
+                    (Some(Ty::Any), true) => "struct open[]".into(),
+                    (Some(t), true) => format!("struct open[{}]", self.describe(t)),
+                    _ => format!("struct {{ {} }}", names.join(", ")),
+                }
+            }
+            Ty::Union(alts) => alts
+                .iter()
+                .map(|a| self.describe(a))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            Ty::Decl(id) => self.decls[*id].qname.clone(),
+            Ty::Error => "an unknown type".into(),
+        }
+    }
+}
+
+/// The diagnostic for a package name that is not imported.
+pub fn not_imported(prog: &Program, head: &Name) -> Diagnostic {
+    let builtin = matches!(head.text.as_str(), "kumori" | "io" | "strconv");
+    let help = if builtin {
+        format!("add `import \"{}\"` at the top of the file", head.text)
+    } else {
+        "import the package that declares it: `import name \"module/path/folder\"`".to_owned()
+    };
+    Diagnostic::error(
+        "kumori-not-imported",
+        format!("`{}` is not imported in this file", head.text),
+    )
+    .at(
+        prog.map.path(head.span.file),
+        head.span.range(),
+        "not imported",
+    )
+    .help(help)
+}
+
+/// The candidate closest to `name`, if close enough to be a likely typo.
+pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+        .map(|(_, c)| c)
+}

@@ -69,7 +69,10 @@ struct Operator {
     settings: Arc<OperatorSettings>,
     /// Type ids of Vimana, Domain, Server, Component.
     kinds: [usize; 4],
+    /// When each object is due for a look.
     pending: BTreeMap<ObjKey, Instant>,
+    /// The same, ordered by time, so the next due object is found without a scan.
+    queue: BTreeSet<(Instant, ObjKey)>,
 }
 
 const SERVER: usize = 2;
@@ -91,18 +94,23 @@ pub async fn run(
         settings: settings.clone(),
         kinds,
         pending: BTreeMap::new(),
+        queue: BTreeSet::new(),
     };
     let mut events = store.subscribe();
     op.schedule_all(op.settings.delay());
     loop {
-        let next = op.pending.values().min().copied();
+        let next = op.queue.first().map(|(at, _)| *at);
         tokio::select! {
             _ = shutdown.changed() => {
                 if *shutdown.borrow() { return; }
             }
             ev = events.recv() => match ev {
                 Ok(ev) => op.on_event(ev.type_id, ev.kind, &ev.object),
-                Err(broadcast::error::RecvError::Lagged(_)) => op.schedule_all(Duration::ZERO),
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // Missed events: look at everything, still after the delay.
+                    let delay = op.settings.delay();
+                    op.schedule_all(delay);
+                }
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             () = settings.rescan.notified() => op.schedule_all(Duration::ZERO),
@@ -136,16 +144,29 @@ impl Operator {
     /// Schedules a look at `key` after `delay`, unless one is due earlier.
     fn schedule(&mut self, key: ObjKey, delay: Duration) {
         let due = Instant::now() + delay;
-        self.pending
-            .entry(key)
-            .and_modify(|d| *d = (*d).min(due))
-            .or_insert(due);
+        if self.pending.get(&key).is_some_and(|d| *d <= due) {
+            return;
+        }
+        self.set_due(key, due);
     }
 
     /// Schedules a look at `key` after `delay` from now, replacing an earlier one: a new
     /// generation waits the whole delay.
     fn reschedule(&mut self, key: ObjKey, delay: Duration) {
-        self.pending.insert(key, Instant::now() + delay);
+        self.set_due(key, Instant::now() + delay);
+    }
+
+    fn set_due(&mut self, key: ObjKey, due: Instant) {
+        if let Some(old) = self.pending.insert(key.clone(), due) {
+            self.queue.remove(&(old, key.clone()));
+        }
+        self.queue.insert((due, key));
+    }
+
+    fn unschedule(&mut self, key: &ObjKey) {
+        if let Some(old) = self.pending.remove(key) {
+            self.queue.remove(&(old, key.clone()));
+        }
     }
 
     fn schedule_all(&mut self, delay: Duration) {
@@ -172,15 +193,16 @@ impl Operator {
             return;
         };
         let key = key_of(type_id, obj);
+        // Deciding is left to `process_due`: events must stay cheap, because seeding or a
+        // large apply can produce tens of thousands at once.
         if kind == EventType::Deleted {
-            self.pending.remove(&key);
-        } else if self.desired_status(which, obj).as_ref() != Some(&obj["status"]) {
-            let observed = obj["status"]["observedGeneration"].as_i64();
-            if observed != obj["metadata"]["generation"].as_i64() {
-                self.reschedule(key, self.settings.delay());
-            } else {
-                self.schedule(key, self.settings.delay());
-            }
+            self.unschedule(&key);
+        } else if obj["status"]["observedGeneration"].as_i64()
+            != obj["metadata"]["generation"].as_i64()
+        {
+            self.reschedule(key, self.settings.delay());
+        } else {
+            self.schedule(key, self.settings.delay());
         }
         if which == COMPONENT {
             // A Server's availability follows its Components.
@@ -192,14 +214,16 @@ impl Operator {
 
     fn process_due(&mut self) {
         let now = Instant::now();
-        let due: Vec<ObjKey> = self
-            .pending
-            .iter()
-            .filter(|(_, at)| **at <= now)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in due {
+        let mut due = Vec::new();
+        while let Some((at, _)) = self.queue.first() {
+            if *at > now {
+                break;
+            }
+            let (_, key) = self.queue.pop_first().expect("just seen");
             self.pending.remove(&key);
+            due.push(key);
+        }
+        for key in due {
             let (type_id, ns, name) = key.clone();
             let target = Target {
                 type_id,

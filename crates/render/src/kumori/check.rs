@@ -155,7 +155,11 @@ impl<'a> Checker<'a> {
     }
 
     fn mismatch(&mut self, v: &Value, ty: &Ty, cx: &Cx, top: Option<&str>) {
-        let expected = self.env.describe(ty);
+        // The body of the alias being checked is named by the alias (`kumori.Volume`).
+        let expected = match cx.alias {
+            Some(a) if self.env.decls[a].ty == *ty => self.env.decls[a].qname.clone(),
+            _ => self.env.describe(ty),
+        };
         let found = describe_value(v, self.env);
         let subject = top.map_or_else(|| cx.what(), str::to_owned);
         let mut help = String::new();
@@ -272,12 +276,6 @@ impl<'a> Checker<'a> {
                 .filter(|(score, _)| *score > 0)
                 .max_by_key(|(score, _)| *score)
                 .map(|(_, a)| a.clone()),
-            V::Named(id, _) => flat
-                .iter()
-                .find(
-                    |a| matches!(a, Ty::Decl(d) if self.env.decls[*d].ty == self.env.decls[*id].ty),
-                )
-                .cloned(),
             _ => None,
         };
         match best {

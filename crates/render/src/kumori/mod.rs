@@ -678,9 +678,25 @@ impl<'p> Cx<'p> {
                         format!("this {what} gives no `{}`", n.text),
                     );
                 }
+                let via_deployment = values.blame.as_ref().is_some_and(|b| b.2 == "deployment");
+                let help = if via_deployment {
+                    format!(
+                        "give it in the deployment's `{section} {{ {} ... }}`, or a default in the interface",
+                        n.text
+                    )
+                } else {
+                    format!(
+                        "give it in `{section}: {{ {}: ... }}` of the binding, or a default in the interface",
+                        n.text
+                    )
+                };
                 d = d
-                    .also(prog.map.path(n.span.file), n.span.range(), "declared here without a default")
-                    .help(format!("give it in `{section}: {{ {}: ... }}` of the binding, or a default in the interface", n.text));
+                    .also(
+                        prog.map.path(n.span.file),
+                        n.span.range(),
+                        "declared here without a default",
+                    )
+                    .help(help);
                 diags.push(d);
                 continue;
             }
@@ -742,10 +758,8 @@ impl<'p> Cx<'p> {
         let dep = prog.deployment(r);
         let path = prog.map.path(r.file);
         let mut values = Values {
-            blame: outer
-                .blame
-                .clone()
-                .or_else(|| Some((path.to_owned(), dep.span.range(), "deployment"))),
+            // The deployment is what should give every value.
+            blame: Some((path.to_owned(), dep.span.range(), "deployment")),
             ..Values::default()
         };
         let mut artifact = None;

@@ -260,3 +260,23 @@ fn yaml_helper_reads_the_binding() {
     assert_eq!(b.artifact, Artifact::Component("Adder".into()));
     assert_eq!(b.module, "../fixtures/kumori/adder");
 }
+
+/// Benchmark, not a timed test: renders 1,000 Components bound to the adder module and prints
+/// the time. Run with `cargo test -p render --release --test it -- --ignored --nocapture
+/// kumori_benchmark`.
+#[test]
+#[ignore = "benchmark; run explicitly in release mode"]
+fn kumori_benchmark_1000_components() {
+    let mut tree = fixture_tree("adder");
+    for i in 0..1000 {
+        let yaml = ADDER_YAML.replace("Port: 8080", &format!("Port: {}", 1000 + i));
+        tree.insert(format!("components/c{i}.yaml"), yaml);
+    }
+    let start = std::time::Instant::now();
+    for i in 0..1000 {
+        let out = run_case(&tree, &format!("components/c{i}.yaml"));
+        assert!(out.rendered.is_some());
+    }
+    let elapsed = start.elapsed();
+    println!("rendered 1000 bound Components in {elapsed:?}");
+}

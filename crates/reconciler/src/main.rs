@@ -2,6 +2,8 @@
 //! under `commands/`; exit codes are decided here, in one place (README "Exit codes").
 
 mod commands;
+mod git;
+mod report;
 mod sources;
 
 use std::process::ExitCode;
@@ -20,6 +22,15 @@ struct Cli {
 enum Command {
     /// Print the rendered manifests of a folder of sources, or every error in them.
     Render(commands::render::Args),
+    /// Show what a change would do: compare DIR with a Git revision (`--base`), with unified
+    /// diffs, rollout steps and safety findings. Exit 0 no changes, 1 changes, 2 errors.
+    Diff(commands::diff::Args),
+    /// Print the dependency graph of a folder of sources and the plan of a first sync
+    /// (`--format text|dot|json`).
+    Graph(commands::graph::Args),
+    /// Write a synthetic repository of any size, for benchmarks.
+    #[command(hide = true)]
+    Generate(commands::generate::Args),
     /// Serve the simulated cluster (a Kubernetes API stand-in with the Vimana CRDs) until stopped.
     Simcluster(commands::simcluster::Args),
 }
@@ -49,6 +60,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Render(args) => commands::render::run(&args),
+        Command::Diff(args) => commands::diff::run(&args),
+        Command::Graph(args) => commands::graph::run(&args),
+        Command::Generate(args) => commands::generate::run(&args),
         Command::Simcluster(args) => commands::simcluster::run(&args),
     };
     match result {

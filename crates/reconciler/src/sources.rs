@@ -132,30 +132,45 @@ pub fn locate(dir: &Path) -> anyhow::Result<(FsTree, String)> {
     Ok((FsTree::new(&root)?, rel))
 }
 
-/// Renders the sources of `args`. Diagnostics go to stderr; `None` when there were errors.
-pub fn render_reporting(args: &SourceArgs) -> anyhow::Result<Option<render::Output>> {
-    let (tree, path) = locate(&args.dir)?;
+/// Renders `path` of `tree` with the labels of `args`.
+pub fn render_tree(tree: &dyn SourceTree, path: &str, args: &SourceArgs) -> render::Output {
     let options = render::Options {
-        path,
+        path: path.to_owned(),
         instance: args.instance.clone(),
         namespace: args.namespace.clone(),
     };
-    let output = render::render(&tree, &options);
-    let diags = &output.diagnostics;
-    if !diags.items.is_empty() {
-        let cwd = std::env::current_dir().unwrap_or_default();
-        let root = tree.root().to_path_buf();
-        let display = move |rel: &str| {
-            let abs = root.join(rel);
-            abs.strip_prefix(&cwd)
-                .map(Path::to_path_buf)
-                .unwrap_or(abs)
-                .display()
-                .to_string()
-        };
-        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        eprint!("{}", diags.to_text(&display, color));
+    render::render(tree, &options)
+}
+
+/// How a repository-relative path is shown: relative to the current folder when possible.
+pub fn display_path(root: &Path) -> impl Fn(&str) -> String + use<> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let root = root.to_path_buf();
+    move |rel: &str| {
+        let abs = root.join(rel);
+        abs.strip_prefix(&cwd)
+            .map(Path::to_path_buf)
+            .unwrap_or(abs)
+            .display()
+            .to_string()
     }
+}
+
+/// Prints diagnostics to stderr, in colour on a terminal unless `NO_COLOR` is set.
+pub fn print_diagnostics(diags: &render::Diagnostics, display: &dyn Fn(&str) -> String) {
+    if diags.items.is_empty() {
+        return;
+    }
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    eprint!("{}", diags.to_text(display, color));
+}
+
+/// Renders the sources of `args`. Diagnostics go to stderr; `None` when there were errors.
+pub fn render_reporting(args: &SourceArgs) -> anyhow::Result<Option<render::Output>> {
+    let (tree, path) = locate(&args.dir)?;
+    let output = render_tree(&tree, &path, args);
+    let diags = &output.diagnostics;
+    print_diagnostics(diags, &display_path(tree.root()));
     if diags.has_errors() {
         let n = diags.error_count();
         eprintln!(

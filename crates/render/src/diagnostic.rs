@@ -126,6 +126,9 @@ impl Diagnostic {
 #[derive(Clone, Debug, Default)]
 pub struct SourceFiles {
     files: Vec<(String, String)>,
+    /// Byte offset of the start of every line, per file: locations are found by binary search,
+    /// not by scanning the text (a render of many objects asks for many locations).
+    line_starts: Vec<Vec<usize>>,
     index: HashMap<String, usize>,
 }
 
@@ -134,6 +137,10 @@ impl SourceFiles {
     pub fn add(&mut self, path: &str, text: &str) {
         if !self.index.contains_key(path) {
             self.index.insert(path.to_owned(), self.files.len());
+            let starts = std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect();
+            self.line_starts.push(starts);
             self.files.push((path.to_owned(), text.to_owned()));
         }
     }
@@ -145,8 +152,15 @@ impl SourceFiles {
 
     /// 1-based line and character column of a byte offset of `path`.
     pub fn location(&self, path: &str, offset: usize) -> Location {
-        let (line, column) = match self.text(path) {
-            Some(text) => line_col(text, offset),
+        let (line, column) = match self.index.get(path) {
+            Some(&i) => {
+                let text = &self.files[i].1;
+                let starts = &self.line_starts[i];
+                let offset = floor_char_boundary(text, offset.min(text.len()));
+                let line = starts.partition_point(|&s| s <= offset).max(1);
+                let column = text[starts[line - 1]..offset].chars().count() + 1;
+                (line as u32, column as u32)
+            }
             None => (1, 1),
         };
         Location {
@@ -284,6 +298,18 @@ mod tests {
         assert_eq!(line_col(text, 5), (2, 1));
         // 'x' is after "bé: " (5 bytes, 4 characters).
         assert_eq!(line_col(text, 10), (2, 5));
+    }
+
+    #[test]
+    fn indexed_locations_agree_with_scanning() {
+        let text = "a: 1\nbé: x\n\nlast";
+        let mut files = SourceFiles::default();
+        files.add("f", text);
+        for offset in 0..=text.len() + 2 {
+            let loc = files.location("f", offset);
+            let boundary = floor_char_boundary(text, offset.min(text.len()));
+            assert_eq!((loc.line, loc.column), line_col(text, boundary), "{offset}");
+        }
     }
 
     #[test]

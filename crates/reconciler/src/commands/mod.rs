@@ -1,4 +1,7 @@
 //! One module per subcommand.
 
+pub mod diff;
+pub mod generate;
+pub mod graph;
 pub mod render;
 pub mod simcluster;

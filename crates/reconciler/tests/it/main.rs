@@ -2,6 +2,7 @@
 //! module per command.
 
 mod crds;
+mod diff_base;
 mod render;
 
 use std::path::{Path, PathBuf};

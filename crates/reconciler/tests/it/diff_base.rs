@@ -306,3 +306,51 @@ fn outside_a_git_repository_is_an_error() {
         stderr(&out)
     );
 }
+
+/// Copies the Kumori module `fixtures/kumori/<name>` into the repository at `to`.
+fn copy_module(r: &Repo, name: &str, to: &str) {
+    let from = super::root().join("fixtures/kumori").join(name);
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        r.write(
+            &format!("{to}/{file}"),
+            &std::fs::read_to_string(&path).unwrap(),
+        );
+    }
+}
+
+fn kumori_component(version: &str, log_level: &str) -> String {
+    format!(
+        "apiVersion: api.vimana.host/v1alpha1\nkind: Component\nspec:\n  domain: {D}\n  server: adder\n  version: {version}\n  kumori:\n    module: ../components/adder\n    component: Adder\n    config: {{ LogLevel: {log_level} }}\n    resource: {{ Secret: db }}\n"
+    )
+}
+
+#[test]
+fn kumori_changes_show_as_changes_of_the_rendered_component() {
+    let r = base();
+    copy_module(&r, "adder", "components/adder");
+    r.write("src/c-1.1.0.yaml", &kumori_component("1.1.0", "info"));
+    r.commit("kumori");
+    // The same version with another value: the rendered env changes, and so does the digest.
+    r.write("src/c-1.1.0.yaml", &kumori_component("1.1.0", "warn"));
+    let report = json(&r.diff("json"));
+    assert_eq!(actions(&report), ["update Component adder-1-1-0"]);
+    let diff = report["changes"][0]["diff"].as_str().unwrap();
+    assert!(
+        diff.contains("-            LOG_LEVEL: info\n+            LOG_LEVEL: warn\n"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("kumori.vimana.host/digest: sha256:"),
+        "{diff}"
+    );
+    assert_eq!(codes(&report), ["warning:immutable-version"]);
+
+    // A new version rendered from the module is a plain creation.
+    r.write("src/c-1.1.0.yaml", &kumori_component("1.1.0", "info"));
+    r.write("src/c-1.2.0.yaml", &kumori_component("1.2.0", "warn"));
+    let report = json(&r.diff("json"));
+    assert_eq!(actions(&report), ["create Component adder-1-2-0"]);
+    assert_eq!(codes(&report), Vec::<String>::new());
+}

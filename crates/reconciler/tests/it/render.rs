@@ -24,7 +24,7 @@ fn renders_json_as_one_array() {
         .iter()
         .map(|o| o["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds.len(), 14);
+    assert_eq!(kinds.len(), 15);
     // Dependency order: every Vimana, then Domains, Servers, Components.
     let rank = |k: &str| {
         ["Vimana", "Domain", "Server", "Component"]

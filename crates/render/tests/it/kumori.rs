@@ -280,3 +280,65 @@ fn kumori_benchmark_1000_components() {
     let elapsed = start.elapsed();
     println!("rendered 1000 bound Components in {elapsed:?}");
 }
+
+/// A whole repository through `render::render`: the Vimana loader parses `spec.kumori`, the
+/// front end renders it, and the Component carries the image and the three annotations.
+#[test]
+fn bound_components_render_through_the_loader() {
+    let d = "0123456789abcdef0123456789abcdef";
+    let sources = format!(
+        "apiVersion: api.vimana.host/v1alpha1\nkind: Domain\nmetadata: {{name: calc}}\nspec: {{id: \"{d}\"}}\n---\n\
+         apiVersion: api.vimana.host/v1alpha1\nkind: Server\nmetadata: {{name: adder}}\nspec: {{id: adder, domain: \"{d}\", versionWeights: {{1.1.0: 1}}}}\n---\n{ADDER_YAML}"
+    );
+    let tree = fixture_tree("adder").with("components/all.yaml", sources);
+    let out = render::render(
+        &tree,
+        &render::Options {
+            path: "components".into(),
+            ..render::Options::default()
+        },
+    );
+    assert!(
+        out.diagnostics.items.is_empty(),
+        "{}",
+        out.diagnostics.to_text(&|p| p.to_owned(), false)
+    );
+    let component = out
+        .manifests
+        .iter()
+        .find_map(|m| match &m.object {
+            model::Object::Component(c) => Some(c),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        component.spec.image,
+        "registry.example.org/vimana/adder:1.1.0"
+    );
+    let a = &component.metadata.annotations;
+    assert_eq!(
+        a["kumori.vimana.host/source"],
+        "kumori.examples/adder#Adder"
+    );
+    assert!(a["kumori.vimana.host/digest"].starts_with("sha256:"));
+    let rendered: serde_json::Value =
+        serde_json::from_str(&a["kumori.vimana.host/rendered"]).unwrap();
+    assert_eq!(rendered["config"]["Port"], 8080);
+    // The source-only binding never reaches the rendered object.
+    assert!(!out.to_yaml().contains("kumori:\n"));
+
+    // A binding error is reported with the location of the YAML file, and nothing renders.
+    let broken = ADDER_YAML.replace("component: Adder", "component: Subtractor");
+    let tree = fixture_tree("adder").with("components/all.yaml", broken);
+    let out = render::render(
+        &tree,
+        &render::Options {
+            path: "components".into(),
+            ..render::Options::default()
+        },
+    );
+    assert!(out.diagnostics.has_errors());
+    let text = out.diagnostics.to_text(&|p| p.to_owned(), false);
+    assert!(text.contains("components/all.yaml:"), "{text}");
+    assert!(text.contains("Subtractor"), "{text}");
+}

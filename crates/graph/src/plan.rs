@@ -211,7 +211,7 @@ pub struct Withheld {
 pub struct Plan {
     /// Apply waves, then delete waves.
     pub waves: Vec<Wave>,
-    /// Desired nodes that are already as desired, sorted.
+    /// Desired nodes that are already as desired, in dependency order.
     pub unchanged: Vec<Unchanged>,
     /// Deletions held back by the weight-safety rule, sorted.
     pub withheld: Vec<Withheld>,
@@ -292,6 +292,27 @@ struct Draft {
     depends_on: Vec<Ref>,
 }
 
+/// The drafts of the apply phase, by node of the desired graph.
+struct Drafts(Vec<Option<Draft>>);
+
+impl Drafts {
+    fn new(nodes: usize) -> Drafts {
+        Drafts((0..nodes).map(|_| None).collect())
+    }
+    fn has(&self, n: NodeIndex) -> bool {
+        self.0[n.index()].is_some()
+    }
+    fn insert(&mut self, n: NodeIndex, draft: Draft) {
+        self.0[n.index()] = Some(draft);
+    }
+    fn get(&self, n: NodeIndex) -> &Draft {
+        self.0[n.index()].as_ref().expect("a draft per step")
+    }
+    fn take(&mut self, n: NodeIndex) -> Draft {
+        self.0[n.index()].take().expect("a draft per step")
+    }
+}
+
 /// Internal reference to a step: a node of the desired graph, or of the deletion graph.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Ref {
@@ -308,7 +329,7 @@ pub fn plan(desired: &DependencyGraph, live: &Live) -> Result<Plan, Vec<Error>> 
     let mut errors = Vec::new();
 
     // Apply phase: classify every desired node.
-    let mut applies: HashMap<NodeIndex, Draft> = HashMap::new();
+    let mut applies = Drafts::new(desired.graph.node_count());
     let mut unchanged = Vec::new();
     for &n in &desired.topo {
         let (node, identity, action) = match desired.graph[n] {
@@ -322,15 +343,24 @@ pub fn plan(desired: &DependencyGraph, live: &Live) -> Result<Plan, Vec<Error>> 
                         continue;
                     }
                 }
-                let mut object = manifest.object.clone();
-                if let Object::Server(s) = &mut object {
-                    s.spec.version_weights = live_weights(live_object);
-                }
+                // The object to send: a Server carries the live weights (none when created).
+                let to_send = |weights: Weights| {
+                    let mut object = manifest.object.clone();
+                    if let Object::Server(s) = &mut object {
+                        s.spec.version_weights = weights;
+                    }
+                    object
+                };
                 let action = match live_object {
-                    None => Some(Action::Create { object }),
+                    None => Some(Action::Create {
+                        object: to_send(Weights::new()),
+                    }),
                     Some(l) => {
-                        let changes = managed_changes(&object, l);
-                        (!changes.is_empty()).then_some(Action::Update { object, changes })
+                        let changes = managed_changes(&manifest.object, l);
+                        (!changes.is_empty()).then(|| Action::Update {
+                            object: to_send(live_weights(Some(l)).clone()),
+                            changes,
+                        })
                     }
                 };
                 (Node::Object(key), manifest.object.identity(), action)
@@ -339,14 +369,14 @@ pub fn plan(desired: &DependencyGraph, live: &Live) -> Result<Plan, Vec<Error>> 
                 let server = &manifests[p].object;
                 let key = server.key();
                 let from = live_weights(live_of(&key));
-                let to = match server {
-                    Object::Server(s) => s.spec.version_weights.clone(),
-                    _ => unreachable!("only Servers have Weights nodes"),
+                let Object::Server(desired_server) = server else {
+                    unreachable!("only Servers have Weights nodes")
                 };
+                let to = &desired_server.spec.version_weights;
                 let action = (from != to).then(|| Action::Weights {
                     object: server.clone(),
-                    from,
-                    to,
+                    from: from.clone(),
+                    to: to.clone(),
                 });
                 (Node::Weights(key), server.identity(), action)
             }
@@ -356,7 +386,7 @@ pub fn plan(desired: &DependencyGraph, live: &Live) -> Result<Plan, Vec<Error>> 
                 let depends_on = desired
                     .graph
                     .neighbors_directed(n, Direction::Incoming)
-                    .filter(|m| applies.contains_key(m))
+                    .filter(|m| applies.has(*m))
                     .map(Ref::Apply)
                     .collect();
                 applies.insert(
@@ -380,13 +410,14 @@ pub fn plan(desired: &DependencyGraph, live: &Live) -> Result<Plan, Vec<Error>> 
         .topo
         .iter()
         .copied()
-        .filter(|n| applies.contains_key(n))
+        .filter(|n| applies.has(*n))
         .collect();
     let apply_waves = order::waves(
         &apply_order,
         NodeIndex::index,
         |n| {
-            applies[&n]
+            applies
+                .get(n)
                 .depends_on
                 .iter()
                 .filter_map(|r| match r {
@@ -417,37 +448,51 @@ pub fn plan(desired: &DependencyGraph, live: &Live) -> Result<Plan, Vec<Error>> 
              drains only precede: they cannot form a cycle"
         ),
     };
+    let removal_count = removals.graph.node_count();
     let Removals {
         mut drafts,
         withheld,
         ..
     } = removals;
 
-    // Number the steps in wave order.
+    // Sort each wave by node, moving indices rather than drafts, then number the steps in wave
+    // order.
     let mut all: Vec<(Phase, Vec<(Ref, Draft)>)> = Vec::new();
-    for wave in apply_waves {
+    for mut wave in apply_waves {
+        wave.sort_unstable_by(|a, b| applies.get(*a).node.cmp(&applies.get(*b).node));
         let steps = wave
             .into_iter()
-            .map(|n| (Ref::Apply(n), applies.remove(&n).expect("a draft per step")))
+            .map(|n| (Ref::Apply(n), applies.take(n)))
             .collect();
         all.push((Phase::Apply, steps));
     }
-    for wave in delete_waves {
+    for mut wave in delete_waves {
+        wave.sort_unstable_by(|a, b| drafts[a].node.cmp(&drafts[b].node));
         let steps = wave
             .into_iter()
             .map(|n| (Ref::Delete(n), drafts.remove(&n).expect("a draft per step")))
             .collect();
         all.push((Phase::Delete, steps));
     }
-    let mut ids: HashMap<Ref, StepId> = HashMap::new();
+    let mut apply_ids: Vec<Option<StepId>> = vec![None; desired.graph.node_count()];
+    let mut delete_ids: Vec<Option<StepId>> = vec![None; removal_count];
     let mut next = 0;
-    for (_, steps) in &mut all {
-        steps.sort_by(|a, b| a.1.node.cmp(&b.1.node));
-        for (r, _) in steps.iter() {
-            ids.insert(*r, StepId(next));
+    for (_, steps) in &all {
+        for (r, _) in steps {
+            match *r {
+                Ref::Apply(n) => apply_ids[n.index()] = Some(StepId(next)),
+                Ref::Delete(n) => delete_ids[n.index()] = Some(StepId(next)),
+            }
             next += 1;
         }
     }
+    let id_of = |r: &Ref| {
+        match *r {
+            Ref::Apply(n) => apply_ids[n.index()],
+            Ref::Delete(n) => delete_ids[n.index()],
+        }
+        .expect("every dependency is a step")
+    };
     let waves = all
         .into_iter()
         .map(|(phase, steps)| Wave {
@@ -455,12 +500,11 @@ pub fn plan(desired: &DependencyGraph, live: &Live) -> Result<Plan, Vec<Error>> 
             steps: steps
                 .into_iter()
                 .map(|(r, d)| {
-                    let mut depends_on: Vec<StepId> =
-                        d.depends_on.iter().map(|dep| ids[dep]).collect();
+                    let mut depends_on: Vec<StepId> = d.depends_on.iter().map(id_of).collect();
                     depends_on.sort_unstable();
                     depends_on.dedup();
                     Step {
-                        id: ids[&r],
+                        id: id_of(&r),
                         node: d.node,
                         identity: d.identity,
                         action: d.action,
@@ -470,7 +514,6 @@ pub fn plan(desired: &DependencyGraph, live: &Live) -> Result<Plan, Vec<Error>> 
                 .collect(),
         })
         .collect();
-    unchanged.sort_by(|a, b| a.node.cmp(&b.node));
     Ok(Plan {
         waves,
         unchanged,
@@ -479,17 +522,36 @@ pub fn plan(desired: &DependencyGraph, live: &Live) -> Result<Plan, Vec<Error>> 
 }
 
 /// The weights of a live Server, or none.
-fn live_weights(live: Option<&Object>) -> Weights {
+fn live_weights(live: Option<&Object>) -> &Weights {
+    static NONE: Weights = Weights::new();
     match live {
-        Some(Object::Server(s)) => s.spec.version_weights.clone(),
-        _ => Weights::new(),
+        Some(Object::Server(s)) => &s.spec.version_weights,
+        _ => &NONE,
     }
+}
+
+/// Whether two Server specs are equal but for their weights. Written field by field, without
+/// `..`, so that a new field of the spec cannot be forgotten here.
+fn server_spec_eq_but_weights(a: &model::ServerSpec, b: &model::ServerSpec) -> bool {
+    let model::ServerSpec {
+        id,
+        domain,
+        services,
+        auth,
+        features,
+        version_weights: _,
+    } = a;
+    *id == b.id
+        && *domain == b.domain
+        && *services == b.services
+        && *auth == b.auth
+        && *features == b.features
 }
 
 /// What the reconciler manages that differs between a desired object and its live copy, as
 /// dotted paths; empty when the object is unchanged. Labels and annotations of the desired object
 /// must be in the live one with the same values (others' keys are ignored); the spec must be
-/// equal.
+/// equal, except a Server's `versionWeights`, which its Weights step compares.
 pub fn managed_changes(desired: &Object, live: &Object) -> Vec<String> {
     let mut changes = Vec::new();
     let (d, l) = (desired.meta(), live.meta());
@@ -506,7 +568,7 @@ pub fn managed_changes(desired: &Object, live: &Object) -> Vec<String> {
     let spec_equal = match (desired, live) {
         (Object::Vimana(a), Object::Vimana(b)) => a.spec == b.spec,
         (Object::Domain(a), Object::Domain(b)) => a.spec == b.spec,
-        (Object::Server(a), Object::Server(b)) => a.spec == b.spec,
+        (Object::Server(a), Object::Server(b)) => server_spec_eq_but_weights(&a.spec, &b.spec),
         (Object::Component(a), Object::Component(b)) => a.spec == b.spec,
         _ => false,
     };
@@ -519,7 +581,11 @@ pub fn managed_changes(desired: &Object, live: &Object) -> Vec<String> {
             },
             _ => serde_json::Map::new(),
         };
-        let (ds, ls) = (spec(desired), spec(live));
+        let (mut ds, mut ls) = (spec(desired), spec(live));
+        if desired.kind() == Kind::Server {
+            ds.remove("versionWeights");
+            ls.remove("versionWeights");
+        }
         let mut fields: Vec<&String> = ds.keys().chain(ls.keys()).collect();
         fields.sort();
         fields.dedup();
@@ -585,14 +651,14 @@ impl Removals {
         desired: &DependencyGraph,
         live: &Live,
         live_index: &Index,
-        applies: &HashMap<NodeIndex, Draft>,
+        applies: &Drafts,
     ) -> Removals {
         let objects = &live.objects;
         // The desired graph node of a live key, when that node has an apply step.
         let apply_step_of = |key: &ObjectKey| {
             desired
                 .index_of(&Node::Object(key.clone()))
-                .filter(|n| applies.contains_key(n))
+                .filter(|n| applies.has(*n))
         };
         let is_candidate = |i: usize| {
             let key = objects[i].key();
@@ -600,7 +666,19 @@ impl Removals {
                 && live_index.by_key.get(&key) == Some(&i)
                 && desired.get(&key).is_none()
         };
-        let mut deleted: Vec<bool> = (0..objects.len()).map(is_candidate).collect();
+        let mut deleted: Vec<bool> = if live.prune.is_empty() {
+            vec![false; objects.len()]
+        } else {
+            (0..objects.len()).map(is_candidate).collect()
+        };
+        if !deleted.contains(&true) {
+            // The usual pass of the daemon: nothing to remove, nothing more to look at.
+            return Removals {
+                graph: DiGraph::new(),
+                drafts: HashMap::new(),
+                withheld: Vec::new(),
+            };
+        }
 
         // The weight-safety rule: which steps take the weight off a Component first. Every
         // live Server with the Component's Server identity counts: a cluster may hold two (one
@@ -636,7 +714,7 @@ impl Removals {
                     // Without a Weights step, the desired weights equal the live ones and name
                     // this version, so a desired Component with this identity takes the traffic
                     // (and the deletion waits for it: make before break, below).
-                    if let Some(w) = desired.weights_of(*p).filter(|w| applies.contains_key(w)) {
+                    if let Some(w) = desired.weights_of(*p).filter(|w| applies.has(*w)) {
                         list.push(Guard::WeightsStep(w));
                     }
                 } else if deleted[s] {
@@ -695,7 +773,7 @@ impl Removals {
                     let d = *drain_node.entry(s).or_insert_with(|| {
                         let d = graph.add_node(());
                         let mut object = objects[s].clone();
-                        let from = live_weights(Some(&objects[s]));
+                        let from = live_weights(Some(&objects[s])).clone();
                         if let Object::Server(server) = &mut object {
                             server.spec.version_weights.clear();
                             server.status = None;
@@ -752,7 +830,7 @@ impl Removals {
                 .index
                 .get(object.kind(), &index::lookup_key(object))
                 .map(NodeIndex::new)
-                .filter(|p| applies.contains_key(p))
+                .filter(|p| applies.has(*p))
             {
                 drafts
                     .get_mut(&n)

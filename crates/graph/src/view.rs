@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use model::{Manifest, Object, names};
+use model::{Manifest, Object, keys, names};
 use serde_json::json;
 
 use crate::dag::{DependencyGraph, EdgeKind, Node, Vertex};
@@ -197,6 +197,9 @@ fn tree_line(graph: &DependencyGraph, names: &Names, manifest: &Manifest) -> Str
             if c.metadata.name != names::derived_component_name(&c.spec.server, &c.spec.version) {
                 let _ = write!(line, "  (object {})", names.of(object));
             }
+            if let Some(source) = c.metadata.annotations.get(keys::KUMORI_SOURCE) {
+                let _ = write!(line, "  kumori {source}");
+            }
             line
         }
     }
@@ -274,9 +277,11 @@ impl PlanNames {
 
 fn step_line(plan: &Plan, names: &PlanNames, step: &Step) -> String {
     let object = step.action.object();
+    // Ids are padded to the widest so that the verbs line up.
+    let width = plan.steps().count().saturating_sub(1).to_string().len() + 2;
     let mut line = format!(
-        "[{}] {:<8} {} {}",
-        step.id,
+        "{:<width$} {:<8} {} {}",
+        format!("[{}]", step.id),
         step.action.verb(),
         object.kind(),
         names.names.label(object)

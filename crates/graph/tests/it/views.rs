@@ -14,7 +14,9 @@ fn repo() -> Vec<Object> {
         domain(CALC).named("calc"),
         server(CALC, "adder", &[("1.0.0", 90), ("1.1.0", 10)]).named("adder"),
         component(CALC, "adder", "1.0.0").named("adder-1-0-0"),
-        component(CALC, "adder", "1.1.0").named("adder-1-1-0"),
+        component(CALC, "adder", "1.1.0")
+            .named("adder-1-1-0")
+            .annotation(model::keys::KUMORI_SOURCE, "components/adder#Adder"),
         server(CALC, "mul", &[]).named("multiplier"),
         component(CALC, "mul", "2.0.0").named("mul-2-0-0"),
         domain(EDGE).named("edge").vimana(None),
@@ -39,7 +41,7 @@ Vimana main
 └── Domain calc (0123456789abcdef0123456789abcdef)
     ├── Server adder
     │   ├── Component 1.0.0  90%  registry.example.org/adder:1.0.0
-    │   └── Component 1.1.0  10%  registry.example.org/adder:1.1.0
+    │   └── Component 1.1.0  10%  registry.example.org/adder:1.1.0  kumori components/adder#Adder
     └── Server mul (object multiplier)  no traffic: no version has weight
         └── Component 2.0.0  0%  registry.example.org/mul:2.0.0
 Domain edge (fedcba9876543210fedcba9876543210)  no Vimana
@@ -50,19 +52,19 @@ Domain edge (fedcba9876543210fedcba9876543210)  no Vimana
 
 Plan against an empty cluster: 14 steps in 5 waves (12 creates, 2 weight changes, 1 unchanged)
 wave 1 (apply)
-  [0] create   Vimana main
-  [1] create   Domain edge (fedcba9876543210fedcba9876543210)
+  [0]  create   Vimana main
+  [1]  create   Domain edge (fedcba9876543210fedcba9876543210)
 wave 2 (apply)
-  [2] create   Domain calc (0123456789abcdef0123456789abcdef)
-  [3] create   Server div
+  [2]  create   Domain calc (0123456789abcdef0123456789abcdef)
+  [3]  create   Server div
 wave 3 (apply)
-  [4] create   Server adder
-  [5] create   Server multiplier
-  [6] create   Component div-1-0-0 (div@1.0.0)
-  [7] create   Component div-1-10-0 (div@1.10.0)
-  [8] create   Component div-1-9-0 (div@1.9.0)
+  [4]  create   Server adder
+  [5]  create   Server multiplier
+  [6]  create   Component div-1-0-0 (div@1.0.0)
+  [7]  create   Component div-1-10-0 (div@1.10.0)
+  [8]  create   Component div-1-9-0 (div@1.9.0)
 wave 4 (apply)
-  [9] create   Component adder-1-0-0 (adder@1.0.0)
+  [9]  create   Component adder-1-0-0 (adder@1.0.0)
   [10] create   Component adder-1-1-0 (adder@1.1.0)
   [11] create   Component mul-2-0-0 (mul@2.0.0)
   [12] weights  Server div: none → 1.0.0 33.3%, 1.9.0 33.3%, 1.10.0 33.3%

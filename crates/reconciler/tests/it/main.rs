@@ -3,6 +3,7 @@
 
 mod crds;
 mod diff_base;
+mod graph;
 mod render;
 
 use std::path::{Path, PathBuf};

@@ -81,9 +81,14 @@ pub(crate) struct Index {
 impl Index {
     /// Indexes `objects`; returns the index and every identity clash.
     pub fn build<'a>(objects: impl IntoIterator<Item = &'a Object>) -> (Index, Vec<Clash>) {
-        let mut index = Index::default();
+        let objects = objects.into_iter();
+        let capacity = objects.size_hint().0;
+        let mut index = Index {
+            by_key: HashMap::with_capacity(capacity),
+            by_kind: Default::default(),
+        };
         let mut clashes = Vec::new();
-        for (pos, object) in objects.into_iter().enumerate() {
+        for (pos, object) in objects.enumerate() {
             match index.by_key.entry(object.key()) {
                 Entry::Occupied(e) => {
                     clashes.push(Clash {
@@ -142,6 +147,16 @@ impl Index {
     pub fn parent(&self, object: &Object) -> Option<Pos> {
         parent_ref(object).and_then(|r| self.get(r.kind, &r.lookup))
     }
+}
+
+/// Objects by Kubernetes key alone, the first of each key: what matching desired with live
+/// objects needs.
+pub(crate) fn keys(objects: &[Object]) -> HashMap<ObjectKey, Pos> {
+    let mut map = HashMap::with_capacity(objects.len());
+    for (pos, object) in objects.iter().enumerate() {
+        map.entry(object.key()).or_insert(pos);
+    }
+    map
 }
 
 /// Lookup key of the Component of a Server's version.

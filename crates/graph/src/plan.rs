@@ -323,8 +323,8 @@ enum Ref {
 /// Plans the way from `live` to the objects of `desired`. Fails when a live Component would have
 /// to change version, image or Kumori digest ([`Error::ImmutableComponent`]).
 pub fn plan(desired: &DependencyGraph, live: &Live) -> Result<Plan, Vec<Error>> {
-    let (live_index, _) = Index::build(&live.objects);
-    let live_of = |key: &ObjectKey| live_index.by_key.get(key).map(|&i| &live.objects[i]);
+    let live_keys = index::keys(&live.objects);
+    let live_of = |key: &ObjectKey| live_keys.get(key).map(|&i| &live.objects[i]);
     let manifests = desired.manifests();
     let mut errors = Vec::new();
 
@@ -430,7 +430,7 @@ pub fn plan(desired: &DependencyGraph, live: &Live) -> Result<Plan, Vec<Error>> 
     );
 
     // Delete phase.
-    let removals = Removals::new(desired, live, &live_index, &applies);
+    let removals = Removals::new(desired, live, &live_keys, &applies);
     let delete_waves = match order::topological(&removals.graph) {
         Ok(topo) => order::waves(
             &topo,
@@ -604,13 +604,12 @@ fn immutable_change(desired: &model::Manifest, live: &Object) -> Option<Error> {
     let (Object::Component(d), Object::Component(l)) = (&desired.object, live) else {
         return None;
     };
-    let digest = |o: &model::Component| {
+    fn digest(o: &model::Component) -> &str {
         o.metadata
             .annotations
             .get(keys::KUMORI_DIGEST)
-            .cloned()
-            .unwrap_or_default()
-    };
+            .map_or("", String::as_str)
+    }
     let (field, live_value, desired_value) = if d.spec.version != l.spec.version {
         (
             "spec.version",
@@ -623,8 +622,8 @@ fn immutable_change(desired: &model::Manifest, live: &Object) -> Option<Error> {
         (
             // The render knows no location for annotations; the error points at the document.
             "metadata.annotations.kumori.vimana.host/digest",
-            digest(l),
-            digest(d),
+            digest(l).to_owned(),
+            digest(d).to_owned(),
         )
     } else {
         return None;
@@ -650,7 +649,7 @@ impl Removals {
     fn new(
         desired: &DependencyGraph,
         live: &Live,
-        live_index: &Index,
+        live_keys: &HashMap<ObjectKey, usize>,
         applies: &Drafts,
     ) -> Removals {
         let objects = &live.objects;
@@ -663,7 +662,7 @@ impl Removals {
         let is_candidate = |i: usize| {
             let key = objects[i].key();
             live.prune.contains(&key)
-                && live_index.by_key.get(&key) == Some(&i)
+                && live_keys.get(&key) == Some(&i)
                 && desired.get(&key).is_none()
         };
         let mut deleted: Vec<bool> = if live.prune.is_empty() {
@@ -679,6 +678,7 @@ impl Removals {
                 withheld: Vec::new(),
             };
         }
+        let (live_index, _) = Index::build(objects);
 
         // The weight-safety rule: which steps take the weight off a Component first. Every
         // live Server with the Component's Server identity counts: a cluster may hold two (one

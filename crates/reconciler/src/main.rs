@@ -1,10 +1,12 @@
 //! `reconciler`: the command line of vimana-reconciler. Each subcommand lives in its own module
 //! under `commands/`; exit codes are decided here, in one place (README "Exit codes").
 
+mod cluster;
 mod commands;
 mod git;
 mod report;
 mod sources;
+mod sync;
 
 use std::process::ExitCode;
 
@@ -22,9 +24,13 @@ struct Cli {
 enum Command {
     /// Print the rendered manifests of a folder of sources, or every error in them.
     Render(commands::render::Args),
-    /// Show what a change would do: compare DIR with a Git revision (`--base`), with unified
-    /// diffs, rollout steps and safety findings. Exit 0 no changes, 1 changes, 2 errors.
+    /// Show what a change would do: compare DIR with the live cluster, or with a Git revision
+    /// (`--base`, no cluster needed), with unified diffs, rollout steps and safety findings.
+    /// Exit 0 no changes, 1 changes, 2 errors.
     Diff(commands::diff::Args),
+    /// Make the cluster equal to the sources of DIR: validate, dry-run, apply in dependency
+    /// order, prune. Exit 0 success, 2 failure.
+    Sync(commands::sync::Args),
     /// Print the dependency graph of a folder of sources and the plan of a first sync
     /// (`--format text|dot|json`).
     Graph(commands::graph::Args),
@@ -61,6 +67,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Render(args) => commands::render::run(&args),
         Command::Diff(args) => commands::diff::run(&args),
+        Command::Sync(args) => commands::sync::run(&args),
         Command::Graph(args) => commands::graph::run(&args),
         Command::Generate(args) => commands::generate::run(&args),
         Command::Simcluster(args) => commands::simcluster::run(&args),

@@ -163,19 +163,30 @@ impl Report {
     }
 }
 
-/// The YAML shown for an object in a diff: its canonical form with the Kumori render annotation
-/// expanded from a JSON string into structure, so that a change of image, env, fs or probes
-/// reads as such.
-pub fn display_yaml(object: &Object) -> String {
-    let mut value = object.to_value();
-    if let Some(rendered) = value.pointer_mut(&format!(
+/// Replaces the Kumori render annotation of an object (as JSON) with its parsed structure, so
+/// that a diff shows a change of image, env, fs or probes as such.
+pub fn expand_kumori(value: &mut serde_json::Value) {
+    let pointer = format!(
         "/metadata/annotations/{}",
         keys::KUMORI_RENDERED.replace('/', "~1")
-    )) && let Some(parsed) = rendered.as_str().and_then(|s| serde_json::from_str(s).ok())
+    );
+    if let Some(rendered) = value.pointer_mut(&pointer)
+        && let Some(parsed) = rendered.as_str().and_then(|s| serde_json::from_str(s).ok())
     {
         *rendered = parsed;
     }
+}
+
+/// The YAML shown for a JSON object in a diff: canonical, Kumori render expanded.
+pub fn value_yaml(value: &serde_json::Value) -> String {
+    let mut value = value.clone();
+    expand_kumori(&mut value);
     serde_yaml::to_string(&value).expect("JSON values always serialize")
+}
+
+/// The YAML shown for an object in a diff.
+pub fn display_yaml(object: &Object) -> String {
+    value_yaml(&object.to_value())
 }
 
 /// Unified diff of two texts with three lines of context, headers naming the sides.
@@ -228,6 +239,31 @@ fn order(c: &Change) -> (bool, i32, &ObjectKey) {
     (deleting, if deleting { -rank } else { rank }, &c.key)
 }
 
+/// The rollout that moves `server` from weights `baseline` to `target` under `policy`.
+pub fn rollout_of(
+    server: &Object,
+    baseline: &BTreeMap<String, i32>,
+    target: &BTreeMap<String, i32>,
+    policy: &rollout::Policy,
+) -> Rollout {
+    let steps: Vec<Step> = rollout::transition(baseline, target, &policy.steps)
+        .into_iter()
+        .map(|(percent, weights)| Step { percent, weights })
+        .collect();
+    let expected_duration = policy.interval * u32::try_from(steps.len()).unwrap_or(u32::MAX);
+    Rollout {
+        key: server.key(),
+        identity: server.identity(),
+        baseline: baseline.clone(),
+        target: target.clone(),
+        steps,
+        interval: policy.interval,
+        analysis: policy.analysis.clone(),
+        max_failures: policy.max_failures,
+        expected_duration,
+    }
+}
+
 /// The rollout each Server whose weights change between `before` and `after` would go through,
 /// with its policy from the `after` Server's annotations over `defaults`.
 pub fn rollouts(
@@ -251,22 +287,7 @@ pub fn rollouts(
         }
         let policy = rollout::Policy::from_annotations(&new.metadata.annotations, defaults)
             .unwrap_or_else(|_| defaults.clone());
-        let steps: Vec<Step> = rollout::transition(b, t, &policy.steps)
-            .into_iter()
-            .map(|(percent, weights)| Step { percent, weights })
-            .collect();
-        let expected_duration = policy.interval * u32::try_from(steps.len()).unwrap_or(u32::MAX);
-        out.push(Rollout {
-            key: m.object.key(),
-            identity: m.object.identity(),
-            baseline: b.clone(),
-            target: t.clone(),
-            steps,
-            interval: policy.interval,
-            analysis: policy.analysis,
-            max_failures: policy.max_failures,
-            expected_duration,
-        });
+        out.push(rollout_of(&m.object, b, t, &policy));
     }
     out
 }

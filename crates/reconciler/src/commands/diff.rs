@@ -8,9 +8,11 @@ use anyhow::Context;
 use model::{Manifest, Object, keys, rollout};
 
 use crate::Outcome;
+use crate::cluster::{Cluster, ClusterArgs};
 use crate::git::GitTree;
 use crate::report::{self, Finding, Level, Report};
 use crate::sources::{self, SourceArgs};
+use crate::sync;
 
 /// Arguments of `reconciler diff`.
 #[derive(clap::Args, Debug)]
@@ -18,9 +20,12 @@ pub struct Args {
     #[command(flatten)]
     pub source: SourceArgs,
     /// Compare with the render of this Git revision of the repository that holds DIR (a branch,
-    /// tag, commit or expression such as `origin/main` or `HEAD~1`), rendered from Git objects.
-    #[arg(long, value_name = "REV", required = true)]
+    /// tag, commit or expression such as `origin/main` or `HEAD~1`), rendered from Git objects,
+    /// instead of with the live cluster: no cluster needed.
+    #[arg(long, value_name = "REV")]
     pub base: Option<String>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -37,10 +42,55 @@ pub enum Format {
     Json,
 }
 
-/// Compares DIR with its render at `--base`, prints the report; 0 no changes, 1 changes,
-/// 2 invalid sources.
+/// Compares DIR with the live cluster, or with its render at `--base`; prints the report.
+/// 0 no changes, 1 changes, 2 invalid sources or a failure.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let rev = args.base.as_deref().expect("clap requires --base");
+    match args.base.as_deref() {
+        Some(rev) => run_base(args, rev),
+        None => run_live(args),
+    }
+}
+
+/// The live diff: a server-side dry run of every object the plan would change, compared with
+/// the cluster.
+fn run_live(args: &Args) -> anyhow::Result<Outcome> {
+    let Some(output) = sources::render_reporting(&args.source)? else {
+        return Ok(Outcome::Failed);
+    };
+    let options = sync::Options {
+        instance: args.source.instance.clone(),
+        namespace: args.source.namespace.clone(),
+        ..sync::Options::default()
+    };
+    let result = crate::commands::sync::runtime()?.block_on(async {
+        let cluster = Cluster::connect(&args.cluster).await?;
+        let r = sync::diff(&cluster, output.manifests, &options).await;
+        cluster.close().await;
+        anyhow::Ok(r)
+    })?;
+    let mut report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(Outcome::Failed);
+        }
+    };
+    report.title = format!(
+        "Comparing `{}` (instance {}) with the live cluster",
+        args.source.dir.display(),
+        args.source.instance
+    );
+    print(args.format, &report)?;
+    Ok(if report.has_errors() {
+        Outcome::Failed
+    } else if report.has_changes() {
+        Outcome::Differences
+    } else {
+        Outcome::Success
+    })
+}
+
+fn run_base(args: &Args, rev: &str) -> anyhow::Result<Outcome> {
     let (tree, path) = sources::locate(&args.source.dir)?;
     let repo = git2::Repository::open(tree.root()).with_context(|| {
         format!(

@@ -5,3 +5,4 @@ pub mod generate;
 pub mod graph;
 pub mod render;
 pub mod simcluster;
+pub mod sync;

@@ -1,10 +1,12 @@
 //! Integration tests of the `reconciler` binary, run as a user would run it: one binary, one
 //! module per command.
 
+mod cluster;
 mod crds;
 mod diff_base;
 mod graph;
 mod render;
+mod sync;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

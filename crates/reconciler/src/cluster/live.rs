@@ -1,0 +1,227 @@
+//! The live state of an instance: one LIST per kind and namespace, label-selected by instance,
+//! and the inventory ConfigMap that records what the instance applied (DESIGN section 6).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Context;
+use futures_util::future::try_join_all;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use model::{Kind, Object, ObjectKey, keys};
+use serde_json::{Value, json};
+
+use super::{Cluster, retry};
+
+/// Prefix of the inventory ConfigMap's name; the instance name follows.
+pub const INVENTORY_PREFIX: &str = "reconciler-inventory-";
+
+/// What an instance applied, as recorded in its inventory ConfigMap.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inventory {
+    /// Keys of the objects applied.
+    pub keys: BTreeSet<ObjectKey>,
+    /// Git revision of the last sync that wrote it, if known.
+    pub revision: Option<String>,
+    /// Whether the ConfigMap exists.
+    pub exists: bool,
+}
+
+/// One live object: typed, and as the API returned it (for diffs).
+#[derive(Clone, Debug)]
+pub struct LiveObject {
+    /// The object in the model.
+    pub object: Object,
+    /// The object as JSON, with server-set fields.
+    pub raw: Value,
+}
+
+/// Live objects of an instance and its inventory.
+#[derive(Clone, Debug, Default)]
+pub struct LiveState {
+    /// Objects carrying the instance label, by key.
+    pub objects: BTreeMap<ObjectKey, LiveObject>,
+    /// The inventory.
+    pub inventory: Inventory,
+}
+
+/// Name of the inventory ConfigMap of an instance.
+pub fn inventory_name(instance: &str) -> String {
+    format!("{INVENTORY_PREFIX}{instance}")
+}
+
+fn key_text(k: &ObjectKey) -> String {
+    format!("{}/{}/{}", k.kind, k.namespace, k.name)
+}
+
+fn parse_key(s: &str) -> Option<ObjectKey> {
+    let mut parts = s.splitn(3, '/');
+    let kind = Kind::from_kind_str(parts.next()?)?;
+    Some(ObjectKey {
+        kind,
+        namespace: parts.next()?.to_owned(),
+        name: parts.next()?.to_owned(),
+    })
+}
+
+/// Reads the inventory ConfigMap of `instance` in `namespace` (one GET).
+pub async fn read_inventory(
+    cluster: &Cluster,
+    namespace: &str,
+    instance: &str,
+) -> anyhow::Result<Inventory> {
+    let api: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), namespace);
+    let name = inventory_name(instance);
+    let cm = retry::retry("read the inventory", || api.get_opt(&name))
+        .await
+        .with_context(|| format!("cannot read the inventory ConfigMap {namespace}/{name}"))?;
+    let Some(cm) = cm else {
+        return Ok(Inventory::default());
+    };
+    let data = cm.data.unwrap_or_default();
+    let listed: Vec<String> = match data.get("objects") {
+        Some(text) => serde_json::from_str(text).with_context(|| {
+            format!("the inventory ConfigMap {namespace}/{name} is damaged: `objects` is not a JSON list; delete it to start over (nothing will be pruned until the next sync records it again)")
+        })?,
+        None => Vec::new(),
+    };
+    Ok(Inventory {
+        keys: listed.iter().filter_map(|s| parse_key(s)).collect(),
+        revision: data.get("revision").cloned(),
+        exists: true,
+    })
+}
+
+/// Writes the inventory of `instance` with server-side apply.
+pub async fn write_inventory(
+    cluster: &Cluster,
+    namespace: &str,
+    instance: &str,
+    objects: &BTreeSet<ObjectKey>,
+    revision: Option<&str>,
+) -> anyhow::Result<()> {
+    let api: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), namespace);
+    let name = inventory_name(instance);
+    let listed: Vec<String> = objects.iter().map(key_text).collect();
+    let mut data = serde_json::Map::new();
+    data.insert(
+        "objects".into(),
+        Value::String(serde_json::to_string(&listed)?),
+    );
+    if let Some(r) = revision {
+        data.insert("revision".into(), Value::String(r.to_owned()));
+    }
+    let body = json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {
+                keys::MANAGED_BY: keys::MANAGED_BY_VALUE,
+                keys::INSTANCE: instance,
+            },
+        },
+        "data": data,
+    });
+    let params = PatchParams::apply(keys::FIELD_MANAGER).force();
+    let patch = Patch::Apply(&body);
+    retry::retry("write the inventory", || api.patch(&name, &params, &patch))
+        .await
+        .with_context(|| format!("cannot write the inventory ConfigMap {namespace}/{name}"))?;
+    Ok(())
+}
+
+/// Reads the live state: the inventory (one GET), then one LIST per kind and namespace of
+/// `namespaces` and of the inventory, selecting the instance label.
+pub async fn read(
+    cluster: &Cluster,
+    instance: &str,
+    inventory_namespace: &str,
+    namespaces: &BTreeSet<String>,
+) -> anyhow::Result<LiveState> {
+    let inventory = read_inventory(cluster, inventory_namespace, instance).await?;
+    let mut all_ns: BTreeSet<String> = namespaces.clone();
+    all_ns.extend(inventory.keys.iter().map(|k| k.namespace.clone()));
+    let selector = format!("{}={instance}", keys::INSTANCE);
+    let lists = all_ns.iter().flat_map(|ns| {
+        Kind::ALL.into_iter().map({
+            let selector = selector.clone();
+            move |kind| {
+                let api = cluster.api(kind, ns);
+                let params = ListParams::default().labels(&selector);
+                async move {
+                    let list = retry::retry("list", || api.list(&params))
+                        .await
+                        .with_context(|| {
+                            format!("cannot list {} in namespace {ns}", kind.plural())
+                        })?;
+                    anyhow::Ok(list.items)
+                }
+            }
+        })
+    });
+    let mut objects = BTreeMap::new();
+    for items in try_join_all(lists).await? {
+        for item in items {
+            let raw = serde_json::to_value(&item)?;
+            let object = Object::from_value(raw.clone()).with_context(|| {
+                format!(
+                    "the live object {}/{} does not match the Vimana schema",
+                    item.metadata.namespace.as_deref().unwrap_or_default(),
+                    item.metadata.name.as_deref().unwrap_or_default()
+                )
+            })?;
+            objects.insert(object.key(), LiveObject { object, raw });
+        }
+    }
+    Ok(LiveState { objects, inventory })
+}
+
+/// The live object as it is shown in a diff: what the API server sets on its own (status,
+/// managedFields, resourceVersion, uid, creationTimestamp, generation) removed.
+pub fn without_noise(raw: &Value) -> Value {
+    let mut v = raw.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("status");
+        if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+            for k in [
+                "managedFields",
+                "resourceVersion",
+                "uid",
+                "creationTimestamp",
+                "generation",
+                "selfLink",
+            ] {
+                meta.remove(k);
+            }
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_through_the_inventory_text() {
+        let k = ObjectKey {
+            kind: Kind::Component,
+            namespace: "vimana".into(),
+            name: "adder-1-0-0".into(),
+        };
+        assert_eq!(key_text(&k), "Component/vimana/adder-1-0-0");
+        assert_eq!(parse_key(&key_text(&k)), Some(k));
+        assert_eq!(parse_key("Pod/x/y"), None);
+    }
+
+    #[test]
+    fn noise_is_removed() {
+        let raw = json!({"kind": "Server", "status": {"x": 1},
+            "metadata": {"name": "a", "uid": "u", "resourceVersion": "3", "managedFields": [], "labels": {"l": "v"}}});
+        assert_eq!(
+            without_noise(&raw),
+            json!({"kind": "Server", "metadata": {"name": "a", "labels": {"l": "v"}}})
+        );
+    }
+}

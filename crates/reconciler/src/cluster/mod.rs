@@ -1,0 +1,159 @@
+//! Cluster access with the kube crate: which cluster (`--kubeconfig`, `--context`, in-cluster
+//! config, or `--cluster embedded`), discovery of the Vimana kinds, and the typed paths to them.
+
+pub mod live;
+pub mod retry;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use model::Kind;
+
+/// Which cluster to talk to.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ClusterArgs {
+    /// Kubeconfig file (default: `KUBECONFIG`, then `~/.kube/config`, then the in-cluster
+    /// service account).
+    #[arg(long, value_name = "FILE", env = "KUBECONFIG", hide_env_values = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Context of the kubeconfig to use (default: its current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// `embedded`: start an empty simulated cluster inside this process (demos, tries).
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub cluster: Option<ClusterKind>,
+    /// Timeout of each API request.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+}
+
+/// Clusters that need no configuration.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClusterKind {
+    /// A simulated cluster started in-process, with the Vimana CRDs installed.
+    Embedded,
+}
+
+/// Parses a Go-style duration for clap.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    model::duration::parse(s)
+}
+
+/// A connected cluster.
+pub struct Cluster {
+    /// The client.
+    pub client: kube::Client,
+    /// The simulated cluster behind `--cluster embedded`, kept alive with the client.
+    pub embedded: Option<simcluster::Handle>,
+}
+
+/// The API resource of a Vimana kind.
+pub fn resource(kind: Kind) -> ApiResource {
+    ApiResource {
+        group: model::GROUP.into(),
+        version: model::VERSION.into(),
+        api_version: model::API_VERSION.into(),
+        kind: kind.as_str().into(),
+        plural: kind.plural().into(),
+    }
+}
+
+impl Cluster {
+    /// Connects as `args` say and checks that the Vimana CRDs are served.
+    pub async fn connect(args: &ClusterArgs) -> anyhow::Result<Cluster> {
+        let (mut config, embedded) = if args.cluster == Some(ClusterKind::Embedded) {
+            let sim = simcluster::SimCluster::start(simcluster::Config {
+                log_requests: false,
+                ..simcluster::Config::default()
+            })
+            .await
+            .context("cannot start the embedded cluster")?;
+            let kubeconfig = Kubeconfig::from_yaml(&sim.kubeconfig())?;
+            let config =
+                kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                    .await?;
+            (config, Some(sim))
+        } else if let Some(path) = &args.kubeconfig {
+            let kubeconfig = Kubeconfig::read_from(path)
+                .with_context(|| format!("cannot read the kubeconfig {}", path.display()))?;
+            let options = KubeConfigOptions {
+                context: args.context.clone(),
+                ..KubeConfigOptions::default()
+            };
+            let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .with_context(|| format!("cannot use the kubeconfig {}", path.display()))?;
+            (config, None)
+        } else if let Some(context) = &args.context {
+            let options = KubeConfigOptions {
+                context: Some(context.clone()),
+                ..KubeConfigOptions::default()
+            };
+            let config = kube::Config::from_kubeconfig(&options)
+                .await
+                .with_context(|| format!("cannot use the context {context:?} of ~/.kube/config"))?;
+            (config, None)
+        } else {
+            let config = kube::Config::infer().await.context(
+                "no cluster configured: give --kubeconfig, set KUBECONFIG, run in a cluster, or use --cluster embedded",
+            )?;
+            (config, None)
+        };
+        config.read_timeout = Some(args.request_timeout);
+        config.write_timeout = Some(args.request_timeout);
+        config.connect_timeout = Some(args.request_timeout.min(Duration::from_secs(10)));
+        let client = kube::Client::try_from(config).context("cannot build the cluster client")?;
+        let cluster = Cluster { client, embedded };
+        cluster.check_crds().await?;
+        Ok(cluster)
+    }
+
+    /// Checks by discovery that the four Vimana kinds are served.
+    pub async fn check_crds(&self) -> anyhow::Result<()> {
+        let served = retry::retry("discovery", || async {
+            match self
+                .client
+                .list_api_group_resources(model::API_VERSION)
+                .await
+            {
+                Ok(list) => Ok(list
+                    .resources
+                    .into_iter()
+                    .map(|r| r.name)
+                    .collect::<Vec<_>>()),
+                Err(kube::Error::Api(e)) if e.code == 404 => Ok(Vec::new()),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+        .context("cannot reach the cluster")?;
+        let missing: Vec<&str> = Kind::ALL
+            .iter()
+            .map(|k| k.plural())
+            .filter(|p| !served.iter().any(|s| s == p))
+            .collect();
+        if !missing.is_empty() {
+            bail!(
+                "the cluster does not serve {} of {}: install the CustomResourceDefinitions with `kubectl apply --server-side -f deploy/crds/`",
+                missing.join(", "),
+                model::API_VERSION
+            );
+        }
+        Ok(())
+    }
+
+    /// The API of a Vimana kind in a namespace.
+    pub fn api(&self, kind: Kind, namespace: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(self.client.clone(), namespace, &resource(kind))
+    }
+
+    /// Shuts the embedded cluster down, if there is one.
+    pub async fn close(self) {
+        if let Some(sim) = self.embedded {
+            let _ = sim.shutdown().await;
+        }
+    }
+}

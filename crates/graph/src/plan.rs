@@ -5,8 +5,9 @@
 //! - Desired objects are matched with live objects by Kubernetes key. Absent live: *create*.
 //!   Present: *update* when what the reconciler manages differs, else *unchanged*. What it
 //!   manages is the desired object's labels and annotations (each must be present in the live
-//!   object with the same value; keys that others add are not ours and are ignored) and its
-//!   whole `spec` (typed equality, so an absent list equals an empty one).
+//!   object with the same value; keys that others add are not ours and are ignored), the keys
+//!   the reconciler owns on the live object and the desired one no longer has (they are
+//!   removed), and its whole `spec` (typed equality, so an absent list equals an empty one).
 //! - A Server's `spec.versionWeights` is not part of the Server's own step: that step applies
 //!   the Server with the *live* weights (none when it is created), and the Server's *Weights*
 //!   step, which comes after every Component the new weights name, moves the traffic. So
@@ -20,7 +21,7 @@
 //! - Steps in one wave do not depend on each other. Each step also lists the steps it depends on,
 //!   for executors that run ahead of the waves (and so that a deletion can wait for a rollout).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 
 use model::{Kind, Object, ObjectKey, keys};
@@ -32,6 +33,7 @@ use crate::dag::{DependencyGraph, Node, Vertex};
 use crate::error::{End, Error};
 use crate::index::{self, Index};
 use crate::order;
+use crate::owned::OwnedKeys;
 
 /// A Server's `spec.versionWeights`: version → weight.
 pub type Weights = BTreeMap<String, i32>;
@@ -44,6 +46,10 @@ pub struct Live {
     /// Keys of the live objects that may be deleted when they are not desired. The caller
     /// decides (DESIGN section 6: in the inventory and carrying the instance label).
     pub prune: HashSet<ObjectKey>,
+    /// Per live object, the label and annotation keys the reconciler's field manager owns
+    /// ([`crate::owned_keys`]). An owned key the desired object no longer has is a change (the
+    /// apply removes it); an object without an entry is compared on the desired keys only.
+    pub owned: HashMap<ObjectKey, OwnedKeys>,
 }
 
 impl Live {
@@ -52,12 +58,19 @@ impl Live {
         Live {
             objects,
             prune: HashSet::new(),
+            owned: HashMap::new(),
         }
     }
 
     /// Marks these keys as prune candidates.
     pub fn with_prune(mut self, keys: impl IntoIterator<Item = ObjectKey>) -> Live {
         self.prune.extend(keys);
+        self
+    }
+
+    /// Records the keys the reconciler owns on these live objects.
+    pub fn with_owned(mut self, owned: impl IntoIterator<Item = (ObjectKey, OwnedKeys)>) -> Live {
+        self.owned.extend(owned);
         self
     }
 }
@@ -356,7 +369,7 @@ pub fn plan(desired: &DependencyGraph, live: &Live) -> Result<Plan, Vec<Error>> 
                         object: to_send(Weights::new()),
                     }),
                     Some(l) => {
-                        let changes = managed_changes(&manifest.object, l);
+                        let changes = managed_changes(&manifest.object, l, live.owned.get(&key));
                         (!changes.is_empty()).then(|| Action::Update {
                             object: to_send(live_weights(Some(l)).clone()),
                             changes,
@@ -550,21 +563,43 @@ fn server_spec_eq_but_weights(a: &model::ServerSpec, b: &model::ServerSpec) -> b
 
 /// What the reconciler manages that differs between a desired object and its live copy, as
 /// dotted paths; empty when the object is unchanged. Labels and annotations of the desired object
-/// must be in the live one with the same values (others' keys are ignored); the spec must be
-/// equal, except a Server's `versionWeights`, which its Weights step compares.
-pub fn managed_changes(desired: &Object, live: &Object) -> Vec<String> {
+/// must be in the live one with the same values (others' keys are ignored); a key in `owned` (the
+/// keys the reconciler owns on the live object) that the desired object no longer has and the
+/// live one still carries is a change too; the spec must be equal, except a Server's
+/// `versionWeights`, which its Weights step compares.
+///
+/// The rollout state annotation ([`keys::ROLLOUT_STATE`]) is never a removal: the rollout engine
+/// writes it, the render never has it.
+pub fn managed_changes(desired: &Object, live: &Object, owned: Option<&OwnedKeys>) -> Vec<String> {
     let mut changes = Vec::new();
     let (d, l) = (desired.meta(), live.meta());
-    for (k, v) in &d.labels {
-        if l.labels.get(k) != Some(v) {
-            changes.push(format!("metadata.labels.{k}"));
+    let none = OwnedKeys::default();
+    let owned = owned.unwrap_or(&none);
+    let mut section = |prefix: &str,
+                       desired: &BTreeMap<String, String>,
+                       live: &BTreeMap<String, String>,
+                       owned: &BTreeSet<String>| {
+        let first = changes.len();
+        for (k, v) in desired {
+            if live.get(k) != Some(v) {
+                changes.push(format!("{prefix}.{k}"));
+            }
         }
-    }
-    for (k, v) in &d.annotations {
-        if l.annotations.get(k) != Some(v) {
-            changes.push(format!("metadata.annotations.{k}"));
+        for k in owned {
+            let removed = !desired.contains_key(k) && live.contains_key(k);
+            if removed && k != keys::ROLLOUT_STATE {
+                changes.push(format!("{prefix}.{k}"));
+            }
         }
-    }
+        changes[first..].sort_unstable();
+    };
+    section("metadata.labels", &d.labels, &l.labels, &owned.labels);
+    section(
+        "metadata.annotations",
+        &d.annotations,
+        &l.annotations,
+        &owned.annotations,
+    );
     let spec_equal = match (desired, live) {
         (Object::Vimana(a), Object::Vimana(b)) => a.spec == b.spec,
         (Object::Domain(a), Object::Domain(b)) => a.spec == b.spec,

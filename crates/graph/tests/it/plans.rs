@@ -1,6 +1,6 @@
 //! Plans for named scenarios: a first sync, a steady state, releases, moves and removals.
 
-use graph::{Action, Error, Live, Node, Phase, Plan, StepId};
+use graph::{Action, Error, Live, Node, OwnedKeys, Phase, Plan, StepId};
 use model::{Object, keys};
 
 use crate::fixtures::*;
@@ -108,6 +108,123 @@ fn a_changed_label_or_spec_field_is_an_update_that_names_it() {
         changes,
         [vec!["metadata.labels.tier"], vec!["spec.services"]]
     );
+}
+
+/// The plan from `live` to `desired` where the reconciler owns, on every live object, the
+/// label and annotation keys that `owns` gives for it.
+fn plan_owning(
+    desired: &[Object],
+    live: &[Object],
+    owns: impl Fn(&Object) -> OwnedKeys,
+) -> graph::Plan {
+    let owned = live.iter().map(|o| (o.key(), owns(o)));
+    let state = Live::new(live.to_vec())
+        .with_prune(live.iter().map(Object::key))
+        .with_owned(owned);
+    graph::plan(&dag(desired), &state).unwrap()
+}
+
+/// What the reconciler owns after applying `object`: its labels and annotations.
+fn applied_keys(object: &Object) -> OwnedKeys {
+    OwnedKeys {
+        labels: object.meta().labels.keys().cloned().collect(),
+        annotations: object.meta().annotations.keys().cloned().collect(),
+    }
+}
+
+fn changes_of(plan: &graph::Plan) -> Vec<Vec<String>> {
+    plan.steps()
+        .map(|s| match &s.action {
+            Action::Update { changes, .. } => changes.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_label_or_annotation_removed_from_the_sources_is_an_update_that_names_it() {
+    let repo = small_repo();
+    // The cluster as the last sync left it: a label and an annotation the sources had then.
+    let mut live = repo.clone();
+    live[1] = live[1].clone().label("tier", "gold");
+    live[2] = live[2]
+        .clone()
+        .annotation(keys::ROLLOUT_STEPS, "10,100")
+        .label("team", "payments");
+    let plan = plan_owning(&repo, &live, applied_keys);
+    assert_eq!(
+        outline(&plan),
+        [
+            "1 update Domain/vimana/d1",
+            "2 update Server/vimana/d1-adder"
+        ]
+    );
+    assert_eq!(
+        changes_of(&plan),
+        [
+            vec!["metadata.labels.tier"],
+            vec![
+                "metadata.labels.team",
+                "metadata.annotations.rollout.vimana.host/steps"
+            ]
+        ]
+    );
+    // The update sends the desired object: without the removed keys, so the apply drops them.
+    let sent = plan.steps().next().unwrap().action.object();
+    assert!(!sent.meta().labels.contains_key("tier"));
+}
+
+#[test]
+fn removed_and_changed_keys_are_listed_in_order() {
+    let repo = small_repo();
+    let mut desired = repo.clone();
+    desired[1] = desired[1].clone().label("b", "2").label("d", "new");
+    let live = [
+        repo[0].clone(),
+        repo[1]
+            .clone()
+            .label("a", "1")
+            .label("b", "2")
+            .label("c", "3")
+            .label("d", "old"),
+    ];
+    let plan = plan_owning(&desired[..2], &live, applied_keys);
+    assert_eq!(
+        changes_of(&plan),
+        [vec![
+            "metadata.labels.a",
+            "metadata.labels.c",
+            "metadata.labels.d"
+        ]]
+    );
+}
+
+#[test]
+fn keys_the_reconciler_does_not_own_are_not_removed() {
+    let repo = small_repo();
+    // Another tool's label, a key we own that is already gone, and the rollout state (written
+    // by the rollout engine with our field manager, never rendered).
+    let live: Vec<Object> = repo
+        .iter()
+        .map(|o| {
+            o.clone()
+                .label("team", "payments")
+                .annotation(keys::ROLLOUT_STATE, "{\"phase\":\"Done\"}")
+        })
+        .collect();
+    let plan = plan_owning(&repo, &live, |o| {
+        let mut owned = applied_keys(o);
+        owned.labels.remove("team");
+        owned.labels.insert("gone-already".into());
+        owned
+    });
+    assert!(plan.is_empty(), "{:#?}", outline(&plan));
+    // Without ownership (Live::new alone) nothing is removed either: the old rule.
+    let live_with_extra: Vec<Object> = repo
+        .iter()
+        .map(|o| o.clone().label("tier", "gold"))
+        .collect();
+    assert!(plan_pruning(&repo, &live_with_extra).is_empty());
 }
 
 #[test]

@@ -3,6 +3,9 @@
 
 mod cluster;
 mod commands;
+// Wired into `reconciler run` by issue 8; until then only the tests use it.
+#[allow(dead_code, unused_imports)]
+mod daemon;
 mod git;
 mod report;
 mod sources;

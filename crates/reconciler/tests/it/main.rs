@@ -3,6 +3,7 @@
 
 mod cluster;
 mod crds;
+mod daemon;
 mod diff_base;
 mod graph;
 mod render;

@@ -1,0 +1,341 @@
+//! The one [`State`] shared by the sync loop, the webhook receiver and the endpoints: metrics,
+//! the status served at `/status`, readiness, the leader/standby role, and the trigger queue.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use super::config::{Config, redact_url};
+use super::error::{Error, GitError, GitErrorKind};
+use super::gitsource::Revision;
+use super::metrics::Metrics;
+use super::runner::{Trigger, Triggers};
+use super::webhook::WebhookSettings;
+
+/// Whether this replica may write to the cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Role {
+    /// Syncs run (the default, and a replica holding the Lease).
+    Leader,
+    /// Another replica holds the Lease: no syncs run; triggers wait for the leadership.
+    Standby,
+}
+
+/// A rollout as the sync reports it, for `/status` and the `reconciler_rollouts` metric.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutStatus {
+    /// The Server (`<domain-id>:<server-id>` or its name).
+    pub server: String,
+    /// Phase (`progressing`, `paused`, `aborted`, `succeeded`...).
+    pub phase: String,
+    /// Current step percentage, when progressing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<u32>,
+    /// Anything worth showing (reason of an abort).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// One finished sync, as `/status` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncRecord {
+    /// What asked for it (`start`, `schedule`, `webhook:github`, `manual`, `retry`).
+    pub trigger: String,
+    /// The commit synced.
+    pub revision: String,
+    /// RFC 3339 start time.
+    pub started: String,
+    /// RFC 3339 end time.
+    pub finished: String,
+    /// Duration in seconds.
+    pub duration_seconds: f64,
+    /// `success` or `failure`.
+    pub result: String,
+    /// The failure, when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Every error of the sync (render diagnostics, apply failures).
+    pub errors: Vec<String>,
+    /// Objects in the render.
+    pub objects: usize,
+    /// Objects created or changed.
+    pub applied: usize,
+    /// Objects deleted.
+    pub pruned: usize,
+}
+
+/// The state of the Git source in `/status`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceStatus {
+    /// Remote URL without user information.
+    pub url: String,
+    /// `source.ref`.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// `source.path`.
+    pub path: String,
+    /// The last revision fetched successfully.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fetched: Option<Revision>,
+    /// RFC 3339 time of the last successful fetch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_fetch: Option<String>,
+    /// The failure of the latest fetch, until one succeeds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fetch_error: Option<FetchErrorStatus>,
+}
+
+/// A fetch failure in `/status`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FetchErrorStatus {
+    /// Kind of failure.
+    pub kind: GitErrorKind,
+    /// What happened.
+    pub message: String,
+    /// Failed fetches in a row.
+    pub consecutive_failures: u32,
+    /// RFC 3339 time of the next try, if one is planned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_retry: Option<String>,
+}
+
+/// The body of `/status`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    /// `instance`.
+    pub instance: String,
+    /// Leader or standby.
+    pub role: Role,
+    /// What `/readyz` answers.
+    pub ready: bool,
+    /// A sync is running.
+    pub syncing: bool,
+    /// A sync was asked for and has not started yet.
+    pub pending: bool,
+    /// The commit of the last successful sync: what the cluster holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// The Git source.
+    pub source: SourceStatus,
+    /// The last sync, successful or not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_sync: Option<SyncRecord>,
+    /// The last successful sync.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_successful_sync: Option<SyncRecord>,
+    /// Rollouts as last reported.
+    pub rollouts: Vec<RolloutStatus>,
+    /// RFC 3339 time of the next scheduled sync.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_scheduled_sync: Option<String>,
+}
+
+/// What the loop, the webhooks and the endpoints share.
+pub struct State {
+    /// The metrics served at `/metrics`.
+    pub metrics: Metrics,
+    webhook: WebhookSettings,
+    triggers: Triggers,
+    status: Mutex<Status>,
+    synced_once: AtomicBool,
+    role: tokio::sync::watch::Sender<Role>,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+/// RFC 3339 with milliseconds, UTC.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl State {
+    /// A state for `instance` following `url` at `reference`/`path`, with these webhook
+    /// settings. The role starts as [`Role::Leader`].
+    pub fn new(
+        instance: &str,
+        url: &str,
+        reference: &str,
+        path: &str,
+        webhook: WebhookSettings,
+    ) -> Arc<State> {
+        Arc::new(State {
+            metrics: Metrics::new(),
+            webhook,
+            triggers: Triggers::default(),
+            status: Mutex::new(Status {
+                instance: instance.to_owned(),
+                role: Role::Leader,
+                ready: false,
+                syncing: false,
+                pending: false,
+                revision: None,
+                source: SourceStatus {
+                    url: redact_url(url),
+                    reference: reference.to_owned(),
+                    path: path.to_owned(),
+                    fetched: None,
+                    last_fetch: None,
+                    fetch_error: None,
+                },
+                last_sync: None,
+                last_successful_sync: None,
+                rollouts: Vec::new(),
+                next_scheduled_sync: None,
+            }),
+            synced_once: AtomicBool::new(false),
+            role: tokio::sync::watch::Sender::new(Role::Leader),
+        })
+    }
+
+    /// The state of a config; reads the webhook secret.
+    pub fn from_config(config: &Config) -> Result<Arc<State>, Error> {
+        let webhook = WebhookSettings::from_config(config)?;
+        Ok(State::new(
+            &config.instance,
+            &config.source.url,
+            &config.source.reference,
+            &config.source.path,
+            webhook,
+        ))
+    }
+
+    /// The webhook settings.
+    pub fn webhook(&self) -> &WebhookSettings {
+        &self.webhook
+    }
+
+    /// The trigger queue the loop waits on.
+    pub fn triggers(&self) -> &Triggers {
+        &self.triggers
+    }
+
+    /// Asks for a sync. Requests made while one runs coalesce into one follow-up.
+    pub fn trigger(&self, trigger: Trigger) {
+        self.metrics.trigger(trigger.metric_label());
+        self.triggers.fire(trigger);
+    }
+
+    /// A snapshot of `/status`.
+    pub fn status(&self) -> Status {
+        let mut s = self.status.lock().expect("not poisoned").clone();
+        s.ready = self.is_ready();
+        s.role = self.role();
+        s.pending = self.triggers.is_pending();
+        s
+    }
+
+    /// Ready once a sync succeeded; a standby is ready (healthy, waiting to lead), so that a
+    /// rolling update can bring up a new replica while the old one holds the Lease.
+    pub fn is_ready(&self) -> bool {
+        self.synced_once.load(Ordering::SeqCst) || self.role() == Role::Standby
+    }
+
+    /// The current role.
+    pub fn role(&self) -> Role {
+        *self.role.borrow()
+    }
+
+    /// Sets the role (leader election). Becoming leader asks for a sync.
+    pub fn set_role(&self, role: Role) {
+        let previous = self.role.send_replace(role);
+        if previous != role {
+            tracing::info!(?role, "role changed");
+            if role == Role::Leader {
+                self.trigger(Trigger::Start);
+            }
+        }
+    }
+
+    /// Waits until the role differs from `than`.
+    pub async fn role_changed(&self, than: Role) {
+        let mut rx = self.role.subscribe();
+        let _ = rx.wait_for(|r| *r != than).await;
+    }
+
+    /// Replaces the rollouts shown in `/status` and counted in `reconciler_rollouts` (for
+    /// rollouts that progress between syncs).
+    pub fn set_rollouts(&self, rollouts: Vec<RolloutStatus>) {
+        self.metrics
+            .rollouts(rollouts.iter().map(|r| r.phase.as_str()));
+        self.status.lock().expect("not poisoned").rollouts = rollouts;
+    }
+
+    pub(crate) fn set_syncing(&self, syncing: bool) {
+        self.status.lock().expect("not poisoned").syncing = syncing;
+    }
+
+    pub(crate) fn set_next_schedule(&self, at: Option<DateTime<Utc>>) {
+        self.status
+            .lock()
+            .expect("not poisoned")
+            .next_scheduled_sync = at.map(rfc3339);
+    }
+
+    pub(crate) fn fetch_succeeded(&self, revision: &Revision) {
+        self.metrics.git_fetch(None);
+        let mut s = self.status.lock().expect("not poisoned");
+        s.source.fetched = Some(revision.clone());
+        s.source.last_fetch = Some(rfc3339(Utc::now()));
+        s.source.fetch_error = None;
+    }
+
+    pub(crate) fn fetch_failed(&self, error: &GitError, next_retry: Option<DateTime<Utc>>) -> u32 {
+        self.metrics.git_fetch(Some(error.kind.as_str()));
+        let mut s = self.status.lock().expect("not poisoned");
+        let failures = s
+            .source
+            .fetch_error
+            .as_ref()
+            .map_or(0, |e| e.consecutive_failures)
+            + 1;
+        s.source.fetch_error = Some(FetchErrorStatus {
+            kind: error.kind,
+            message: error.message.clone(),
+            consecutive_failures: failures,
+            next_retry: next_retry.map(rfc3339),
+        });
+        failures
+    }
+
+    pub(crate) fn sync_finished(&self, record: SyncRecord, rollouts: Option<Vec<RolloutStatus>>) {
+        let success = record.result == "success";
+        self.metrics.sync_finished(success, record.duration_seconds);
+        if success {
+            self.metrics.objects(
+                record.applied as u64,
+                record.pruned as u64,
+                record.objects as u64,
+            );
+            self.metrics
+                .last_success(Utc::now().timestamp_millis() as f64 / 1000.0);
+        }
+        if let Some(r) = rollouts {
+            self.set_rollouts(r);
+        }
+        let mut s = self.status.lock().expect("not poisoned");
+        if success {
+            s.revision = Some(record.revision.clone());
+            s.last_successful_sync = Some(record.clone());
+        }
+        s.last_sync = Some(record);
+        drop(s);
+        if success {
+            self.synced_once.store(true, Ordering::SeqCst);
+        }
+    }
+}

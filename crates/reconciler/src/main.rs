@@ -7,7 +7,9 @@ mod commands;
 #[allow(dead_code, unused_imports)]
 mod daemon;
 mod git;
+mod notify;
 mod report;
+mod rollout;
 mod sources;
 mod sync;
 
@@ -34,6 +36,9 @@ enum Command {
     /// Make the cluster equal to the sources of DIR: validate, dry-run, apply in dependency
     /// order, prune. Exit 0 success, 2 failure.
     Sync(commands::sync::Args),
+    /// Look at or drive a Server's rollout: status, pause, resume, promote, abort, retry
+    /// (through annotations on the live Server, never through Git).
+    Rollout(commands::rollout::Args),
     /// Print the dependency graph of a folder of sources and the plan of a first sync
     /// (`--format text|dot|json`).
     Graph(commands::graph::Args),
@@ -71,6 +76,7 @@ fn main() -> ExitCode {
         Command::Render(args) => commands::render::run(&args),
         Command::Diff(args) => commands::diff::run(&args),
         Command::Sync(args) => commands::sync::run(&args),
+        Command::Rollout(args) => commands::rollout::run(&args),
         Command::Graph(args) => commands::graph::run(&args),
         Command::Generate(args) => commands::generate::run(&args),
         Command::Simcluster(args) => commands::simcluster::run(&args),

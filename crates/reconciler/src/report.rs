@@ -292,7 +292,8 @@ pub fn rollouts(
     out
 }
 
-fn weights_text(w: &BTreeMap<String, i32>) -> String {
+/// Weights as `1.0.0 90 (90%), 1.1.0 10 (10%)`.
+pub fn weights_text(w: &BTreeMap<String, i32>) -> String {
     if w.is_empty() {
         return "(none)".into();
     }

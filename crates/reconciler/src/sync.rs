@@ -8,7 +8,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
 use graph::{Action, DependencyGraph, Live, Plan, Step};
@@ -19,7 +18,11 @@ use serde_json::Value;
 
 use crate::cluster::live::{self, LiveState};
 use crate::cluster::{Cluster, retry};
+use crate::notify::Notifier;
 use crate::report::{self, Change, Finding, Level, Report};
+use crate::rollout::Status;
+use crate::rollout::analysis::Analysis;
+use crate::rollout::drive::{self, Driven, Settings};
 
 /// How a pass behaves.
 #[derive(Clone, Debug)]
@@ -34,14 +37,16 @@ pub struct Options {
     pub allow_empty: bool,
     /// Objects applied at once within a wave.
     pub concurrency: usize,
-    /// How long a weights change waits for the versions it names to be Available.
-    pub wait_timeout: Duration,
     /// Create the namespaces of created objects when they are missing.
     pub create_namespace: bool,
     /// Git revision of the sources, recorded in the inventory.
     pub revision: Option<String>,
-    /// Rollout defaults for the steps `diff` shows.
+    /// Rollout defaults under the Servers' annotations.
     pub rollout: rollout::Policy,
+    /// Named analyses for rollouts.
+    pub analyses: BTreeMap<String, Analysis>,
+    /// Notification URLs.
+    pub notify: Vec<String>,
 }
 
 impl Default for Options {
@@ -52,10 +57,11 @@ impl Default for Options {
             prune: true,
             allow_empty: false,
             concurrency: 8,
-            wait_timeout: Duration::from_secs(300),
             create_namespace: false,
             revision: None,
             rollout: rollout::Policy::default(),
+            analyses: BTreeMap::new(),
+            notify: Vec::new(),
         }
     }
 }
@@ -119,9 +125,38 @@ pub struct Outcome {
     pub unchanged: usize,
     /// Deletions held back because the Component still carries traffic no step removes.
     pub withheld: Vec<ObjectKey>,
+    /// Rollouts driven in this pass, with their verdicts.
+    pub rollouts: Vec<Driven>,
+    /// Steps left for a later pass because a rollout they wait for has not ended.
+    pub deferred: Vec<ObjectKey>,
 }
 
 impl Outcome {
+    /// Whether a rollout of this pass still needs passes.
+    pub fn rollouts_in_progress(&self) -> bool {
+        self.rollouts.iter().any(|d| d.advance.status.in_progress())
+    }
+
+    /// The earliest time a rollout of this pass wants to be looked at again.
+    pub fn next_wake(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.rollouts
+            .iter()
+            .filter(|d| d.advance.status.in_progress())
+            .filter_map(|d| d.advance.wake)
+            .min()
+    }
+
+    /// Rollouts that aborted, or are held after an abort, with the reason.
+    pub fn aborted(&self) -> Vec<(&ObjectKey, &str)> {
+        self.rollouts
+            .iter()
+            .filter_map(|d| match &d.advance.status {
+                Status::Aborted(r) | Status::Held(r) => Some((&d.key, r.as_str())),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Steps done with this verb.
     pub fn count(&self, verb: &str) -> usize {
         self.done.iter().filter(|(v, _)| *v == verb).count()
@@ -179,16 +214,29 @@ fn apply_params(dry_run: bool) -> PatchParams {
     if dry_run { p.dry_run() } else { p }
 }
 
+/// What the main field manager applies: the object, except a Server's weights, which the
+/// rollout engine applies as its own field manager (one owner per weight).
 fn body(object: &Object) -> Value {
-    object.to_value()
+    let mut v = object.to_value();
+    if object.kind() == Kind::Server
+        && let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut)
+    {
+        spec.remove("versionWeights");
+    }
+    v
 }
 
-/// Server-side apply of one object; the object as the server returns it.
+/// Server-side apply of one object; the object as the server returns it. A dry run applies the
+/// whole object, weights included, to show the end state.
 async fn apply(cluster: &Cluster, object: &Object, dry_run: bool) -> Result<Value, String> {
     let key = object.key();
     let api = cluster.api(key.kind, &key.namespace);
     let params = apply_params(dry_run);
-    let value = body(object);
+    let value = if dry_run {
+        object.to_value()
+    } else {
+        body(object)
+    };
     let patch = Patch::Apply(&value);
     retry::retry("apply", || api.patch(&key.name, &params, &patch))
         .await
@@ -260,8 +308,13 @@ pub async fn sync(
         create_namespaces(cluster, &plan).await?;
     }
 
-    // Validate everything before anything is written.
-    let to_check: Vec<&Object> = plan.steps().filter_map(sent).collect();
+    // Validate everything before anything is written: each object once, in its final form
+    // (a Server's Weights step carries the whole desired Server).
+    let mut finals: BTreeMap<ObjectKey, &Object> = BTreeMap::new();
+    for object in plan.steps().filter_map(sent) {
+        finals.insert(object.key(), object);
+    }
+    let to_check: Vec<&Object> = finals.into_values().collect();
     let failures: Vec<Failure> = stream::iter(to_check)
         .map(|object| async move {
             apply(cluster, object, true)
@@ -296,25 +349,50 @@ pub async fn sync(
         .await?;
     }
 
+    let settings = Settings {
+        analyses: options.analyses.clone(),
+        defaults: options.rollout.clone(),
+        notifier: Notifier::new(options.notify.clone()),
+        instance: options.instance.clone(),
+        revision: options.revision.clone(),
+    };
     let mut failures = Vec::new();
+    // Steps whose rollout has not ended, and the steps that depend on them: left for a later
+    // pass (a Component is deleted only after its weight reached 0 and the rollout ended).
+    let mut open: BTreeSet<graph::StepId> = BTreeSet::new();
     for wave in &plan.waves {
-        let results: Vec<Result<(&'static str, ObjectKey), Failure>> = stream::iter(&wave.steps)
-            .map(|step| run_step(cluster, &graph, step, options))
+        let (ready, waiting): (Vec<&Step>, Vec<&Step>) = wave
+            .steps
+            .iter()
+            .partition(|step| !step.depends_on.iter().any(|d| open.contains(d)));
+        for step in waiting {
+            open.insert(step.id);
+            outcome.deferred.push(step.node.key().clone());
+        }
+        let mut results: Vec<(graph::StepId, Result<Done, Failure>)> = stream::iter(ready)
+            .map(|step| async {
+                (
+                    step.id,
+                    run_step(cluster, &graph, &live, step, &settings).await,
+                )
+            })
             .buffer_unordered(options.concurrency.max(1))
             .collect()
             .await;
         // Steps of a wave finish in any order; report them in a stable one.
-        let mut results = results;
-        results.sort_by(|a, b| {
-            let key = |r: &Result<(&'static str, ObjectKey), Failure>| match r {
-                Ok((_, k)) => k.clone(),
-                Err(f) => f.key.clone(),
-            };
-            key(a).cmp(&key(b))
-        });
-        for r in results {
+        results.sort_by_key(|(id, _)| *id);
+        for (id, r) in results {
             match r {
-                Ok(done) => outcome.done.push(done),
+                Ok(Done::Step(verb, key)) => outcome.done.push((verb, key)),
+                Ok(Done::Rollout(driven)) => {
+                    if driven.advance.apply.is_some() {
+                        outcome.done.push(("weights", driven.key.clone()));
+                    }
+                    if driven.advance.status != Status::Succeeded {
+                        open.insert(id);
+                    }
+                    outcome.rollouts.push(*driven);
+                }
                 Err(f) => failures.push(f),
             }
         }
@@ -367,12 +445,21 @@ async fn create_namespaces(cluster: &Cluster, plan: &Plan) -> Result<(), Error> 
     Ok(())
 }
 
+/// What became of a step.
+enum Done {
+    /// Applied or deleted.
+    Step(&'static str, ObjectKey),
+    /// A Weights step handed to the rollout engine; complete only when it succeeded.
+    Rollout(Box<Driven>),
+}
+
 async fn run_step(
     cluster: &Cluster,
     graph: &DependencyGraph,
+    live: &LiveState,
     step: &Step,
-    options: &Options,
-) -> Result<(&'static str, ObjectKey), Failure> {
+    settings: &Settings,
+) -> Result<Done, Failure> {
     let key = step.node.key().clone();
     let verb = step.action.verb();
     let fail = |reason: String| Failure {
@@ -381,16 +468,19 @@ async fn run_step(
         reason,
     };
     match &step.action {
-        Action::Create { object }
-        | Action::Update { object, .. }
-        | Action::Drain { object, .. } => {
+        Action::Create { object } | Action::Update { object, .. } => {
             apply(cluster, object, false).await.map_err(fail)?;
         }
-        Action::Weights { object, to, .. } => {
-            wait_available(cluster, graph, object, to, options.wait_timeout)
+        Action::Drain { .. } => {
+            drive::write(cluster, &key, &BTreeMap::new(), None)
                 .await
                 .map_err(fail)?;
-            apply(cluster, object, false).await.map_err(fail)?;
+        }
+        Action::Weights { object, to, .. } => {
+            let driven = drive::drive(cluster, graph, &live.objects, object, to, settings)
+                .await
+                .map_err(fail)?;
+            return Ok(Done::Rollout(Box::new(driven)));
         }
         Action::Delete { object } => {
             let api = cluster.api(key.kind, &key.namespace);
@@ -409,59 +499,7 @@ async fn run_step(
             }
         }
     }
-    Ok((verb, key))
-}
-
-/// Waits until every version with a positive weight in `to` has its Component present and
-/// `Available=True` for its current generation.
-async fn wait_available(
-    cluster: &Cluster,
-    graph: &DependencyGraph,
-    server: &Object,
-    to: &BTreeMap<String, i32>,
-    timeout: Duration,
-) -> Result<(), String> {
-    let Object::Server(s) = server else {
-        return Ok(());
-    };
-    let components: Vec<(String, ObjectKey)> = to
-        .iter()
-        .filter(|(_, w)| **w > 0)
-        .filter_map(|(v, _)| {
-            let identity = format!("{}:{}@{v}", s.spec.domain, s.spec.id);
-            graph
-                .by_identity(Kind::Component, &identity)
-                .map(|m| (v.clone(), m.object.key()))
-        })
-        .collect();
-    let start = Instant::now();
-    let mut delay = Duration::from_millis(200);
-    loop {
-        let mut waiting = Vec::new();
-        for (version, key) in &components {
-            let api = cluster.api(Kind::Component, &key.namespace);
-            let state = match retry::retry("read a Component", || api.get_opt(&key.name)).await {
-                Ok(Some(o)) => availability(&serde_json::to_value(o).unwrap_or_default()),
-                Ok(None) => Availability::Missing,
-                Err(e) => return Err(retry::describe(&e)),
-            };
-            if state != Availability::Available {
-                waiting.push(format!("{version} ({}: {state})", key.name));
-            }
-        }
-        if waiting.is_empty() {
-            return Ok(());
-        }
-        if start.elapsed() >= timeout {
-            return Err(format!(
-                "weights not changed: after {} these versions are still not Available: {}",
-                model::duration::format(timeout),
-                waiting.join(", ")
-            ));
-        }
-        tokio::time::sleep(delay.min(timeout.saturating_sub(start.elapsed()))).await;
-        delay = (delay * 2).min(Duration::from_secs(2));
-    }
+    Ok(Done::Step(verb, key))
 }
 
 /// Whether a live object is Available for its current generation.

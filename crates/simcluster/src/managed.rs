@@ -297,7 +297,10 @@ pub fn apply(
                 .iter()
                 .enumerate()
                 .any(|(i, e)| i != mi && e.fields.contains_prefix(p));
-            if !owned_by_other {
+            // A map this manager applied empty before and fills now is a prefix of what it
+            // applies: it is not dropped.
+            let still_applied_below = new_set.contains_prefix(p);
+            if !owned_by_other && !still_applied_below {
                 fieldpath::remove(&mut merged, p);
             }
         }
@@ -507,6 +510,49 @@ mod tests {
         let entries = read(&c.object);
         let alice = entries.iter().find(|e| e.manager == "alice").unwrap();
         assert!(!alice.fields.contains(&vec![field("spec"), field("image")]));
+    }
+
+    #[test]
+    fn a_map_applied_empty_then_filled_keeps_its_entries() {
+        let s = schema();
+        let first = apply(
+            None,
+            &obj(json!({"weights": {}})),
+            &s,
+            Scope::All,
+            "m",
+            "v1",
+            false,
+            "t",
+        )
+        .unwrap()
+        .object;
+        let second = apply(
+            Some(&first),
+            &obj(json!({"weights": {"1.0.0": 100}})),
+            &s,
+            Scope::All,
+            "m",
+            "v1",
+            false,
+            "t",
+        )
+        .unwrap()
+        .object;
+        assert_eq!(second["spec"]["weights"], json!({"1.0.0": 100}));
+        let third = apply(
+            Some(&second),
+            &obj(json!({"weights": {}})),
+            &s,
+            Scope::All,
+            "m",
+            "v1",
+            false,
+            "t",
+        )
+        .unwrap()
+        .object;
+        assert_eq!(third["spec"]["weights"], json!({}));
     }
 
     #[test]

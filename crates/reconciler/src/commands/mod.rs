@@ -4,5 +4,6 @@ pub mod diff;
 pub mod generate;
 pub mod graph;
 pub mod render;
+pub mod rollout;
 pub mod simcluster;
 pub mod sync;

@@ -4,7 +4,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use crate::Outcome;
-use crate::cluster::{Cluster, ClusterArgs, parse_duration};
+use crate::cluster::{Cluster, ClusterArgs};
+use crate::rollout;
 use crate::sources::{self, SourceArgs};
 use crate::sync;
 
@@ -31,9 +32,9 @@ pub struct ApplyArgs {
     /// Objects applied at the same time within a wave.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
-    /// How long a weights change waits for the versions it names to become Available.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
-    pub wait_timeout: Duration,
+    /// Return after the first pass instead of waiting for the rollouts it starts.
+    #[arg(long)]
+    pub no_wait: bool,
     /// Create missing namespaces of the objects to create.
     #[arg(long)]
     pub create_namespace: bool,
@@ -48,7 +49,6 @@ impl ApplyArgs {
             prune: !self.no_prune,
             allow_empty: self.allow_empty,
             concurrency: usize::from(self.concurrency),
-            wait_timeout: self.wait_timeout,
             create_namespace: self.create_namespace,
             revision,
             ..sync::Options::default()
@@ -72,41 +72,129 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let options = args.apply.options(&args.source, None);
     runtime()?.block_on(async {
         let cluster = Cluster::connect(&args.cluster).await?;
-        let result = sync::sync(&cluster, output.manifests, &options).await;
+        let outcome = passes(&cluster, &output.manifests, &options, !args.apply.no_wait).await;
         cluster.close().await;
-        report(result)
+        outcome
     })
 }
 
-/// Prints what a pass did, or why it failed; the outcome for the exit code.
-pub fn report(result: Result<sync::Outcome, sync::Error>) -> anyhow::Result<Outcome> {
-    match result {
-        Ok(outcome) => {
-            let mut out = std::io::stdout().lock();
-            for (verb, key) in &outcome.done {
-                writeln!(out, "{verb:>7} {} {}/{}", key.kind, key.namespace, key.name)?;
+/// Runs passes until no rollout of the sources is in progress (or only one with `wait` off),
+/// sleeping until the earliest time a rollout asked to be looked at again: the number of passes
+/// follows the rollout steps, not the wall time. Prints each pass's steps and one summary.
+pub async fn passes(
+    cluster: &Cluster,
+    manifests: &[model::Manifest],
+    options: &sync::Options,
+    wait: bool,
+) -> anyhow::Result<Outcome> {
+    let mut totals = Totals::default();
+    loop {
+        let result = sync::sync(cluster, manifests.to_vec(), options).await;
+        let outcome = match result {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(Outcome::Failed);
             }
-            for key in &outcome.withheld {
-                writeln!(
-                    out,
-                    "   kept {} {}/{} (still carries traffic; deleted once its weight is 0)",
-                    key.kind, key.namespace, key.name
-                )?;
+        };
+        print_pass(&outcome)?;
+        totals.add(&outcome);
+        let aborted = outcome.aborted();
+        let again = (wait && aborted.is_empty() && outcome.rollouts_in_progress())
+            .then(|| outcome.next_wake())
+            .flatten();
+        let Some(wake) = again else {
+            let state = if !aborted.is_empty() {
+                "failed"
+            } else if outcome.rollouts_in_progress() {
+                "in progress (rollouts continue on the next sync)"
+            } else {
+                "complete"
+            };
+            println!(
+                "sync {state}: {} created, {} updated, {} weight changes, {} deleted, {} unchanged",
+                totals.create, totals.update, totals.weights, totals.delete, outcome.unchanged
+            );
+            for (k, why) in &aborted {
+                eprintln!(
+                    "error: the rollout of Server {}/{} was rolled back: {why}",
+                    k.namespace, k.name
+                );
             }
-            writeln!(
-                out,
-                "sync complete: {} created, {} updated, {} weight changes, {} deleted, {} unchanged",
-                outcome.count("create"),
-                outcome.count("update"),
-                outcome.count("weights"),
-                outcome.count("delete"),
-                outcome.unchanged
-            )?;
-            Ok(Outcome::Success)
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Ok(Outcome::Failed)
-        }
+            return Ok(if aborted.is_empty() {
+                Outcome::Success
+            } else {
+                Outcome::Failed
+            });
+        };
+        let pause = (wake - chrono::Utc::now()).to_std().unwrap_or_default();
+        tokio::time::sleep(pause + Duration::from_millis(50)).await;
     }
+}
+
+/// Steps done over the passes of one sync.
+#[derive(Default)]
+struct Totals {
+    create: usize,
+    update: usize,
+    weights: usize,
+    delete: usize,
+}
+
+impl Totals {
+    fn add(&mut self, o: &sync::Outcome) {
+        self.create += o.count("create");
+        self.update += o.count("update");
+        self.weights += o.count("weights");
+        self.delete += o.count("delete");
+    }
+}
+
+/// Prints the steps of one pass and the state of its rollouts.
+fn print_pass(outcome: &sync::Outcome) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for (verb, key) in &outcome.done {
+        writeln!(out, "{verb:>7} {} {}/{}", key.kind, key.namespace, key.name)?;
+    }
+    for key in &outcome.withheld {
+        writeln!(
+            out,
+            "   kept {} {}/{} (still carries traffic; deleted once its weight is 0)",
+            key.kind, key.namespace, key.name
+        )?;
+    }
+    for d in &outcome.rollouts {
+        let k = &d.key;
+        let status = match &d.advance.status {
+            rollout::Status::Idle => continue,
+            rollout::Status::Progressing => match &d.advance.state {
+                Some(s) => format!(
+                    "step {}/{} ({}%): {}",
+                    s.step.map_or(0, |i| i + 1),
+                    s.steps.len(),
+                    s.step.map_or(0, |i| s.steps[i]),
+                    crate::report::weights_text(&s.current_weights())
+                ),
+                None => "baking".into(),
+            },
+            rollout::Status::Waiting(why) => format!("waiting: {why}"),
+            rollout::Status::Paused => "paused".into(),
+            rollout::Status::Succeeded => "succeeded".into(),
+            rollout::Status::Aborted(why) => {
+                format!("ABORTED, weights back to the baseline: {why}")
+            }
+            rollout::Status::Held(why) => format!(
+                "held: this target was aborted before ({why}); change it in Git or run `reconciler rollout retry`"
+            ),
+        };
+        writeln!(out, "rollout Server {}/{}: {status}", k.namespace, k.name)?;
+    }
+    for key in &outcome.deferred {
+        writeln!(
+            out,
+            "  later {} {}/{} (after its rollout)",
+            key.kind, key.namespace, key.name
+        )?;
+    }
+    Ok(())
 }

@@ -113,6 +113,20 @@ impl TestCluster {
 
     /// Runs `reconciler COMMAND <sources> ARGS` against this cluster, namespace and instance.
     pub async fn run(&self, command: &str, args: &[&str]) -> Output {
+        let all = self.args(command, args);
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_reconciler"))
+                .args(&all)
+                .env("NO_COLOR", "1")
+                .env_remove("KUBECONFIG")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    }
+
+    fn args(&self, command: &str, args: &[&str]) -> Vec<String> {
         let mut all: Vec<String> = vec![
             command.into(),
             self.sources().display().to_string(),
@@ -124,6 +138,30 @@ impl TestCluster {
             self.ns.clone(),
         ];
         all.extend(args.iter().map(|a| (*a).to_owned()));
+        all
+    }
+
+    /// Starts `reconciler COMMAND <sources> ARGS` and returns at once (to kill it).
+    pub fn spawn(&self, command: &str, args: &[&str]) -> std::process::Child {
+        std::process::Command::new(env!("CARGO_BIN_EXE_reconciler"))
+            .args(self.args(command, args))
+            .env("NO_COLOR", "1")
+            .env_remove("KUBECONFIG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Runs `reconciler ARGS --kubeconfig K --namespace NS` (commands without sources).
+    pub async fn run_plain(&self, args: &[&str]) -> Output {
+        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        all.extend([
+            "--kubeconfig".into(),
+            self.kubeconfig.display().to_string(),
+            "--namespace".into(),
+            self.ns.clone(),
+        ]);
         tokio::task::spawn_blocking(move || {
             std::process::Command::new(env!("CARGO_BIN_EXE_reconciler"))
                 .args(&all)

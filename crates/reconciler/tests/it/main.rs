@@ -7,6 +7,7 @@ mod daemon;
 mod diff_base;
 mod graph;
 mod render;
+mod rollout;
 mod sync;
 
 use std::path::{Path, PathBuf};

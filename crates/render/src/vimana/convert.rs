@@ -284,7 +284,9 @@ fn metadata(
     }
     if let Some(n) = f.get("annotations") {
         meta.annotations = string_map(cx, n, "metadata.annotations", &|key, _| {
-            let reserved = key.starts_with("kumori.vimana.host/") || key == keys::ROLLOUT_STATE;
+            // The reconciler writes rollout state and controls under its own prefix.
+            let reserved =
+                key.starts_with("kumori.vimana.host/") || key.starts_with("reconciler.vimana.host/");
             if reserved {
                 return Err((
                     "reserved-annotation",

@@ -1,0 +1,103 @@
+//! Notifications: a JSON event POSTed to each configured URL on sync failure, rollout abort and
+//! rollout success, with a few retries; a URL that keeps failing is reported, never fatal.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// An event for the notification webhooks.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    /// `sync-failed`, `rollout-aborted` or `rollout-succeeded`.
+    pub kind: String,
+    /// Reconciler instance.
+    pub instance: String,
+    /// Git revision, if known.
+    pub revision: Option<String>,
+    /// The object concerned (`Server vimana/adder`), if any.
+    pub object: Option<String>,
+    /// What happened.
+    pub message: String,
+    /// When, RFC 3339.
+    pub time: String,
+}
+
+/// Sends events to a list of URLs.
+#[derive(Clone, Debug, Default)]
+pub struct Notifier {
+    urls: Vec<String>,
+    http: reqwest::Client,
+}
+
+/// Attempts per URL.
+const ATTEMPTS: u32 = 3;
+
+impl Notifier {
+    /// A notifier for these URLs (none: events are dropped).
+    pub fn new(urls: Vec<String>) -> Notifier {
+        Notifier {
+            urls,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Posts `event` to every URL; returns the URLs that failed, with why.
+    pub async fn send(&self, event: &Event) -> Vec<String> {
+        let mut failed = Vec::new();
+        let body = serde_json::to_vec(event).expect("events serialize");
+        for url in &self.urls {
+            let mut last = String::new();
+            let mut ok = false;
+            for attempt in 0..ATTEMPTS {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                }
+                let request = self
+                    .http
+                    .post(url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone())
+                    .timeout(Duration::from_secs(5));
+                match request.send().await {
+                    Ok(r) if r.status().is_success() => {
+                        ok = true;
+                        break;
+                    }
+                    Ok(r) => last = format!("answered {}", r.status()),
+                    Err(e) => last = e.without_url().to_string(),
+                }
+            }
+            if !ok {
+                failed.push(format!("{}: {last}", redact(url)));
+            }
+        }
+        failed
+    }
+}
+
+/// A URL without its user info and query (where tokens hide).
+pub fn redact(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+    if scheme.is_empty() {
+        rest.to_owned()
+    } else {
+        format!("{scheme}://{rest}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            redact("https://user:pw@hooks.example.org/x?token=1"),
+            "https://hooks.example.org/x"
+        );
+        assert_eq!(redact("http://h/p"), "http://h/p");
+    }
+}

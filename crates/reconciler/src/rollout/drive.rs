@@ -1,0 +1,325 @@
+//! The engine against a cluster: reads a Server's rollout state and controls from its live
+//! annotations, checks availability of Components, runs analyses, writes the weights and the
+//! state in one server-side apply, and on an abort records a condition and an Event on the
+//! Server and notifies.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use futures_util::future::BoxFuture;
+use graph::DependencyGraph;
+use k8s_openapi::api::core::v1::Event;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use model::{Kind, Object, ObjectKey, keys, rollout::Policy};
+use serde_json::{Value, json};
+
+use super::analysis::{Analysis, Subject};
+use super::{Advance, Input, Measurement, Probe, State, Status, Weights, control};
+use crate::cluster::live::LiveObject;
+use crate::cluster::{Cluster, retry};
+use crate::notify::{self, Notifier};
+use crate::sync::{Availability, availability};
+
+/// Field manager of the weights and the rollout state. Weights have one owner, so that a
+/// version dropped from the weights is removed by server-side apply (a second owner would keep
+/// it alive).
+pub const MANAGER: &str = "vimana-reconciler-rollout";
+
+/// What the rollouts of a pass need from the configuration.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// Named analyses.
+    pub analyses: BTreeMap<String, Analysis>,
+    /// Default policy under the Servers' annotations.
+    pub defaults: Policy,
+    /// Where notifications go.
+    pub notifier: Notifier,
+    /// Instance, for notifications.
+    pub instance: String,
+    /// Git revision of the sources.
+    pub revision: Option<String>,
+}
+
+struct ClusterProbe<'a> {
+    cluster: &'a Cluster,
+    /// Version → Component key, from the desired objects and the live ones.
+    components: BTreeMap<String, ObjectKey>,
+    analysis: Option<&'a Analysis>,
+    server: &'a model::Server,
+    http: reqwest::Client,
+}
+
+impl Probe for ClusterProbe<'_> {
+    fn unavailable<'a>(
+        &'a self,
+        versions: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<String>, String>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for v in versions {
+                let Some(key) = self.components.get(v) else {
+                    out.push(format!("{v} (no Component)"));
+                    continue;
+                };
+                let api = self.cluster.api(Kind::Component, &key.namespace);
+                let state = match retry::retry("read a Component", || api.get_opt(&key.name)).await
+                {
+                    Ok(Some(o)) => availability(&serde_json::to_value(o).unwrap_or_default()),
+                    Ok(None) => Availability::Missing,
+                    Err(e) => return Err(retry::describe(&e)),
+                };
+                if state != Availability::Available {
+                    out.push(format!("{v} ({}: {state})", key.name));
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn analyze<'a>(&'a self, versions: &'a [String]) -> BoxFuture<'a, Vec<Measurement>> {
+        Box::pin(async move {
+            let Some(a) = self.analysis else {
+                return Vec::new();
+            };
+            let namespace = self.server.metadata.namespace.clone().unwrap_or_default();
+            let mut out = Vec::new();
+            for v in versions {
+                let subject = Subject {
+                    server: &self.server.spec.id,
+                    domain: &self.server.spec.domain,
+                    namespace: &namespace,
+                    version: v,
+                };
+                out.push(a.measure(&self.http, &subject).await);
+            }
+            out
+        })
+    }
+}
+
+/// The result of driving one Server's rollout in a pass.
+#[derive(Clone, Debug)]
+pub struct Driven {
+    /// The Server.
+    pub key: ObjectKey,
+    /// The engine's verdict.
+    pub advance: Advance,
+}
+
+/// One transition of the rollout of the desired Server `server` (weights `to`), from its live
+/// copy.
+pub async fn drive(
+    cluster: &Cluster,
+    graph: &DependencyGraph,
+    live: &BTreeMap<ObjectKey, LiveObject>,
+    server: &Object,
+    to: &Weights,
+    settings: &Settings,
+) -> Result<Driven, String> {
+    let Object::Server(desired) = server else {
+        return Err("not a Server".into());
+    };
+    let key = server.key();
+    let live_server = live.get(&key).and_then(|o| match &o.object {
+        Object::Server(s) => Some(s.clone()),
+        _ => None,
+    });
+    let annotations = live_server
+        .as_ref()
+        .map(|s| s.metadata.annotations.clone())
+        .unwrap_or_default();
+    let live_weights = live_server
+        .as_ref()
+        .map(|s| s.spec.version_weights.clone())
+        .unwrap_or_default();
+    let policy = Policy::from_annotations(&desired.metadata.annotations, &settings.defaults)
+        .map_err(|e| {
+            e.iter()
+                .map(|e| format!("{}: {}", e.key, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+    let analysis = match &policy.analysis {
+        Some(name) => Some(settings.analyses.get(name).ok_or_else(|| {
+            format!("the analysis {name:?} named by {} is not defined in the configuration (rollout.analyses)", keys::ROLLOUT_ANALYSIS)
+        })?),
+        None => None,
+    };
+    let mut components = BTreeMap::new();
+    let prefix = format!("{}:{}@", desired.spec.domain, desired.spec.id);
+    for m in graph.manifests() {
+        if let Some(v) = m
+            .object
+            .identity()
+            .strip_prefix(&prefix)
+            .filter(|_| m.object.kind() == Kind::Component)
+        {
+            components.insert(v.to_owned(), m.object.key());
+        }
+    }
+    for (k, o) in live {
+        if let Some(v) = o
+            .object
+            .identity()
+            .strip_prefix(&prefix)
+            .filter(|_| k.kind == Kind::Component)
+        {
+            components.entry(v.to_owned()).or_insert_with(|| k.clone());
+        }
+    }
+    let probe = ClusterProbe {
+        cluster,
+        components,
+        analysis,
+        server: desired,
+        http: reqwest::Client::new(),
+    };
+    let (paused, request) = control::read(&annotations);
+    let previous = State::from_annotation(annotations.get(keys::ROLLOUT_STATE));
+    let input = Input {
+        now: Utc::now(),
+        live: &live_weights,
+        desired: to,
+        state: previous.clone(),
+        policy: &policy,
+        analysis: analysis.is_some(),
+        revision: settings.revision.as_deref(),
+        paused,
+        request,
+    };
+    let advance = super::advance(input, &probe).await;
+    if advance.apply.is_some() || advance.state.is_some() {
+        let weights = advance
+            .apply
+            .clone()
+            .unwrap_or_else(|| live_weights.clone());
+        let state = advance.state.clone().or(previous);
+        write(cluster, &key, &weights, state.as_ref()).await?;
+    }
+    match &advance.status {
+        Status::Aborted(reason) => {
+            record(cluster, &key, "False", "RolloutAborted", reason, "Warning").await;
+            notify(settings, &key, "rollout-aborted", reason).await;
+        }
+        Status::Succeeded if advance.state.is_some() => {
+            let message = format!("traffic moved to {}", crate::report::weights_text(to));
+            record(
+                cluster,
+                &key,
+                "True",
+                "RolloutSucceeded",
+                &message,
+                "Normal",
+            )
+            .await;
+            notify(settings, &key, "rollout-succeeded", &message).await;
+        }
+        _ => {}
+    }
+    Ok(Driven { key, advance })
+}
+
+/// Applies a Server's weights and rollout state as [`MANAGER`].
+pub async fn write(
+    cluster: &Cluster,
+    key: &ObjectKey,
+    weights: &Weights,
+    state: Option<&State>,
+) -> Result<(), String> {
+    let mut annotations = serde_json::Map::new();
+    if let Some(s) = state {
+        annotations.insert(keys::ROLLOUT_STATE.into(), Value::String(s.to_annotation()));
+    }
+    let body = json!({
+        "apiVersion": model::API_VERSION,
+        "kind": "Server",
+        "metadata": {"name": key.name, "namespace": key.namespace, "annotations": annotations},
+        "spec": {"versionWeights": weights},
+    });
+    let api = cluster.api(Kind::Server, &key.namespace);
+    let params = PatchParams::apply(MANAGER).force();
+    let patch = Patch::Apply(&body);
+    retry::retry("apply weights", || api.patch(&key.name, &params, &patch))
+        .await
+        .map(|_| ())
+        .map_err(|e| retry::describe(&e))
+}
+
+/// Sets the `Rollout` condition of a Server and records an Event; failures are reported on
+/// stderr, not fatal (the weights are what matters).
+async fn record(
+    cluster: &Cluster,
+    key: &ObjectKey,
+    status: &str,
+    reason: &str,
+    message: &str,
+    event_type: &str,
+) {
+    let now = super::time_text(Utc::now());
+    let api = cluster.api(Kind::Server, &key.namespace);
+    let body = json!({
+        "apiVersion": model::API_VERSION,
+        "kind": "Server",
+        "metadata": {"name": key.name, "namespace": key.namespace},
+        "status": {"conditions": [{
+            "type": "Rollout", "status": status, "reason": reason,
+            "message": message, "lastTransitionTime": now,
+        }]},
+    });
+    let params = PatchParams::apply(MANAGER).force();
+    let patch = Patch::Apply(&body);
+    if let Err(e) = retry::retry("set the Rollout condition", || {
+        api.patch_status(&key.name, &params, &patch)
+    })
+    .await
+    {
+        eprintln!(
+            "warning: cannot set the Rollout condition of Server {}/{}: {}",
+            key.namespace,
+            key.name,
+            retry::describe(&e)
+        );
+    }
+    let uid = api
+        .get_opt(&key.name)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|o| o.metadata.uid);
+    let events: Api<Event> = Api::namespaced(cluster.client.clone(), &key.namespace);
+    let event: Event = match serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"generateName": format!("{}.", key.name), "namespace": key.namespace},
+        "involvedObject": {"apiVersion": model::API_VERSION, "kind": "Server", "name": key.name, "namespace": key.namespace, "uid": uid},
+        "reason": reason, "message": message, "type": event_type,
+        "source": {"component": keys::MANAGED_BY_VALUE},
+        "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+        "reportingComponent": keys::MANAGED_BY_VALUE, "reportingInstance": keys::MANAGED_BY_VALUE,
+    })) {
+        Ok(e) => e,
+        Err(_) => return,
+    };
+    let params = PostParams::default();
+    if let Err(e) = retry::retry("record an Event", || events.create(&params, &event)).await {
+        eprintln!(
+            "warning: cannot record an Event on Server {}/{}: {}",
+            key.namespace,
+            key.name,
+            retry::describe(&e)
+        );
+    }
+}
+
+async fn notify(settings: &Settings, key: &ObjectKey, kind: &str, message: &str) {
+    let event = notify::Event {
+        kind: kind.into(),
+        instance: settings.instance.clone(),
+        revision: settings.revision.clone(),
+        object: Some(format!("Server {}/{}", key.namespace, key.name)),
+        message: message.into(),
+        time: super::time_text(Utc::now()),
+    };
+    for failure in settings.notifier.send(&event).await {
+        eprintln!("warning: notification not delivered: {failure}");
+    }
+}

@@ -1,0 +1,586 @@
+//! The rollout engine (DESIGN section 7): moves a Server's traffic from its live weights B to
+//! the desired weights T through the policy's steps, `W(a) = (1-a)·B + a·T`, gated on the
+//! availability of every version that would receive traffic, baked for `interval` after each
+//! step with an optional Prometheus analysis, and rolled back to B on failure.
+//!
+//! The engine is a state machine whose state lives in the Server annotation
+//! `reconciler.vimana.host/rollout` and is written in the same server-side apply as the weights,
+//! so a process killed at any moment resumes where it was. [`advance`] is one transition: it
+//! reads the state and the clock, asks a [`Probe`] for availability or analysis only when the
+//! step needs it, and says which weights to apply, what state to record and when to come back.
+//! Nothing here sleeps or polls; the caller wakes up at [`Advance::wake`].
+
+pub mod analysis;
+pub mod control;
+pub mod drive;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures_util::future::BoxFuture;
+use model::rollout::{self as weights_math, Policy};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A Server's `spec.versionWeights`.
+pub type Weights = BTreeMap<String, i32>;
+
+/// How often a step that waits (for availability, for analysis data) looks again, at most.
+pub const RECHECK: Duration = Duration::from_secs(10);
+
+/// When a step that has waited `waited` looks again: soon at first (a Component usually becomes
+/// Available within seconds), then less often, at most every [`RECHECK`]; the number of looks
+/// grows with the logarithm of the wait, not with its length.
+pub fn recheck(waited: chrono::Duration) -> Duration {
+    let half = waited.to_std().unwrap_or_default() / 2;
+    half.clamp(Duration::from_millis(500), RECHECK)
+}
+
+/// Phase of a rollout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Phase {
+    /// Moving through the steps.
+    Progressing,
+    /// Stopped by `reconciler rollout pause`; resumes on `resume`.
+    Paused,
+    /// The target weights are live.
+    Succeeded,
+    /// Rolled back to the baseline; the target is not retried until Git changes or
+    /// `reconciler rollout retry`.
+    Aborted,
+}
+
+/// One analysis measurement.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Measurement {
+    /// The version measured.
+    pub version: String,
+    /// The value, when there was one.
+    pub value: Option<f64>,
+    /// `pass`, `fail`, `no-data` or `error`.
+    pub outcome: String,
+    /// Details (the threshold, the error).
+    pub detail: String,
+}
+
+/// The state of a rollout, as kept in the Server annotation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct State {
+    /// Phase.
+    pub phase: Phase,
+    /// Index of the last applied step in `steps`; `None` before the first.
+    pub step: Option<usize>,
+    /// Percent of the transition at each step.
+    pub steps: Vec<u32>,
+    /// When the last step was applied (or the rollout started).
+    pub step_started_at: DateTime<Utc>,
+    /// Live weights when the rollout started.
+    pub baseline: Weights,
+    /// Desired weights.
+    pub target: Weights,
+    /// `sha256:` of the canonical target.
+    pub target_digest: String,
+    /// Git revision of the target, if known.
+    pub revision: Option<String>,
+    /// Failed analysis checks of this rollout.
+    pub failures: u32,
+    /// Analysis queries that could not be made (not failures; they hold the step).
+    pub errors: u32,
+    /// Analysis checks that found no data (not failures; they hold the step).
+    pub no_data: u32,
+    /// Since when the next step has been waiting (availability, analysis data).
+    pub waiting_since: Option<DateTime<Utc>>,
+    /// Whether the analysis of the current step has passed.
+    pub analysis_passed: bool,
+    /// The last measurements.
+    pub measurements: Vec<Measurement>,
+    /// Why the rollout ended or waits.
+    pub reason: Option<String>,
+    /// The last manual request handled (`promote@<id>`), so each is handled once.
+    pub handled: Option<String>,
+}
+
+impl State {
+    /// The state as the annotation value.
+    pub fn to_annotation(&self) -> String {
+        serde_json::to_string(self).expect("states serialize")
+    }
+
+    /// The state from an annotation value; `None` if it is absent or unreadable (a damaged
+    /// state starts a new rollout from the live weights, which is always safe).
+    pub fn from_annotation(value: Option<&String>) -> Option<State> {
+        value.and_then(|v| serde_json::from_str(v).ok())
+    }
+
+    /// Weights applied at the current step (the baseline before the first).
+    pub fn current_weights(&self) -> Weights {
+        match self.step {
+            None => self.baseline.clone(),
+            Some(i) => weights_math::step_weights(&self.baseline, &self.target, self.steps[i]),
+        }
+    }
+
+    /// When the current step's bake ends.
+    pub fn bake_end(&self, interval: Duration) -> DateTime<Utc> {
+        self.step_started_at + chrono::Duration::from_std(interval).unwrap_or_default()
+    }
+}
+
+/// `sha256:` of canonical weights.
+pub fn digest(w: &Weights) -> String {
+    let text = serde_json::to_string(w).expect("weights serialize");
+    format!("sha256:{:x}", Sha256::digest(text.as_bytes()))
+}
+
+/// RFC 3339 text of a time, seconds precision.
+pub fn time_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// What the engine needs to know from outside.
+pub trait Probe: Send + Sync {
+    /// Which of `versions` have their Component present and Available for its current
+    /// generation; the value describes the others.
+    fn unavailable<'a>(
+        &'a self,
+        versions: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<String>, String>>;
+    /// Runs the analysis for `versions`.
+    fn analyze<'a>(&'a self, versions: &'a [String]) -> BoxFuture<'a, Vec<Measurement>>;
+}
+
+/// A manual request read from the Server's annotations (`reconciler rollout ...`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// Go to the target at once.
+    Promote,
+    /// Roll back to the baseline now.
+    Abort,
+    /// Try an aborted target again.
+    Retry,
+}
+
+/// Everything one transition looks at.
+pub struct Input<'a> {
+    /// Now.
+    pub now: DateTime<Utc>,
+    /// The live weights.
+    pub live: &'a Weights,
+    /// The desired weights.
+    pub desired: &'a Weights,
+    /// The recorded state, if any.
+    pub state: Option<State>,
+    /// The Server's rollout policy.
+    pub policy: &'a Policy,
+    /// Whether an analysis is configured for the Server.
+    pub analysis: bool,
+    /// Git revision of the desired weights.
+    pub revision: Option<&'a str>,
+    /// Whether the Server is paused by `reconciler rollout pause`.
+    pub paused: bool,
+    /// A manual request with its id, if one is pending.
+    pub request: Option<(String, Request)>,
+}
+
+/// How a transition ended, for reports and metrics.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    /// No rollout: live weights already give the desired shares.
+    Idle,
+    /// A step was applied, or a bake is running.
+    Progressing,
+    /// Waiting for something (availability, analysis data), with the reason.
+    Waiting(String),
+    /// Paused by hand.
+    Paused,
+    /// The target is live.
+    Succeeded,
+    /// Rolled back, with the reason.
+    Aborted(String),
+    /// The target was aborted before and is not retried yet, with the reason.
+    Held(String),
+}
+
+impl Status {
+    /// Whether the rollout still needs passes.
+    pub fn in_progress(&self) -> bool {
+        matches!(self, Status::Progressing | Status::Waiting(_))
+    }
+}
+
+/// The result of one transition.
+#[derive(Clone, Debug)]
+pub struct Advance {
+    /// Weights to apply now, if they change.
+    pub apply: Option<Weights>,
+    /// State to record (written with the weights); `None` leaves the annotation as it is.
+    pub state: Option<State>,
+    /// When to look again.
+    pub wake: Option<DateTime<Utc>>,
+    /// How it ended.
+    pub status: Status,
+}
+
+impl Advance {
+    fn idle() -> Advance {
+        Advance {
+            apply: None,
+            state: None,
+            wake: None,
+            status: Status::Idle,
+        }
+    }
+}
+
+fn positive(w: &Weights) -> Vec<String> {
+    w.iter()
+        .filter(|(_, x)| **x > 0)
+        .map(|(v, _)| v.clone())
+        .collect()
+}
+
+fn later(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(d).unwrap_or_default()
+}
+
+/// One transition of a Server's rollout.
+pub async fn advance(input: Input<'_>, probe: &dyn Probe) -> Advance {
+    let Input {
+        now,
+        live,
+        desired,
+        policy,
+        revision,
+        ..
+    } = input;
+    let target_digest = digest(desired);
+    let mut state = input.state;
+    let request = input
+        .request
+        .filter(|(id, _)| state.as_ref().and_then(|s| s.handled.as_ref()) != Some(id));
+
+    // An aborted target is not retried until Git changes or a retry is asked for.
+    if let Some(s) = &state
+        && s.phase == Phase::Aborted
+        && s.target_digest == target_digest
+        && s.revision.as_deref() == revision
+    {
+        match &request {
+            Some((_, Request::Retry)) => state = None,
+            _ => {
+                let reason = s.reason.clone().unwrap_or_default();
+                return Advance {
+                    status: Status::Held(reason),
+                    ..Advance::idle()
+                };
+            }
+        }
+    }
+
+    // The last step of a running rollout still bakes (and is analysed) before it succeeds.
+    let final_bake = state.as_ref().is_some_and(|s| {
+        s.target_digest == target_digest
+            && matches!(s.phase, Phase::Progressing | Phase::Paused)
+            && s.step == Some(s.steps.len() - 1)
+    });
+    if weights_math::same_shares(live, desired) && !final_bake {
+        // The target is live: record the end of a rollout that reached it.
+        return match state {
+            Some(mut s) if s.phase != Phase::Succeeded && s.target_digest == target_digest => {
+                s.phase = Phase::Succeeded;
+                s.reason = None;
+                s.waiting_since = None;
+                if let Some((id, _)) = request {
+                    s.handled = Some(id);
+                }
+                Advance {
+                    apply: None,
+                    state: Some(s),
+                    wake: None,
+                    status: Status::Succeeded,
+                }
+            }
+            _ => Advance::idle(),
+        };
+    }
+
+    let mut s = match state {
+        Some(s)
+            if s.target_digest == target_digest
+                && matches!(s.phase, Phase::Progressing | Phase::Paused) =>
+        {
+            s
+        }
+        previous => {
+            // A new target. Back to the baseline of a running rollout: apply at once (fast
+            // revert; the baseline's versions carried traffic a moment ago).
+            if let Some(p) = &previous
+                && matches!(p.phase, Phase::Progressing | Phase::Paused)
+                && weights_math::same_shares(&p.baseline, desired)
+            {
+                let mut done = new_state(now, live, desired, policy, revision, &target_digest);
+                done.phase = Phase::Succeeded;
+                done.reason =
+                    Some("reverted to the baseline of the previous rollout at once".into());
+                return Advance {
+                    apply: Some(desired.clone()),
+                    state: Some(done),
+                    wake: None,
+                    status: Status::Succeeded,
+                };
+            }
+            let mut fresh = new_state(now, live, desired, policy, revision, &target_digest);
+            fresh.handled = previous.and_then(|p| p.handled);
+            // No live traffic to shift: the target at once, once its versions are available,
+            // with no bake (there is nothing to protect).
+            if !live.values().any(|w| *w > 0) {
+                fresh.steps = vec![100];
+            }
+            fresh
+        }
+    };
+    let handle = |s: &mut State, id: &str| s.handled = Some(id.to_owned());
+
+    // Manual control.
+    if let Some((id, req)) = &request {
+        match req {
+            Request::Abort => {
+                handle(&mut s, id);
+                return abort(s, now, "aborted by hand (reconciler rollout abort)".into());
+            }
+            Request::Promote => {
+                handle(&mut s, id);
+                let last = s.steps.len() - 1;
+                return step_to(s, last, now, policy, probe).await;
+            }
+            Request::Retry => handle(&mut s, id),
+        }
+    }
+    if input.paused {
+        let changed = s.phase != Phase::Paused;
+        s.phase = Phase::Paused;
+        return Advance {
+            apply: None,
+            state: changed.then_some(s),
+            wake: None,
+            status: Status::Paused,
+        };
+    }
+    if s.phase == Phase::Paused {
+        // Resumed: the bake of the current step starts again.
+        s.phase = Phase::Progressing;
+        s.step_started_at = now;
+    }
+
+    if let Some(k) = s.step {
+        // Bake, then analysis, before the next step.
+        let bake_end = s.bake_end(policy.interval);
+        if now < bake_end {
+            return Advance {
+                apply: None,
+                state: None,
+                wake: Some(bake_end),
+                status: Status::Progressing,
+            };
+        }
+        if input.analysis && !s.analysis_passed {
+            let canaries: Vec<String> = positive(&s.current_weights())
+                .into_iter()
+                .filter(|v| s.current_weights().get(v) > s.baseline.get(v).or(Some(&0)))
+                .collect();
+            let measured = probe.analyze(&canaries).await;
+            let failed = measured.iter().filter(|m| m.outcome == "fail").count();
+            let missing = measured.iter().filter(|m| m.outcome == "no-data").count();
+            let broken = measured.iter().filter(|m| m.outcome == "error").count();
+            s.measurements = measured;
+            if failed > 0 {
+                s.failures += 1;
+                if s.failures >= policy.max_failures {
+                    let values = describe(&s.measurements);
+                    let reason = format!(
+                        "analysis failed {} time(s) (max-failures {}): {values}",
+                        s.failures, policy.max_failures
+                    );
+                    return abort(s, now, reason);
+                }
+                s.step_started_at = now;
+                let wake = s.bake_end(policy.interval);
+                return Advance {
+                    apply: None,
+                    state: Some(s),
+                    wake: Some(wake),
+                    status: Status::Waiting(
+                        "analysis failed; measuring again after another bake".into(),
+                    ),
+                };
+            }
+            if missing > 0 || broken > 0 {
+                s.no_data += u32::try_from(missing).unwrap_or(0);
+                s.errors += u32::try_from(broken).unwrap_or(0);
+                let since = *s.waiting_since.get_or_insert(now);
+                if now - since
+                    >= chrono::Duration::from_std(policy.progress_deadline).unwrap_or_default()
+                {
+                    let values = describe(&s.measurements);
+                    return abort(
+                        s,
+                        now,
+                        format!(
+                            "no analysis result within the progress deadline {}: {values}",
+                            model::duration::format(policy.progress_deadline)
+                        ),
+                    );
+                }
+                let wake = later(now, recheck(now - since).min(policy.progress_deadline));
+                return Advance {
+                    apply: None,
+                    state: Some(s),
+                    wake: Some(wake),
+                    status: Status::Waiting("analysis has no data yet".into()),
+                };
+            }
+            s.analysis_passed = true;
+            s.waiting_since = None;
+        }
+        if k + 1 == s.steps.len() {
+            s.phase = Phase::Succeeded;
+            s.reason = None;
+            return Advance {
+                apply: None,
+                state: Some(s),
+                wake: None,
+                status: Status::Succeeded,
+            };
+        }
+        let next = k + 1;
+        step_to(s, next, now, policy, probe).await
+    } else if !s.baseline.values().any(|w| *w > 0) {
+        // No live traffic to shift: the target at once, once its versions are available, with
+        // no bake (there is nothing to protect).
+        let mut a = step_to(s, 0, now, policy, probe).await;
+        if a.apply.is_some()
+            && let Some(s) = a.state.as_mut()
+        {
+            s.phase = Phase::Succeeded;
+            a.wake = None;
+            a.status = Status::Succeeded;
+        }
+        a
+    } else {
+        step_to(s, 0, now, policy, probe).await
+    }
+}
+
+fn new_state(
+    now: DateTime<Utc>,
+    live: &Weights,
+    desired: &Weights,
+    policy: &Policy,
+    revision: Option<&str>,
+    digest: &str,
+) -> State {
+    State {
+        phase: Phase::Progressing,
+        step: None,
+        steps: policy.steps.clone(),
+        step_started_at: now,
+        baseline: live.clone(),
+        target: desired.clone(),
+        target_digest: digest.to_owned(),
+        revision: revision.map(str::to_owned),
+        failures: 0,
+        errors: 0,
+        no_data: 0,
+        waiting_since: None,
+        analysis_passed: false,
+        measurements: Vec::new(),
+        reason: None,
+        handled: None,
+    }
+}
+
+/// Applies step `index` once every version it gives traffic to is available; waits up to the
+/// progress deadline, then aborts.
+async fn step_to(
+    mut s: State,
+    index: usize,
+    now: DateTime<Utc>,
+    policy: &Policy,
+    probe: &dyn Probe,
+) -> Advance {
+    let w = weights_math::step_weights(&s.baseline, &s.target, s.steps[index]);
+    let versions = positive(&w);
+    let unavailable = match probe.unavailable(&versions).await {
+        Ok(u) => u,
+        Err(e) => vec![format!("availability unknown: {e}")],
+    };
+    if !unavailable.is_empty() {
+        let since = *s.waiting_since.get_or_insert(now);
+        let deadline = chrono::Duration::from_std(policy.progress_deadline).unwrap_or_default();
+        let what = unavailable.join(", ");
+        if now - since >= deadline {
+            return abort(
+                s,
+                now,
+                format!(
+                    "not Available within the progress deadline {}: {what}",
+                    model::duration::format(policy.progress_deadline)
+                ),
+            );
+        }
+        let reason = format!("waiting for {what}");
+        let changed = s.reason.as_deref() != Some(&reason);
+        s.reason = Some(reason.clone());
+        let wake = later(now, recheck(now - since)).min(since + deadline);
+        // Waiting writes the state only when the reason changes, not on every look.
+        return Advance {
+            apply: None,
+            state: changed.then_some(s),
+            wake: Some(wake),
+            status: Status::Waiting(reason),
+        };
+    }
+    s.step = Some(index);
+    s.step_started_at = now;
+    s.waiting_since = None;
+    s.analysis_passed = false;
+    s.reason = None;
+    s.phase = Phase::Progressing;
+    let wake = s.bake_end(policy.interval);
+    Advance {
+        apply: Some(w),
+        state: Some(s),
+        wake: Some(wake),
+        status: Status::Progressing,
+    }
+}
+
+fn abort(mut s: State, _now: DateTime<Utc>, reason: String) -> Advance {
+    s.phase = Phase::Aborted;
+    s.reason = Some(reason.clone());
+    s.waiting_since = None;
+    let baseline = s.baseline.clone();
+    let apply = (s.step.is_some()).then_some(baseline);
+    Advance {
+        apply,
+        state: Some(s),
+        wake: None,
+        status: Status::Aborted(reason),
+    }
+}
+
+fn describe(ms: &[Measurement]) -> String {
+    ms.iter()
+        .map(|m| match m.value {
+            Some(v) => format!("{} {} = {v} ({})", m.version, m.outcome, m.detail),
+            None => format!("{} {} ({})", m.version, m.outcome, m.detail),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests;

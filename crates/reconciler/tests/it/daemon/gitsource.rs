@@ -8,7 +8,7 @@ use super::imp::config::{Auth, SecretRef};
 use super::imp::error::GitErrorKind;
 use super::imp::gitsource::GitSource;
 use super::imp::runner::{StopSignal, SyncRequest, Trigger};
-use super::support::{GitDaemon, HttpGit, Upstream, git};
+use super::support::{GitDaemon, HttpGit, Sshd, Upstream, git};
 
 /// The content of `path` at the source's last good revision, read from Git objects.
 fn read_at_last_good(source: &GitSource, path: &str) -> String {
@@ -361,4 +361,87 @@ fn a_token_in_the_url_is_not_shown() {
     let err = source.fetch().unwrap_err();
     assert!(!err.to_string().contains(TOKEN), "{err}");
     assert!(err.to_string().contains("bot:<redacted>@"), "{err}");
+}
+
+fn ssh_source(
+    server: &Sshd,
+    up: &Upstream,
+    key: &std::path::Path,
+    known_hosts: &str,
+    cache: &std::path::Path,
+) -> GitSource {
+    let file = cache.join(format!("known_hosts-{}", known_hosts.len()));
+    std::fs::write(&file, known_hosts).unwrap();
+    let mut config = Upstream::source(&server.url(&up.bare()), "main", cache);
+    config.auth = Auth::Ssh {
+        username: None,
+        key_file: key.to_owned(),
+        known_hosts_file: file,
+    };
+    GitSource::new(&config).unwrap()
+}
+
+#[test]
+fn ssh_with_a_key_and_a_known_host() {
+    let Some(server) = Sshd::start() else { return };
+    let up = Upstream::new();
+    let cache = tempfile::tempdir().unwrap();
+    let source = ssh_source(
+        &server,
+        &up,
+        &server.client_key,
+        &server.known_hosts,
+        cache.path(),
+    );
+    assert_eq!(source.fetch().unwrap().commit, up.head());
+    let second = up.commit(&[("d.yaml", "d: 1\n")], "second");
+    assert_eq!(source.fetch().unwrap().commit, second);
+    assert_eq!(read_at_last_good(&source, "d.yaml"), "d: 1\n");
+}
+
+#[test]
+fn ssh_refuses_unknown_or_changed_host_keys_and_reports_refused_keys() {
+    let Some(server) = Sshd::start() else { return };
+    let up = Upstream::new();
+    let cache = tempfile::tempdir().unwrap();
+    let changed = ssh_source(
+        &server,
+        &up,
+        &server.client_key,
+        &server.wrong_known_hosts,
+        cache.path(),
+    )
+    .fetch()
+    .unwrap_err();
+    assert_eq!(changed.kind, GitErrorKind::HostKey, "{changed}");
+    assert!(
+        changed
+            .message
+            .contains("differs from the one in source.auth.knownHostsFile"),
+        "{changed}"
+    );
+    let other_host = server
+        .known_hosts
+        .replace("[127.0.0.1]", "[git.example.org]");
+    let unknown = ssh_source(&server, &up, &server.client_key, &other_host, cache.path())
+        .fetch()
+        .unwrap_err();
+    assert_eq!(unknown.kind, GitErrorKind::HostKey, "{unknown}");
+    assert!(
+        unknown
+            .message
+            .contains("is not in source.auth.knownHostsFile"),
+        "{unknown}"
+    );
+    let refused = ssh_source(
+        &server,
+        &up,
+        &server.other_key,
+        &server.known_hosts,
+        cache.path(),
+    )
+    .fetch()
+    .unwrap_err();
+    assert_eq!(refused.kind, GitErrorKind::Auth, "{refused}");
+    assert!(refused.message.contains("refused the SSH key"), "{refused}");
 }

@@ -365,3 +365,114 @@ async fn cgi(
         .body(Body::from(output[end + sep..].to_vec()))
         .unwrap()
 }
+
+/// An OpenSSH server on loopback that lets the current user in with one key; stopped when
+/// dropped. `None` when `sshd` or `ssh-keygen` is not installed (Debian: openssh-server).
+pub struct Sshd {
+    child: Child,
+    /// The port.
+    pub port: u16,
+    /// The user that may log in.
+    pub user: String,
+    /// `known_hosts` lines that trust this server.
+    pub known_hosts: String,
+    /// The private key the server accepts.
+    pub client_key: PathBuf,
+    /// A private key the server does not accept.
+    pub other_key: PathBuf,
+    /// A `known_hosts` line with another key for this server.
+    pub wrong_known_hosts: String,
+    _dir: tempfile::TempDir,
+}
+
+fn keygen(path: &Path) -> String {
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "test", "-f"])
+        .arg(path)
+        .status()
+        .expect("ssh-keygen runs");
+    assert!(status.success());
+    let public = std::fs::read_to_string(path.with_extension("pub")).unwrap();
+    public
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Sshd {
+    /// Starts a server, or `None` (with a note on stderr) when OpenSSH is missing.
+    pub fn start() -> Option<Sshd> {
+        let sshd = Path::new("/usr/sbin/sshd");
+        let has_keygen = Command::new("ssh-keygen")
+            .arg("-?")
+            .stderr(Stdio::null())
+            .status()
+            .is_ok();
+        if !sshd.exists() || !has_keygen {
+            eprintln!("skipped: OpenSSH (sshd, ssh-keygen) is not installed");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let host_public = keygen(&d.join("host_key"));
+        let other_host_public = keygen(&d.join("other_host_key"));
+        let client_public = keygen(&d.join("client_key"));
+        keygen(&d.join("other_key"));
+        std::fs::write(d.join("authorized_keys"), format!("{client_public}\n")).unwrap();
+        let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
+            .unwrap()
+            .trim()
+            .to_owned();
+        let port = free_port();
+        std::fs::write(
+            d.join("sshd_config"),
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {host}\nPidFile {dir}/sshd.pid\n\
+                 AuthorizedKeysFile {dir}/authorized_keys\nStrictModes no\nUsePAM no\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
+                 PermitRootLogin prohibit-password\nAllowUsers {user}\nLogLevel ERROR\n",
+                host = d.join("host_key").display(),
+                dir = d.display(),
+            ),
+        )
+        .unwrap();
+        // The privilege separation folder that a root sshd insists on.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let mut child = Command::new(sshd)
+            .args(["-D", "-e", "-f"])
+            .arg(d.join("sshd_config"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sshd starts");
+        wait_for_port(port, &mut child);
+        Some(Sshd {
+            child,
+            port,
+            user,
+            known_hosts: format!("[127.0.0.1]:{port} {host_public}\n"),
+            wrong_known_hosts: format!("[127.0.0.1]:{port} {other_host_public}\n"),
+            client_key: d.join("client_key"),
+            other_key: d.join("other_key"),
+            _dir: dir,
+        })
+    }
+
+    /// The `ssh://` URL of a repository on this machine.
+    pub fn url(&self, repo: &Path) -> String {
+        format!(
+            "ssh://{}@127.0.0.1:{}{}",
+            self.user,
+            self.port,
+            repo.display()
+        )
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

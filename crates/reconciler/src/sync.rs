@@ -20,9 +20,9 @@ use crate::cluster::live::{self, LiveState};
 use crate::cluster::{Cluster, retry};
 use crate::notify::Notifier;
 use crate::report::{self, Change, Finding, Level, Report};
-use crate::rollout::Status;
 use crate::rollout::analysis::Analysis;
 use crate::rollout::drive::{self, Driven, Settings};
+use crate::rollout::{Phase, State, Status};
 
 /// How a pass behaves.
 #[derive(Clone, Debug)]
@@ -290,7 +290,22 @@ pub async fn sync(
         .cloned()
         .chain(outcome.withheld.iter().cloned())
         .collect();
-    if plan.is_empty() {
+    // Rollouts that have not ended: driven in this pass even when the plan has no Weights step
+    // for them (the last step still bakes), and their Servers' Components are not deleted
+    // meanwhile (an abort may move traffic back to them).
+    let unfinished: BTreeMap<ObjectKey, String> = live
+        .objects
+        .iter()
+        .filter_map(|(k, o)| match &o.object {
+            Object::Server(s) => {
+                State::from_annotation(s.metadata.annotations.get(keys::ROLLOUT_STATE))
+                    .filter(|st| matches!(st.phase, Phase::Progressing | Phase::Paused))
+                    .map(|_| (k.clone(), o.object.identity()))
+            }
+            _ => None,
+        })
+        .collect();
+    if plan.is_empty() && unfinished.is_empty() {
         if !live.inventory.exists || live.inventory.keys != inventory_now {
             live::write_inventory(
                 cluster,
@@ -361,10 +376,18 @@ pub async fn sync(
     // pass (a Component is deleted only after its weight reached 0 and the rollout ended).
     let mut open: BTreeSet<graph::StepId> = BTreeSet::new();
     for wave in &plan.waves {
+        let busy = |step: &Step| match &step.action {
+            Action::Delete {
+                object: Object::Component(c),
+            } => unfinished
+                .values()
+                .any(|id| *id == format!("{}:{}", c.spec.domain, c.spec.server)),
+            _ => false,
+        };
         let (ready, waiting): (Vec<&Step>, Vec<&Step>) = wave
             .steps
             .iter()
-            .partition(|step| !step.depends_on.iter().any(|d| open.contains(d)));
+            .partition(|step| !busy(step) && !step.depends_on.iter().any(|d| open.contains(d)));
         for step in waiting {
             open.insert(step.id);
             outcome.deferred.push(step.node.key().clone());
@@ -399,6 +422,34 @@ pub async fn sync(
         // A later wave may depend on a failed step: stop here, the next pass resumes.
         if !failures.is_empty() {
             break;
+        }
+    }
+    if failures.is_empty() {
+        for key in unfinished.keys() {
+            let driven_now = outcome.rollouts.iter().any(|d| d.key == *key);
+            let Some(desired) = graph.get(key).map(|m| &m.object) else {
+                continue;
+            };
+            let Object::Server(server) = desired else {
+                continue;
+            };
+            if driven_now {
+                continue;
+            }
+            let weights = server.spec.version_weights.clone();
+            match drive::drive(cluster, &graph, &live.objects, desired, &weights, &settings).await {
+                Ok(driven) => {
+                    if driven.advance.apply.is_some() {
+                        outcome.done.push(("weights", driven.key.clone()));
+                    }
+                    outcome.rollouts.push(driven);
+                }
+                Err(reason) => failures.push(Failure {
+                    key: key.clone(),
+                    verb: "weights",
+                    reason,
+                }),
+            }
         }
     }
     if !failures.is_empty() {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::Outcome;
 use crate::cluster::{Cluster, ClusterArgs};
 use crate::rollout;
+use crate::rollout::analysis::Analysis;
 use crate::sources::{self, SourceArgs};
 use crate::sync;
 
@@ -38,12 +39,21 @@ pub struct ApplyArgs {
     /// Create missing namespaces of the objects to create.
     #[arg(long)]
     pub create_namespace: bool,
+    /// The daemon's configuration file: its rollout defaults, analyses and notification URLs
+    /// apply to this sync too.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
 }
 
 impl ApplyArgs {
-    /// The sync options for these arguments and sources.
-    pub fn options(&self, source: &SourceArgs, revision: Option<String>) -> sync::Options {
-        sync::Options {
+    /// The sync options for these arguments and sources (and the configuration file, if one
+    /// is given).
+    pub fn options(
+        &self,
+        source: &SourceArgs,
+        revision: Option<String>,
+    ) -> anyhow::Result<sync::Options> {
+        let mut options = sync::Options {
             instance: source.instance.clone(),
             namespace: source.namespace.clone(),
             prune: !self.no_prune,
@@ -52,7 +62,19 @@ impl ApplyArgs {
             create_namespace: self.create_namespace,
             revision,
             ..sync::Options::default()
+        };
+        if let Some(path) = &self.config {
+            let config = crate::daemon::config::Config::load(path)?;
+            options.rollout = config.rollout.defaults.clone();
+            options.analyses = config
+                .rollout
+                .analyses
+                .iter()
+                .map(|(name, a)| (name.clone(), Analysis::from_config(name, a)))
+                .collect();
+            options.notify = config.notify.iter().map(|n| n.url.clone()).collect();
         }
+        Ok(options)
     }
 }
 
@@ -69,7 +91,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let Some(output) = sources::render_reporting(&args.source)? else {
         return Ok(Outcome::Failed);
     };
-    let options = args.apply.options(&args.source, None);
+    let options = args.apply.options(&args.source, None)?;
     runtime()?.block_on(async {
         let cluster = Cluster::connect(&args.cluster).await?;
         let outcome = passes(&cluster, &output.manifests, &options, !args.apply.no_wait).await;

@@ -24,6 +24,19 @@ pub struct Analysis {
     pub max: Option<f64>,
 }
 
+impl Analysis {
+    /// The analysis `name` of the configuration file.
+    pub fn from_config(name: &str, a: &crate::daemon::config::Analysis) -> Analysis {
+        Analysis {
+            name: name.to_owned(),
+            prometheus: a.prometheus.clone(),
+            query: a.query.clone(),
+            min: a.min,
+            max: a.max,
+        }
+    }
+}
+
 /// What a measurement is about.
 #[derive(Clone, Debug)]
 pub struct Subject<'a> {

@@ -6,6 +6,7 @@ mod crds;
 mod daemon;
 mod diff_base;
 mod graph;
+mod prometheus;
 mod render;
 mod rollout;
 mod sync;

@@ -359,3 +359,131 @@ async fn manual_pause_resume_promote_abort_and_retry() {
     assert_eq!(weights(&c).await, back);
     c.cleanup().await;
 }
+
+/// Writes a daemon configuration with the `error-rate` analysis against `prometheus`.
+fn analysis_config(c: &TestCluster, prometheus: &str) -> String {
+    let path = c.dir.path().join("config.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "instance: test\nsource: {{url: \"file:///unused\"}}\nrollout:\n  analyses:\n    error-rate:\n      prometheus: {prometheus}\n      query: 'max(vimana_test_error_ratio{{server=\"{{{{server}}}}\",version=\"{{{{version}}}}\"}})'\n      max: 0.01\n"
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analysis_against_prometheus_passes_then_fails_and_rolls_back() {
+    let exporter = super::prometheus::Exporter::start(
+        "vimana_test_error_ratio{server=\"adder\",version=\"1.1.0\"} 0.001\nvimana_test_error_ratio{server=\"adder\",version=\"1.2.0\"} 0.5\n",
+    )
+    .await;
+    let Some(prometheus) = super::prometheus::start(exporter.addr).await else {
+        return;
+    };
+    let c = TestCluster::new("analysis").await;
+    let analysed = |weights: &str| {
+        server(weights, "50,100").replace(
+            "    rollout.vimana.host/interval: 1s\n",
+            "    rollout.vimana.host/interval: 1s\n    rollout.vimana.host/analysis: error-rate\n",
+        )
+    };
+    let mut all = vec![
+        ("domain.yaml".to_owned(), domain()),
+        ("server.yaml".to_owned(), analysed("{1.0.0: 100}")),
+    ];
+    for v in ["1.0.0", "1.1.0", "1.2.0"] {
+        all.push((format!("c-{v}.yaml"), component(v, v)));
+    }
+    let write = |all: &Vec<(String, String)>| {
+        let refs: Vec<(&str, &str)> = all.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        c.write_sources(&refs);
+    };
+    write(&all);
+    let config = analysis_config(&c, &prometheus.url);
+    ok(&c.run("sync", &["--config", &config]).await);
+    prometheus.wait_for("vimana_test_error_ratio").await;
+
+    // 1.1.0 is healthy: both steps pass their analysis.
+    all[1].1 = analysed("{1.1.0: 100}");
+    write(&all);
+    let out = c.run("sync", &["--config", &config]).await;
+    ok(&out);
+    assert_eq!(
+        weights(&c).await,
+        BTreeMap::from([("1.1.0".to_owned(), 100)])
+    );
+    let status = stdout(&c.run_plain(&["rollout", "status", "adder"]).await);
+    assert!(
+        status.contains("phase: Succeeded") && status.contains("1.1.0 pass value 0.001"),
+        "{status}"
+    );
+
+    // 1.2.0 has an error ratio of 0.5: the first analysis fails (max-failures 1) and the
+    // weights go back to the baseline.
+    all[1].1 = analysed("{1.2.0: 100}");
+    write(&all);
+    let out = c.run("sync", &["--config", &config]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("analysis failed") && err.contains("1.2.0 fail = 0.5"),
+        "{err}"
+    );
+    assert_eq!(
+        weights(&c).await,
+        BTreeMap::from([("1.1.0".to_owned(), 100)])
+    );
+    exporter.set("");
+    c.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analysis_without_data_holds_the_step_then_aborts() {
+    let exporter = super::prometheus::Exporter::start("vimana_test_other 1\n").await;
+    let Some(prometheus) = super::prometheus::start(exporter.addr).await else {
+        return;
+    };
+    let c = TestCluster::new("no_data").await;
+    let analysed = |weights: &str| {
+        server(weights, "50,100").replace(
+            "    rollout.vimana.host/progress-deadline: 20s\n",
+            "    rollout.vimana.host/progress-deadline: 3s\n    rollout.vimana.host/analysis: error-rate\n",
+        )
+    };
+    let mut all = vec![
+        ("domain.yaml".to_owned(), domain()),
+        ("server.yaml".to_owned(), analysed("{1.0.0: 100}")),
+    ];
+    for v in ["1.0.0", "1.1.0"] {
+        all.push((format!("c-{v}.yaml"), component(v, v)));
+    }
+    let write = |all: &Vec<(String, String)>| {
+        let refs: Vec<(&str, &str)> = all.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        c.write_sources(&refs);
+    };
+    write(&all);
+    let config = analysis_config(&c, &prometheus.url);
+    ok(&c.run("sync", &["--config", &config]).await);
+    prometheus.wait_for("vimana_test_other").await;
+    all[1].1 = analysed("{1.1.0: 100}");
+    write(&all);
+    let out = c.run("sync", &["--config", &config]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("analysis has no data yet"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("no analysis result within the progress deadline"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        weights(&c).await,
+        BTreeMap::from([("1.0.0".to_owned(), 100)])
+    );
+    c.cleanup().await;
+}

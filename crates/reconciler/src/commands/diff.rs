@@ -17,6 +17,7 @@ use crate::sync;
 /// Arguments of `reconciler diff`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Where the sources are.
     #[command(flatten)]
     pub source: SourceArgs,
     /// Compare with the render of this Git revision of the repository that holds DIR (a branch,
@@ -24,6 +25,7 @@ pub struct Args {
     /// instead of with the live cluster: no cluster needed.
     #[arg(long, value_name = "REV")]
     pub base: Option<String>,
+    /// Which cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,
     /// Output format.

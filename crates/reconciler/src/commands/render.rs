@@ -8,6 +8,7 @@ use crate::sources::{self, SourceArgs};
 /// Arguments of `reconciler render`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Where the sources are.
     #[command(flatten)]
     pub source: SourceArgs,
     /// Output format.

@@ -25,6 +25,7 @@ pub struct Args {
     /// Namespace of the Server.
     #[arg(long, default_value = "vimana", env = "RECONCILER_NAMESPACE")]
     pub namespace: String,
+    /// Which cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,
 }

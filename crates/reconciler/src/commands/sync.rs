@@ -13,10 +13,13 @@ use crate::sync;
 /// Arguments of `reconciler sync`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Where the sources are.
     #[command(flatten)]
     pub source: SourceArgs,
+    /// Which cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    /// How to apply.
     #[command(flatten)]
     pub apply: ApplyArgs,
 }

@@ -275,18 +275,21 @@ impl State {
         self.status.lock().expect("not poisoned").rollouts = rollouts;
     }
 
-    pub(crate) fn set_syncing(&self, syncing: bool) {
+    /// Records whether a sync is running (for `/status`).
+    pub fn set_syncing(&self, syncing: bool) {
         self.status.lock().expect("not poisoned").syncing = syncing;
     }
 
-    pub(crate) fn set_next_schedule(&self, at: Option<DateTime<Utc>>) {
+    /// Records when the schedule fires next (for `/status`).
+    pub fn set_next_schedule(&self, at: Option<DateTime<Utc>>) {
         self.status
             .lock()
             .expect("not poisoned")
             .next_scheduled_sync = at.map(rfc3339);
     }
 
-    pub(crate) fn fetch_succeeded(&self, revision: &Revision) {
+    /// Records a successful fetch of `revision`.
+    pub fn fetch_succeeded(&self, revision: &Revision) {
         self.metrics.git_fetch(None);
         let mut s = self.status.lock().expect("not poisoned");
         s.source.fetched = Some(revision.clone());
@@ -294,7 +297,8 @@ impl State {
         s.source.fetch_error = None;
     }
 
-    pub(crate) fn fetch_failed(&self, error: &GitError, next_retry: Option<DateTime<Utc>>) -> u32 {
+    /// Records a failed fetch and when it is retried; returns the failures in a row.
+    pub fn fetch_failed(&self, error: &GitError, next_retry: Option<DateTime<Utc>>) -> u32 {
         self.metrics.git_fetch(Some(error.kind.as_str()));
         let mut s = self.status.lock().expect("not poisoned");
         let failures = s
@@ -312,7 +316,8 @@ impl State {
         failures
     }
 
-    pub(crate) fn sync_finished(&self, record: SyncRecord, rollouts: Option<Vec<RolloutStatus>>) {
+    /// Records the end of a sync, and the rollouts it reported.
+    pub fn sync_finished(&self, record: SyncRecord, rollouts: Option<Vec<RolloutStatus>>) {
         let success = record.result == "success";
         self.metrics.sync_finished(success, record.duration_seconds);
         if success {

@@ -1,13 +1,7 @@
-//! Tests of the daemon module (`src/daemon`): config, Git source over real transports,
-//! schedule, webhooks, endpoints and the sync loop. The binary has no library target, so the
-//! module is compiled here as `imp`, beside the `git` module it reads revisions with.
+//! Tests of the daemon module (`reconciler::daemon`): config, Git source over real transports,
+//! schedule, webhooks, endpoints and the sync loop.
 
-#[allow(dead_code)]
-#[path = "../../src/git.rs"]
-mod git;
-#[allow(dead_code, unused_imports)]
-#[path = "../../src/daemon/mod.rs"]
-mod imp;
+use reconciler::daemon as imp;
 
 mod config;
 mod gitsource;

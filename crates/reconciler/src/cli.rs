@@ -28,6 +28,9 @@ pub enum Command {
     /// Make the cluster equal to the sources of DIR: validate, dry-run, apply in dependency
     /// order, prune. Exit 0 success, 2 failure.
     Sync(commands::sync::Args),
+    /// The daemon: keep the cluster equal to the Git source of the configuration file
+    /// (schedule, webhooks, endpoints, leader election).
+    Run(commands::run::Args),
     /// Look at or drive a Server's rollout: status, pause, resume, promote, abort, retry
     /// (through annotations on the live Server, never through Git).
     Rollout(commands::rollout::Args),
@@ -70,6 +73,7 @@ pub fn main() -> ExitCode {
         Command::Diff(args) => commands::diff::run(&args),
         Command::Sync(args) => commands::sync::run(&args),
         Command::Rollout(args) => commands::rollout::run(&args),
+        Command::Run(args) => commands::run::run(&args),
         Command::Graph(args) => commands::graph::run(&args),
         Command::Generate(args) => commands::generate::run(&args),
         Command::Simcluster(args) => commands::simcluster::run(&args),

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use futures_util::stream::{self, StreamExt};
+use futures_util::future::BoxFuture;
 use graph::{Action, DependencyGraph, Live, Plan, Step};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
@@ -17,7 +17,7 @@ use model::{Kind, Manifest, Object, ObjectKey, keys, rollout};
 use serde_json::Value;
 
 use crate::cluster::live::{self, LiveState};
-use crate::cluster::{Cluster, retry};
+use crate::cluster::{Cluster, bounded, retry};
 use crate::notify::Notifier;
 use crate::report::{self, Change, Finding, Level, Report};
 use crate::rollout::analysis::Analysis;
@@ -330,8 +330,9 @@ pub async fn sync(
         finals.insert(object.key(), object);
     }
     let to_check: Vec<&Object> = finals.into_values().collect();
-    let failures: Vec<Failure> = stream::iter(to_check)
-        .map(|object| async move {
+    let mut checks: Vec<BoxFuture<'_, Option<Failure>>> = Vec::new();
+    for object in to_check {
+        checks.push(Box::pin(async move {
             apply(cluster, object, true)
                 .await
                 .err()
@@ -340,11 +341,13 @@ pub async fn sync(
                     verb: "dry-run",
                     reason,
                 })
-        })
-        .buffer_unordered(options.concurrency.max(1))
-        .filter_map(|f| async move { f })
-        .collect()
-        .await;
+        }));
+    }
+    let failures: Vec<Failure> = bounded(checks, options.concurrency)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     if !failures.is_empty() {
         let mut failures = failures;
         failures.sort_by(|a, b| a.key.cmp(&b.key));
@@ -392,16 +395,17 @@ pub async fn sync(
             open.insert(step.id);
             outcome.deferred.push(step.node.key().clone());
         }
-        let mut results: Vec<(graph::StepId, Result<Done, Failure>)> = stream::iter(ready)
-            .map(|step| async {
+        let mut steps: Vec<BoxFuture<'_, (graph::StepId, Result<Done, Failure>)>> = Vec::new();
+        for step in ready {
+            let (graph, live, settings) = (&graph, &live, &settings);
+            steps.push(Box::pin(async move {
                 (
                     step.id,
-                    run_step(cluster, &graph, &live, step, &settings).await,
+                    run_step(cluster, graph, live, step, settings).await,
                 )
-            })
-            .buffer_unordered(options.concurrency.max(1))
-            .collect()
-            .await;
+            }));
+        }
+        let mut results = bounded(steps, options.concurrency).await;
         // Steps of a wave finish in any order; report them in a stable one.
         results.sort_by_key(|(id, _)| *id);
         for (id, r) in results {
@@ -633,16 +637,14 @@ pub async fn diff(
         }
     }
     let graph = &graph;
-    let checks = order
-        .iter()
-        .filter(|(a, _)| *a != report::Action::Delete)
-        .map(|(_, key)| async move {
+    let mut checks: Vec<BoxFuture<'_, (ObjectKey, Result<Value, String>)>> = Vec::new();
+    for (_, key) in order.iter().filter(|(a, _)| *a != report::Action::Delete) {
+        checks.push(Box::pin(async move {
             let object = &graph.get(key).expect("planned objects are desired").object;
             (key.clone(), apply(cluster, object, true).await)
-        });
-    let results: BTreeMap<ObjectKey, Result<Value, String>> = stream::iter(checks)
-        .buffer_unordered(options.concurrency.max(1))
-        .collect::<Vec<_>>()
+        }));
+    }
+    let results: BTreeMap<ObjectKey, Result<Value, String>> = bounded(checks, options.concurrency)
         .await
         .into_iter()
         .collect();

@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context;
-use futures_util::future::try_join_all;
+use futures_util::future::BoxFuture;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use model::{Kind, Object, ObjectKey, keys};
 use serde_json::{Value, json};
 
@@ -43,6 +43,9 @@ pub struct LiveState {
     /// The inventory.
     pub inventory: Inventory,
 }
+
+/// LISTs in flight at once when reading the live state.
+const LIST_CONCURRENCY: usize = 8;
 
 /// Name of the inventory ConfigMap of an instance.
 pub fn inventory_name(instance: &str) -> String {
@@ -143,25 +146,22 @@ pub async fn read(
     let mut all_ns: BTreeSet<String> = namespaces.clone();
     all_ns.extend(inventory.keys.iter().map(|k| k.namespace.clone()));
     let selector = format!("{}={instance}", keys::INSTANCE);
-    let lists = all_ns.iter().flat_map(|ns| {
-        Kind::ALL.into_iter().map({
-            let selector = selector.clone();
-            move |kind| {
-                let api = cluster.api(kind, ns);
-                let params = ListParams::default().labels(&selector);
-                async move {
-                    let list = retry::retry("list", || api.list(&params))
-                        .await
-                        .with_context(|| {
-                            format!("cannot list {} in namespace {ns}", kind.plural())
-                        })?;
-                    anyhow::Ok(list.items)
-                }
-            }
-        })
-    });
+    let mut lists: Vec<BoxFuture<'_, anyhow::Result<Vec<DynamicObject>>>> = Vec::new();
+    for ns in &all_ns {
+        for kind in Kind::ALL {
+            let api = cluster.api(kind, ns);
+            let params = ListParams::default().labels(&selector);
+            lists.push(Box::pin(async move {
+                let list = retry::retry("list", || api.list(&params))
+                    .await
+                    .with_context(|| format!("cannot list {} in namespace {ns}", kind.plural()))?;
+                anyhow::Ok(list.items)
+            }));
+        }
+    }
     let mut objects = BTreeMap::new();
-    for items in try_join_all(lists).await? {
+    for items in super::bounded(lists, LIST_CONCURRENCY).await {
+        let items = items?;
         for item in items {
             let raw = serde_json::to_value(&item)?;
             let object = Object::from_value(raw.clone()).with_context(|| {

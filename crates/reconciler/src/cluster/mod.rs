@@ -30,6 +30,20 @@ pub struct ClusterArgs {
     pub request_timeout: Duration,
 }
 
+/// Runs `futures` with at most `limit` in flight; the results come in the input order. The
+/// futures are boxed where they are built (in loops, not closures), which keeps the callers'
+/// futures `Send` for every lifetime (async closures over borrowed items are not).
+pub async fn bounded<'a, T: 'a>(
+    futures: Vec<futures_util::future::BoxFuture<'a, T>>,
+    limit: usize,
+) -> Vec<T> {
+    use futures_util::StreamExt;
+    futures_util::stream::iter(futures)
+        .buffered(limit.max(1))
+        .collect()
+        .await
+}
+
 /// Clusters that need no configuration.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClusterKind {

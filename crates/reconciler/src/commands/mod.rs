@@ -5,5 +5,6 @@ pub mod generate;
 pub mod graph;
 pub mod render;
 pub mod rollout;
+pub mod run;
 pub mod simcluster;
 pub mod sync;

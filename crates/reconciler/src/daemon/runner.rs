@@ -38,6 +38,8 @@ pub enum Trigger {
     Manual,
     /// A retry after a failed fetch or sync.
     Retry,
+    /// A rollout step is due (its bake ended, or a wait should look again).
+    Rollout,
 }
 
 impl Trigger {
@@ -49,6 +51,7 @@ impl Trigger {
             Trigger::Webhook(_) => "webhook",
             Trigger::Manual => "manual",
             Trigger::Retry => "retry",
+            Trigger::Rollout => "rollout",
         }
     }
 }

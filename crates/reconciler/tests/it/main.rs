@@ -9,6 +9,7 @@ mod graph;
 mod prometheus;
 mod render;
 mod rollout;
+mod run;
 mod sync;
 
 use std::path::{Path, PathBuf};

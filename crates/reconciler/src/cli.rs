@@ -19,6 +19,9 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// The whole story on an embedded simulated cluster, with no set-up: graph, diff, the
+    /// daemon, a webhook, a rollout step by step, and a broken version rolled back.
+    Demo(commands::demo::Args),
     /// Print the rendered manifests of a folder of sources, or every error in them.
     Render(commands::render::Args),
     /// Show what a change would do: compare DIR with the live cluster, or with a Git revision
@@ -69,6 +72,7 @@ impl From<Outcome> for ExitCode {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => commands::demo::run(&args),
         Command::Render(args) => commands::render::run(&args),
         Command::Diff(args) => commands::diff::run(&args),
         Command::Sync(args) => commands::sync::run(&args),

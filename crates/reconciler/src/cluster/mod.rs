@@ -78,19 +78,14 @@ pub fn resource(kind: Kind) -> ApiResource {
 impl Cluster {
     /// Connects as `args` say and checks that the Vimana CRDs are served.
     pub async fn connect(args: &ClusterArgs) -> anyhow::Result<Cluster> {
-        let (mut config, embedded) = if args.cluster == Some(ClusterKind::Embedded) {
-            let sim = simcluster::SimCluster::start(simcluster::Config {
+        if args.cluster == Some(ClusterKind::Embedded) {
+            return Cluster::embedded(simcluster::Config {
                 log_requests: false,
                 ..simcluster::Config::default()
             })
-            .await
-            .context("cannot start the embedded cluster")?;
-            let kubeconfig = Kubeconfig::from_yaml(&sim.kubeconfig())?;
-            let config =
-                kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-                    .await?;
-            (config, Some(sim))
-        } else if let Some(path) = &args.kubeconfig {
+            .await;
+        }
+        let (mut config, embedded) = if let Some(path) = &args.kubeconfig {
             let kubeconfig = Kubeconfig::read_from(path)
                 .with_context(|| format!("cannot read the kubeconfig {}", path.display()))?;
             let options = KubeConfigOptions {
@@ -121,6 +116,23 @@ impl Cluster {
         config.connect_timeout = Some(args.request_timeout.min(Duration::from_secs(10)));
         let client = kube::Client::try_from(config).context("cannot build the cluster client")?;
         let cluster = Cluster { client, embedded };
+        cluster.check_crds().await?;
+        Ok(cluster)
+    }
+
+    /// Starts a simulated cluster in this process with `config` and connects to it.
+    pub async fn embedded(config: simcluster::Config) -> anyhow::Result<Cluster> {
+        let sim = simcluster::SimCluster::start(config)
+            .await
+            .context("cannot start the embedded cluster")?;
+        let kubeconfig = Kubeconfig::from_yaml(&sim.kubeconfig())?;
+        let config =
+            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+        let client = kube::Client::try_from(config).context("cannot build the cluster client")?;
+        let cluster = Cluster {
+            client,
+            embedded: Some(sim),
+        };
         cluster.check_crds().await?;
         Ok(cluster)
     }

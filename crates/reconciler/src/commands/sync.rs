@@ -1,10 +1,14 @@
 //! `reconciler sync DIR`: one reconcile pass against a cluster, then exit.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::Outcome;
 use crate::cluster::{Cluster, ClusterArgs};
+use crate::daemon::GitSource;
+use crate::daemon::config::{Auth, SourceConfig, default_cache_dir};
+use crate::git::GitTree;
 use crate::rollout;
 use crate::rollout::analysis::Analysis;
 use crate::sources::{self, SourceArgs};
@@ -13,9 +17,37 @@ use crate::sync;
 /// Arguments of `reconciler sync`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Where the sources are.
-    #[command(flatten)]
-    pub source: SourceArgs,
+    /// Folder of Vimana sources (or give `--repo`).
+    #[arg(
+        value_name = "DIR",
+        required_unless_present = "repo",
+        conflicts_with = "repo"
+    )]
+    pub dir: Option<PathBuf>,
+    /// Git repository to sync from instead of a folder: a path, `file://`, `https://`,
+    /// `ssh://` or `git://` URL. It is cloned into `--cache-dir`, then fetched.
+    #[arg(long, value_name = "URL")]
+    pub repo: Option<String>,
+    /// Branch, tag or commit of `--repo`.
+    #[arg(
+        long = "ref",
+        value_name = "REF",
+        default_value = "main",
+        requires = "repo"
+    )]
+    pub reference: String,
+    /// Folder of the sources inside `--repo`.
+    #[arg(long, value_name = "P", default_value = "", requires = "repo")]
+    pub path: String,
+    /// Where clones of `--repo` are kept (default: `$XDG_CACHE_HOME/vimana-reconciler`).
+    #[arg(long, value_name = "DIR", requires = "repo")]
+    pub cache_dir: Option<PathBuf>,
+    /// Reconciler instance name, written to the `reconciler.vimana.host/instance` label.
+    #[arg(long, default_value = "default", env = "RECONCILER_INSTANCE")]
+    pub instance: String,
+    /// Namespace of objects whose source names none.
+    #[arg(long, default_value = "vimana", env = "RECONCILER_NAMESPACE")]
+    pub namespace: String,
     /// Which cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,
@@ -53,12 +85,13 @@ impl ApplyArgs {
     /// is given).
     pub fn options(
         &self,
-        source: &SourceArgs,
+        instance: &str,
+        namespace: &str,
         revision: Option<String>,
     ) -> anyhow::Result<sync::Options> {
         let mut options = sync::Options {
-            instance: source.instance.clone(),
-            namespace: source.namespace.clone(),
+            instance: instance.to_owned(),
+            namespace: namespace.to_owned(),
             prune: !self.no_prune,
             allow_empty: self.allow_empty,
             concurrency: usize::from(self.concurrency),
@@ -81,6 +114,49 @@ impl ApplyArgs {
     }
 }
 
+/// Clones or fetches `--repo` into the cache and renders its revision from Git objects.
+/// Diagnostics go to stderr; `None` when there were errors.
+fn render_repo(args: &Args, url: &str) -> anyhow::Result<Option<(render::Output, Option<String>)>> {
+    let config = SourceConfig {
+        url: url.to_owned(),
+        reference: args.reference.clone(),
+        path: args.path.trim_matches('/').to_owned(),
+        auth: Auth::None,
+        cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
+        timeout: Duration::from_secs(120),
+    };
+    let source = GitSource::new(&config)?;
+    let revision = source.fetch()?;
+    let repo = source.open()?;
+    let tree = GitTree::at_revision(&repo, &revision.commit)?;
+    let output = render::render(
+        &tree,
+        &render::Options {
+            path: config.path.clone(),
+            instance: args.instance.clone(),
+            namespace: args.namespace.clone(),
+        },
+    );
+    let display = |p: &str| format!("{}@{}:{p}", source.display_url(), &revision.commit[..12]);
+    sources::print_diagnostics(&output.diagnostics, &display);
+    if output.diagnostics.has_errors() {
+        eprintln!(
+            "error: {} error(s) in the sources at {}; nothing was applied",
+            output.diagnostics.error_count(),
+            &revision.commit[..12]
+        );
+        return Ok(None);
+    }
+    eprintln!(
+        "rendered {} objects from {} at {} ({})",
+        output.manifests.len(),
+        source.display_url(),
+        &revision.commit[..12],
+        revision.summary
+    );
+    Ok(Some((output, Some(revision.commit))))
+}
+
 /// A multi-threaded runtime for the commands that talk to a cluster.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
@@ -89,12 +165,29 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// Renders DIR and makes the cluster equal to it.
+/// Renders DIR (or the revision of `--repo`) and makes the cluster equal to it.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let Some(output) = sources::render_reporting(&args.source)? else {
-        return Ok(Outcome::Failed);
+    let (output, revision) = match (&args.dir, &args.repo) {
+        (Some(dir), _) => {
+            let source = SourceArgs {
+                dir: dir.clone(),
+                instance: args.instance.clone(),
+                namespace: args.namespace.clone(),
+            };
+            match sources::render_reporting(&source)? {
+                Some(output) => (output, None),
+                None => return Ok(Outcome::Failed),
+            }
+        }
+        (None, Some(url)) => match render_repo(args, url)? {
+            Some(rendered) => rendered,
+            None => return Ok(Outcome::Failed),
+        },
+        (None, None) => unreachable!("clap requires DIR or --repo"),
     };
-    let options = args.apply.options(&args.source, None)?;
+    let options = args
+        .apply
+        .options(&args.instance, &args.namespace, revision)?;
     runtime()?.block_on(async {
         let cluster = Cluster::connect(&args.cluster).await?;
         let outcome = passes(&cluster, &output.manifests, &options, !args.apply.no_wait).await;

@@ -29,6 +29,13 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(120);
 /// Default `source.auth.username` with a token.
 pub const DEFAULT_TOKEN_USERNAME: &str = "git";
+/// Default `cluster.leaderElection.leaseDuration`: how long a Lease holds without renewal.
+pub const DEFAULT_LEASE_DURATION: Duration = Duration::from_secs(15);
+/// Default `cluster.leaderElection.renewDeadline`: how long a leader keeps trying to renew
+/// before it steps down.
+pub const DEFAULT_RENEW_DEADLINE: Duration = Duration::from_secs(10);
+/// Default `cluster.leaderElection.retryPeriod`: the pause between tries to acquire or renew.
+pub const DEFAULT_RETRY_PERIOD: Duration = Duration::from_secs(2);
 
 /// A secret value (token, webhook secret). Its `Debug` and `Display` print `<redacted>`, so it
 /// cannot reach a log or an error message by accident; [`Secret::expose`] is the only way in.
@@ -265,6 +272,38 @@ pub struct ClusterConfig {
     pub namespace: String,
     /// `cluster.embedded`: run on the embedded simulated cluster. Default false.
     pub embedded: bool,
+    /// `cluster.leaderElection`: which replica may write.
+    pub leader_election: LeaderElectionConfig,
+}
+
+/// `cluster.leaderElection`: replicas elect a leader on the Lease `reconciler-<instance>` in
+/// `cluster.namespace`; only the leader syncs. The rule `retryPeriod < renewDeadline <
+/// leaseDuration` leaves a leader that cannot renew `leaseDuration - renewDeadline` to stop
+/// its sync before another replica may take the Lease.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeaderElectionConfig {
+    /// `enabled`: elect a leader. Default true; false makes this replica always write (one
+    /// replica only).
+    pub enabled: bool,
+    /// `leaseDuration`: how long others wait after the last renewal they saw before taking the
+    /// Lease; whole seconds (the Lease stores seconds). Default `15s`.
+    pub lease_duration: Duration,
+    /// `renewDeadline`: how long the leader keeps trying to renew before it steps down.
+    /// Default `10s`.
+    pub renew_deadline: Duration,
+    /// `retryPeriod`: the pause between tries to acquire or renew. Default `2s`.
+    pub retry_period: Duration,
+}
+
+impl Default for LeaderElectionConfig {
+    fn default() -> Self {
+        LeaderElectionConfig {
+            enabled: true,
+            lease_duration: DEFAULT_LEASE_DURATION,
+            renew_deadline: DEFAULT_RENEW_DEADLINE,
+            retry_period: DEFAULT_RETRY_PERIOD,
+        }
+    }
 }
 
 /// `apply`.
@@ -411,6 +450,16 @@ struct RawCluster {
     context: Option<String>,
     namespace: Option<String>,
     embedded: Option<bool>,
+    leader_election: Option<RawLeaderElection>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawLeaderElection {
+    enabled: Option<bool>,
+    lease_duration: Option<String>,
+    renew_deadline: Option<String>,
+    retry_period: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -1043,6 +1092,68 @@ fn check_cluster(raw: RawCluster, base: Option<&Path>, p: &mut Problems) -> Clus
         context: raw.context,
         namespace,
         embedded,
+        leader_election: check_leader_election(raw.leader_election.unwrap_or_default(), p),
+    }
+}
+
+fn check_leader_election(raw: RawLeaderElection, p: &mut Problems) -> LeaderElectionConfig {
+    const KEY: &str = "cluster.leaderElection";
+    let d = LeaderElectionConfig::default();
+    let lease_duration = parse_duration(
+        &format!("{KEY}.leaseDuration"),
+        raw.lease_duration,
+        d.lease_duration,
+        p,
+    );
+    let renew_deadline = parse_duration(
+        &format!("{KEY}.renewDeadline"),
+        raw.renew_deadline,
+        d.renew_deadline,
+        p,
+    );
+    let retry_period = parse_duration(
+        &format!("{KEY}.retryPeriod"),
+        raw.retry_period,
+        d.retry_period,
+        p,
+    );
+    if lease_duration.is_zero() || lease_duration.subsec_nanos() != 0 {
+        p.add(
+            &format!("{KEY}.leaseDuration"),
+            format!(
+                "{} is not a whole number of seconds of at least 1s (the Lease stores seconds)",
+                model::duration::format(lease_duration)
+            ),
+        );
+    }
+    if retry_period.is_zero() {
+        p.add(&format!("{KEY}.retryPeriod"), "it must be longer than zero");
+    }
+    if renew_deadline >= lease_duration {
+        p.add(
+            &format!("{KEY}.renewDeadline"),
+            format!(
+                "{} must be shorter than leaseDuration ({}): a leader that cannot renew must step down before another replica may take the Lease",
+                model::duration::format(renew_deadline),
+                model::duration::format(lease_duration)
+            ),
+        );
+    }
+    if retry_period >= renew_deadline {
+        p.add(
+            &format!("{KEY}.retryPeriod"),
+            format!(
+                "{} must be shorter than renewDeadline ({}), so that a leader tries to renew more than once",
+                model::duration::format(retry_period),
+                model::duration::format(renew_deadline)
+            ),
+        );
+    }
+    LeaderElectionConfig {
+        enabled: raw.enabled.unwrap_or(d.enabled),
+        lease_duration,
+        renew_deadline,
+        retry_period,
     }
 }
 

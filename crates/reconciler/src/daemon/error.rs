@@ -41,6 +41,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The leader-election Lease could not be released (it then expires on its own).
+    #[error("cannot release the Lease {lease}: {message}")]
+    Lease {
+        /// `namespace/name`.
+        lease: String,
+        /// Why.
+        message: String,
+    },
     /// Logging could not be set up.
     #[error("cannot set up logging: {0}")]
     Logging(String),

@@ -1,15 +1,13 @@
 //! The daemon behind `reconciler run` (DESIGN section 9): the config file, the Git source, the
-//! cron schedule, the webhook receiver, the HTTP endpoints, and the loop that runs one sync at a
-//! time. The sync itself is pluggable ([`runner::SyncFn`]): this module knows Git, time and
-//! HTTP, not the cluster.
-//!
-//! Code in here reaches the rest of the binary only through `super::` paths, so that the
-//! integration tests can compile it as a module of their own (`tests/it/daemon.rs`).
+//! cron schedule, the webhook receiver, the HTTP endpoints, leader election on a Lease, and the
+//! loop that runs one sync at a time. The sync itself is pluggable ([`runner::SyncFn`]): apart
+//! from the Lease ([`lease`]), this module knows Git, time and HTTP, not the cluster.
 
 pub mod config;
 pub mod error;
 pub mod gitsource;
 pub mod knownhosts;
+pub mod lease;
 pub mod logging;
 pub mod metrics;
 pub mod runner;

@@ -5,8 +5,9 @@
 //! drift). A failed fetch keeps the last good revision live and retries with backoff; so does a
 //! sync that reports a retryable failure (kube-runtime's error policy, in small).
 //!
-//! On shutdown the running sync is told to stop at its next safe point
-//! ([`SyncRequest::stop`]) and awaited; no new sync starts.
+//! On shutdown, and when this replica leaves the leadership ([`super::lease`]), the running
+//! sync is told to stop at its next safe point ([`SyncRequest::stop`]) and awaited; no new sync
+//! starts (until it leads again).
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -74,8 +75,22 @@ pub struct Triggers {
 
 #[derive(Default)]
 struct TriggersInner {
-    pending: Mutex<Option<(Trigger, u64)>>,
+    pending: Mutex<Option<Pending>>,
     notify: Notify,
+}
+
+/// The pending request: its first trigger, how many requests it stands for, and whether they
+/// were all webhooks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// The first trigger folded in.
+    pub first: Trigger,
+    /// How many triggers were folded in.
+    pub count: u64,
+    /// Whether every trigger was a webhook: a webhook says Git changed, so when the fetch finds
+    /// the revision already synced there is nothing to do (a burst of webhooks for one push
+    /// makes one sync). Other triggers sync unchanged revisions too (drift, rollout steps).
+    pub webhooks_only: bool,
 }
 
 impl std::fmt::Debug for Triggers {
@@ -93,9 +108,19 @@ impl Triggers {
     /// Asks for a sync; folds into the pending request if there is one.
     pub fn fire(&self, trigger: Trigger) {
         let mut pending = self.inner.pending.lock().expect("not poisoned");
+        let webhook = matches!(trigger, Trigger::Webhook(_));
         match pending.as_mut() {
-            Some((_, n)) => *n += 1,
-            None => *pending = Some((trigger, 1)),
+            Some(p) => {
+                p.count += 1;
+                p.webhooks_only &= webhook;
+            }
+            None => {
+                *pending = Some(Pending {
+                    first: trigger,
+                    count: 1,
+                    webhooks_only: webhook,
+                })
+            }
         }
         drop(pending);
         // One stored permit at most: any number of fires during a sync wake the loop once.
@@ -104,6 +129,11 @@ impl Triggers {
 
     /// Takes the pending request: its first trigger and how many requests it stands for.
     pub fn take(&self) -> Option<(Trigger, u64)> {
+        self.take_pending().map(|p| (p.first, p.count))
+    }
+
+    /// Takes the pending request.
+    pub fn take_pending(&self) -> Option<Pending> {
         self.inner.pending.lock().expect("not poisoned").take()
     }
 
@@ -118,8 +148,9 @@ impl Triggers {
     }
 }
 
-/// Tells a running sync that the daemon is stopping: finish the current step, or stop where it
-/// is safe (between waves, before the next rollout step), and return.
+/// Tells a running sync that the daemon is stopping, or that this replica is no longer the
+/// leader (another may soon write): finish the current step, or stop where it is safe (between
+/// waves, before the next rollout step), and return.
 #[derive(Clone, Debug)]
 pub struct StopSignal(watch::Receiver<bool>);
 
@@ -157,7 +188,7 @@ pub struct SyncRequest {
     /// The commit of the last successful sync, if any (equal to `revision.commit` when Git did
     /// not change).
     pub previous: Option<String>,
-    /// Raised when the daemon is stopping.
+    /// Raised when the daemon is stopping or this replica leaves the leadership.
     pub stop: StopSignal,
 }
 
@@ -316,9 +347,10 @@ impl Runner {
         Some(Instant::now() + wait)
     }
 
-    /// Runs until `shutdown` resolves; a sync on start, then on every trigger.
+    /// Runs until `shutdown` resolves; a sync on start, then on every trigger. Only a leader
+    /// syncs: when this replica leaves the leadership during a sync, the sync is told to stop
+    /// (as on shutdown) and awaited, and no sync starts until it leads again.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let (stop_tx, stop) = StopSignal::new();
         tokio::pin!(shutdown);
         self.state.trigger(Trigger::Start);
         let mut next_schedule = self.next_schedule();
@@ -345,13 +377,18 @@ impl Runner {
                     self.state.trigger(Trigger::Retry);
                 }
             }
-            if self.state.role() == Role::Standby {
+            // Subscribed before the role is read: a change after this point, even one that
+            // flips back, is seen by `role.changed()` below.
+            let mut role = self.state.watch_role();
+            if *role.borrow_and_update() != Role::Leader {
                 continue;
             }
-            let Some((trigger, folded)) = self.state.triggers().take() else {
+            let Some(pending) = self.state.triggers().take_pending() else {
                 continue;
             };
-            let pass = self.pass(trigger, folded, stop.clone(), last_synced.clone());
+            // A signal per pass: one raised by a lost leadership must not stop the next pass.
+            let (stop_tx, stop) = StopSignal::new();
+            let pass = self.pass(pending, stop, last_synced.clone());
             tokio::pin!(pass);
             let (outcome, stopping) = tokio::select! {
                 result = &mut pass => (result, false),
@@ -359,6 +396,12 @@ impl Runner {
                     tracing::info!("stopping: waiting for the running sync to reach a safe point");
                     let _ = stop_tx.send(true);
                     ((&mut pass).await, true)
+                }
+                _ = role.changed() => {
+                    // The Lease may soon belong to another replica: stop writing before it can.
+                    tracing::warn!("leadership lost: stopping the running sync at its next safe point");
+                    let _ = stop_tx.send(true);
+                    ((&mut pass).await, false)
                 }
             };
             match outcome {
@@ -408,15 +451,12 @@ impl Runner {
     /// Fetch, then sync. Returns how it ended and, on success, the synced commit.
     async fn pass(
         &self,
-        trigger: Trigger,
-        folded: u64,
+        pending: Pending,
         stop: StopSignal,
         previous: Option<String>,
     ) -> (Pass, Option<String>) {
         self.state.set_syncing(true);
-        let result = self
-            .fetch_and_sync(trigger, folded, stop, previous.clone())
-            .await;
+        let result = self.fetch_and_sync(pending, stop, previous.clone()).await;
         self.state.set_syncing(false);
         match result {
             Ok(commit) => (Pass::Synced, Some(commit)),
@@ -426,11 +466,11 @@ impl Runner {
 
     async fn fetch_and_sync(
         &self,
-        trigger: Trigger,
-        folded: u64,
+        pending: Pending,
         stop: StopSignal,
         previous: Option<String>,
     ) -> Result<String, Pass> {
+        let (trigger, folded) = (pending.first, pending.count);
         tracing::debug!(%trigger, requests = folded, "sync pass starting");
         let source = self.source.clone();
         // The fetch has its own deadline (transfer callbacks); this one also covers a connect
@@ -456,6 +496,14 @@ impl Runner {
             };
         let revision = fetched.map_err(Pass::FetchFailed)?;
         self.state.fetch_succeeded(&revision);
+        if pending.webhooks_only && previous.as_deref() == Some(revision.commit.as_str()) {
+            tracing::debug!(
+                revision = %revision.commit,
+                requests = folded,
+                "webhooks for a revision already synced: nothing to do"
+            );
+            return Ok(revision.commit);
+        }
         let request = SyncRequest {
             revision: revision.clone(),
             repository: self.source.repository_path().to_owned(),

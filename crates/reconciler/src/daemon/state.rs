@@ -250,15 +250,28 @@ impl State {
         *self.role.borrow()
     }
 
-    /// Sets the role (leader election). Becoming leader asks for a sync.
+    /// Sets the role (leader election). Becoming leader asks for a sync; leaving the
+    /// leadership makes the loop stop the running sync ([`State::watch_role`]).
     pub fn set_role(&self, role: Role) {
-        let previous = self.role.send_replace(role);
-        if previous != role {
+        // Only a real change notifies, so that a watcher that sees a change knows the role
+        // left the value it had.
+        let changed = self.role.send_if_modified(|current| {
+            let changed = *current != role;
+            *current = role;
+            changed
+        });
+        if changed {
             tracing::info!(?role, "role changed");
             if role == Role::Leader {
                 self.trigger(Trigger::Start);
             }
         }
+    }
+
+    /// A receiver of role changes, with the current role marked as seen: its `changed()`
+    /// resolves at the next change, even if the role changed back before it was polled.
+    pub fn watch_role(&self) -> tokio::sync::watch::Receiver<Role> {
+        self.role.subscribe()
     }
 
     /// Waits until the role differs from `than`.

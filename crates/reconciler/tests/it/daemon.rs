@@ -1,11 +1,12 @@
 //! Tests of the daemon module (`reconciler::daemon`): config, Git source over real transports,
-//! schedule, webhooks, endpoints and the sync loop.
+//! schedule, webhooks, endpoints, the sync loop and leader election.
 
 use reconciler::daemon as imp;
 
 mod config;
 mod gitsource;
 mod knownhosts;
+mod lease;
 mod runner;
 mod schedule;
 mod server;

@@ -4,6 +4,7 @@
 mod cluster;
 mod crds;
 mod daemon;
+mod deploy;
 mod demo;
 mod diff_base;
 mod graph;

@@ -289,9 +289,11 @@ impl Inner {
                 }
                 Attempt::Failed(e) => {
                     failures += 1;
-                    // The first failure of a run is worth a warning; the rest, a debug line.
-                    if failures == 1 {
-                        tracing::warn!(lease = %self.lease_text(), error = %e, "cannot acquire the Lease; retrying");
+                    // A replica that never gets the Lease never syncs (a missing namespace,
+                    // a missing permission): say so at the first failure and about every
+                    // minute after, without a line per try.
+                    if failures == 1 || failures % 30 == 0 {
+                        tracing::warn!(lease = %self.lease_text(), error = %e, failures, "cannot acquire the Lease; this replica does not sync until it does");
                     } else {
                         tracing::debug!(error = %e, failures, "cannot acquire the Lease");
                     }

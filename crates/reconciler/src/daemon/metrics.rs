@@ -13,6 +13,7 @@
 //! | `reconciler_git_fetches_total` | counter | |
 //! | `reconciler_git_fetch_errors_total` | counter | `kind` (see `GitErrorKind`) |
 //! | `reconciler_last_successful_sync_timestamp_seconds` | gauge | |
+//! | `reconciler_leader` | gauge | 1 while this replica leads (may sync), 0 while a standby |
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -77,6 +78,7 @@ pub struct Metrics {
     git_fetches: Counter,
     git_fetch_errors: Family<KindLabels, Counter>,
     last_success: Gauge<f64, AtomicU64>,
+    leader: Gauge,
     phases_seen: Mutex<BTreeSet<String>>,
 }
 
@@ -160,6 +162,14 @@ impl Metrics {
             "Unix time of the end of the last successful sync",
             last_success.clone(),
         );
+        let leader = Gauge::default();
+        registry.register(
+            "reconciler_leader",
+            "1 while this replica holds the leadership and may sync, 0 while it is a standby",
+            leader.clone(),
+        );
+        // A replica leads until leader election says otherwise (State starts as leader).
+        leader.set(1);
         Metrics {
             registry,
             syncs,
@@ -173,6 +183,7 @@ impl Metrics {
             git_fetches,
             git_fetch_errors,
             last_success,
+            leader,
             phases_seen: Mutex::new(BTreeSet::new()),
         }
     }
@@ -207,6 +218,11 @@ impl Metrics {
     /// Records the end time of a successful sync.
     pub fn last_success(&self, unix_seconds: f64) {
         self.last_success.set(unix_seconds);
+    }
+
+    /// Records whether this replica leads.
+    pub fn leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
     }
 
     /// Counts a request for a sync.

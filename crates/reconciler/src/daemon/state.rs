@@ -261,6 +261,7 @@ impl State {
             changed
         });
         if changed {
+            self.metrics.leader(role == Role::Leader);
             tracing::info!(?role, "role changed");
             if role == Role::Leader {
                 self.trigger(Trigger::Start);

@@ -394,6 +394,7 @@ async fn a_leader_that_loses_the_api_steps_down_before_its_lease_expires_and_sto
     assert_eq!(trigger, Trigger::Start, "leading starts a sync");
     assert_eq!(state.role(), Role::Leader);
 
+    assert!(state.metrics.encode().contains("\nreconciler_leader 1\n"));
     let mut role = state.watch_role();
     let lost = Utc::now();
     sim.set_faults(vec![FaultRule::parse("resource=leases,error=503").unwrap()]);
@@ -403,6 +404,7 @@ async fn a_leader_that_loses_the_api_steps_down_before_its_lease_expires_and_sto
         .unwrap();
     let stepped_down = Utc::now();
     assert_eq!(*role.borrow(), Role::Standby);
+    assert!(state.metrics.encode().contains("\nreconciler_leader 0\n"));
     assert!(
         stepped_down < lost + chrono::Duration::from_std(lease_duration).unwrap(),
         "stepped down at {stepped_down}; the Lease renewed before {lost} may expire at {}",

@@ -77,13 +77,16 @@ impl Settings {
     }
 
     /// The settings of a config: `instance`, `cluster.namespace`,
-    /// `cluster.leaderElection`.
+    /// `cluster.leaderElection`. Election is off on the embedded cluster, which lives in this
+    /// process: no other replica can reach it.
     pub fn from_config(config: &Config) -> Settings {
-        Settings::new(
+        let mut settings = Settings::new(
             &config.instance,
             &config.cluster.namespace,
             &config.cluster.leader_election,
-        )
+        );
+        settings.enabled &= !config.cluster.embedded;
+        settings
     }
 
     /// `leaseDurationSeconds` as written to the Lease: whole seconds, rounded up.

@@ -478,10 +478,20 @@ fn the_election_keys_have_defaults_and_rules() {
     assert_eq!(s.lease_duration, Duration::from_secs(15));
     assert_eq!(s.renew_deadline, Duration::from_secs(10));
     assert_eq!(s.retry_period, Duration::from_secs(2));
+    assert!(s.enabled);
     assert_ne!(
         s.identity,
         Settings::from_config(&c).identity,
         "every process has its own identity"
+    );
+    let embedded = Config::parse(
+        "source: { url: https://git.example.org/c.git }\ncluster: { embedded: true }\n",
+        None,
+    )
+    .unwrap();
+    assert!(
+        !Settings::from_config(&embedded).enabled,
+        "no other replica can reach the embedded cluster"
     );
 
     let c = Config::parse(

@@ -100,14 +100,14 @@ fn bench(c: &mut Criterion) {
     let mut releasing_objects = before.clone();
     let mut pruned = Vec::new();
     for (i, o) in before.iter().enumerate() {
-        if let Object::Component(comp) = o {
-            if comp.spec.version == "1.0.0" || comp.spec.version == "1.1.0" {
-                let mut extra = comp.clone();
-                extra.metadata.name = format!("{}-old", extra.metadata.name);
-                extra.spec.version = format!("0.{i}.0");
-                pruned.push(extra.metadata.name.clone());
-                releasing_objects.push(Object::Component(extra));
-            }
+        if let Object::Component(comp) = o
+            && (comp.spec.version == "1.0.0" || comp.spec.version == "1.1.0")
+        {
+            let mut extra = comp.clone();
+            extra.metadata.name = format!("{}-old", extra.metadata.name);
+            extra.spec.version = format!("0.{i}.0");
+            pruned.push(extra.metadata.name.clone());
+            releasing_objects.push(Object::Component(extra));
         }
     }
     let prune_keys: Vec<model::ObjectKey> = releasing_objects

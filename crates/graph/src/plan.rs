@@ -350,11 +350,11 @@ pub fn plan(desired: &DependencyGraph, live: &Live) -> Result<Plan, Vec<Error>> 
                 let manifest = &manifests[p];
                 let key = manifest.object.key();
                 let live_object = live_of(&key);
-                if let (Object::Component(_), Some(l)) = (&manifest.object, live_object) {
-                    if let Some(e) = immutable_change(manifest, l) {
-                        errors.push(e);
-                        continue;
-                    }
+                if let (Object::Component(_), Some(l)) = (&manifest.object, live_object)
+                    && let Some(e) = immutable_change(manifest, l)
+                {
+                    errors.push(e);
+                    continue;
                 }
                 // The object to send: a Server carries the live weights (none when created).
                 let to_send = |weights: Weights| {

@@ -475,10 +475,9 @@ pub fn json(graph: &DependencyGraph, plan: &Plan) -> serde_json::Value {
                 e.weight,
                 &manifests[e.source().index()].object,
                 graph.graph[e.target()],
-            ) {
-                if let Object::Server(server) = &manifests[s].object {
-                    v["weight"] = json!(server.spec.version_weights.get(&c.spec.version));
-                }
+            ) && let Object::Server(server) = &manifests[s].object
+            {
+                v["weight"] = json!(server.spec.version_weights.get(&c.spec.version));
             }
             v
         })

@@ -47,6 +47,15 @@ pub struct Options {
     pub analyses: BTreeMap<String, Analysis>,
     /// Notification URLs.
     pub notify: Vec<String>,
+    /// Raised when the pass must stop at its next safe point (the daemon stops, or this replica
+    /// lost the leadership): between waves and before rollout steps.
+    pub stop: Option<crate::daemon::StopSignal>,
+}
+
+impl Options {
+    fn stopping(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| s.is_stopping())
+    }
 }
 
 impl Default for Options {
@@ -62,6 +71,7 @@ impl Default for Options {
             rollout: rollout::Policy::default(),
             analyses: BTreeMap::new(),
             notify: Vec::new(),
+            stop: None,
         }
     }
 }
@@ -109,6 +119,12 @@ pub enum Error {
         /// The failures.
         failures: Vec<Failure>,
         /// Steps that succeeded.
+        applied: usize,
+    },
+    /// The pass stopped at a safe point when asked to; the next pass completes it.
+    #[error("stopped after {applied} step(s) at a safe point; the next sync completes the rest")]
+    Stopped {
+        /// Steps done before stopping.
         applied: usize,
     },
     /// The cluster could not be read or written.
@@ -379,6 +395,11 @@ pub async fn sync(
     // pass (a Component is deleted only after its weight reached 0 and the rollout ended).
     let mut open: BTreeSet<graph::StepId> = BTreeSet::new();
     for wave in &plan.waves {
+        if options.stopping() {
+            return Err(Error::Stopped {
+                applied: outcome.done.len(),
+            });
+        }
         let busy = |step: &Step| match &step.action {
             Action::Delete {
                 object: Object::Component(c),
@@ -430,6 +451,11 @@ pub async fn sync(
     }
     if failures.is_empty() {
         for key in unfinished.keys() {
+            if options.stopping() {
+                return Err(Error::Stopped {
+                    applied: outcome.done.len(),
+                });
+            }
             let driven_now = outcome.rollouts.iter().any(|d| d.key == *key);
             let Some(desired) = graph.get(key).map(|m| &m.object) else {
                 continue;

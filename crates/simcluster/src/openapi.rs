@@ -109,10 +109,9 @@ fn raw_schema(_reg: &Registry, t: &ResourceType) -> Value {
         for crd in crate::resources::crds() {
             if crd["spec"]["names"]["kind"] == t.kind.as_str()
                 && crd["spec"]["group"] == t.group.as_str()
+                && let Some(v) = crd["spec"]["versions"].as_array().and_then(|vs| vs.first())
             {
-                if let Some(v) = crd["spec"]["versions"].as_array().and_then(|vs| vs.first()) {
-                    return v["schema"]["openAPIV3Schema"].clone();
-                }
+                return v["schema"]["openAPIV3Schema"].clone();
             }
         }
     }

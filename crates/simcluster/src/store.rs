@@ -1230,7 +1230,7 @@ fn encode_continue(key: &Key) -> String {
 }
 
 fn decode_continue(tok: &str) -> Option<Key> {
-    if tok.len() % 2 != 0 {
+    if !tok.len().is_multiple_of(2) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..tok.len())

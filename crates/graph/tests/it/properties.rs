@@ -311,16 +311,16 @@ fn plans_respect_every_edge_reverse_deletions_and_keep_weights_safe() {
             let Action::Delete { object } = &step.action else {
                 unreachable!()
             };
-            if let Some(parent) = live_parent(live, object) {
-                if let Some(p) = deleted.get(&parent) {
-                    assert!(
-                        waves[&step.id] < waves[&p.id],
-                        "{ctx}: {k} and its parent {parent}"
-                    );
-                    seen.entry("deleted child and parent")
-                        .and_modify(|c| *c += 1)
-                        .or_insert(1);
-                }
+            if let Some(parent) = live_parent(live, object)
+                && let Some(p) = deleted.get(&parent)
+            {
+                assert!(
+                    waves[&step.id] < waves[&p.id],
+                    "{ctx}: {k} and its parent {parent}"
+                );
+                seen.entry("deleted child and parent")
+                    .and_modify(|c| *c += 1)
+                    .or_insert(1);
             }
         }
 

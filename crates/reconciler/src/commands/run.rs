@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::Outcome;
 use crate::cluster::{Cluster, ClusterArgs, ClusterKind};
+use crate::daemon::lease;
 use crate::daemon::{
     self, Config, RolloutStatus, State, SyncError, SyncReport, SyncRequest, Trigger,
 };
@@ -30,7 +31,23 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     daemon::logging::init(&config.log)?;
     crate::commands::sync::runtime()?.block_on(async {
         let cluster = Arc::new(Cluster::connect(&cluster_args(&config)).await?);
-        serve(config, cluster, daemon::shutdown_signal(), |_, _| {}).await?;
+        // Leader election on a Lease: a standby never writes; the Lease is released on stop so
+        // that a standby takes over at once.
+        let elector = lease::Elector::new(
+            cluster.client.clone(),
+            lease::Settings::from_config(&config),
+        );
+        let starter = elector.clone();
+        serve(
+            config,
+            cluster,
+            daemon::shutdown_signal(),
+            move |state, _| starter.start(state),
+        )
+        .await?;
+        if let Err(e) = elector.release().await {
+            tracing::warn!(error = %e, "the Lease was not released; it expires on its own");
+        }
         anyhow::Ok(Outcome::Success)
     })
 }
@@ -65,6 +82,7 @@ pub fn options(config: &Config) -> sync::Options {
             .map(|(name, a)| (name.clone(), Analysis::from_config(name, a)))
             .collect(),
         notify: config.notify.iter().map(|n| n.url.clone()).collect(),
+        stop: None,
     }
 }
 
@@ -87,6 +105,7 @@ pub async fn serve(
         let notifier = notifier.clone();
         async move {
             options.revision = Some(req.revision.commit.clone());
+            options.stop = Some(req.stop.clone());
             let result = pass(&cluster, &req, &options).await;
             if let Err(e) = &result {
                 let event = notify::Event {
@@ -206,7 +225,10 @@ async fn pass(
             ))
         }
         Err(e) => {
-            let retry = matches!(e, sync::Error::Cluster(_) | sync::Error::Apply { .. });
+            let retry = matches!(
+                e,
+                sync::Error::Cluster(_) | sync::Error::Apply { .. } | sync::Error::Stopped { .. }
+            );
             Err(SyncError {
                 message: e.to_string().lines().next().unwrap_or_default().to_owned(),
                 errors: e

@@ -1030,10 +1030,10 @@ fn check_webhook(raw: RawWebhook, base: Option<&Path>, p: &mut Problems) -> Webh
         (None, Some(e)) => Some(("webhook.secretEnv", SecretRef::Env(e))),
         (None, None) => None,
     };
-    if let Some((key, s)) = &secret {
-        if let Err(e) = s.read(key) {
-            p.add(key, e.to_string());
-        }
+    if let Some((key, s)) = &secret
+        && let Err(e) = s.read(key)
+    {
+        p.add(key, e.to_string());
     }
     let mut providers = raw.providers.unwrap_or_else(|| Provider::ALL.to_vec());
     providers.sort();

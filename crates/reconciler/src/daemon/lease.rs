@@ -295,7 +295,7 @@ impl Inner {
                     // A replica that never gets the Lease never syncs (a missing namespace,
                     // a missing permission): say so at the first failure and about every
                     // minute after, without a line per try.
-                    if failures == 1 || failures % 30 == 0 {
+                    if failures == 1 || failures.is_multiple_of(30) {
                         tracing::warn!(lease = %self.lease_text(), error = %e, failures, "cannot acquire the Lease; this replica does not sync until it does");
                     } else {
                         tracing::debug!(error = %e, failures, "cannot acquire the Lease");

@@ -4,8 +4,8 @@
 mod cluster;
 mod crds;
 mod daemon;
-mod deploy;
 mod demo;
+mod deploy;
 mod diff_base;
 mod graph;
 mod prometheus;

@@ -560,6 +560,8 @@ async fn the_daemon_serves_endpoints_and_syncs_on_a_signed_webhook() {
             .await
             .unwrap();
     assert_eq!(code, 401);
+    // A push: a new commit announced by a signed webhook.
+    up.commit(&[("clusters/prod/app.yaml", "version: 2\n")], "second");
     let (code, _) =
         tokio::task::spawn_blocking(move || http(addr, "POST", "/hooks/github", &signed, push))
             .await
@@ -591,4 +593,27 @@ async fn the_daemon_serves_endpoints_and_syncs_on_a_signed_webhook() {
         std::net::TcpStream::connect(addr).is_err(),
         "the port is closed"
     );
+}
+
+#[tokio::test]
+async fn webhooks_for_a_revision_already_synced_start_no_sync() {
+    let up = Upstream::new();
+    let (sync, mut fake) = fake(true);
+    let l = Loop::start(&up, sync, None, Role::Leader);
+    assert_eq!(fake.next().await.trigger, Trigger::Start);
+    eventually("first sync recorded", || {
+        l.state.status().revision.is_some() && !l.state.status().syncing
+    })
+    .await;
+    for _ in 0..50 {
+        l.state.trigger(Trigger::Webhook(Provider::Github));
+    }
+    eventually("the webhooks handled", || {
+        !l.state.status().pending && !l.state.status().syncing
+    })
+    .await;
+    // Had the webhooks made a sync, it would come before this one.
+    l.state.trigger(Trigger::Manual);
+    assert_eq!(fake.next().await.trigger, Trigger::Manual);
+    l.shutdown().await;
 }

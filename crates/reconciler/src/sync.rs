@@ -219,8 +219,15 @@ pub async fn prepare(
     } else {
         Vec::new()
     };
-    let state =
-        Live::new(live.objects.values().map(|o| o.object.clone()).collect()).with_prune(prune);
+    // The label and annotation keys the reconciler applied before: one removed from the sources
+    // is an update (server-side apply then removes it).
+    let owned = live
+        .objects
+        .iter()
+        .map(|(k, o)| (k.clone(), graph::owned_keys(&o.raw, keys::FIELD_MANAGER)));
+    let state = Live::new(live.objects.values().map(|o| o.object.clone()).collect())
+        .with_prune(prune)
+        .with_owned(owned);
     let plan = graph::plan(&graph, &state).map_err(Error::Plan)?;
     Ok(Prepared { graph, live, plan })
 }

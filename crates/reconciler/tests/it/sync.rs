@@ -428,3 +428,36 @@ async fn sync_from_a_git_repository_by_url() {
     assert_eq!(inv.data.unwrap()["revision"], commit.to_string());
     c.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_removed_from_the_sources_is_removed_from_the_cluster() {
+    let c = TestCluster::new("removed_label").await;
+    let labelled = server("{1.0.0: 100}", "calc.v1.Adder").replace(
+        "metadata: {name: adder}",
+        "metadata: {name: adder, labels: {team: numerics}}",
+    );
+    let files = |s: &str| {
+        c.write_sources(&[
+            ("domain.yaml", &domain()),
+            ("server.yaml", s),
+            ("c1.yaml", &component("1.0.0", "1.0.0")),
+        ])
+    };
+    files(&labelled);
+    ok(&c.run("sync", &[]).await);
+    let live = c.api("servers").get("adder").await.unwrap();
+    assert_eq!(live.metadata.labels.unwrap()["team"], "numerics");
+    files(&server("{1.0.0: 100}", "calc.v1.Adder"));
+    let out = c.run("diff", &[]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("-    team: numerics"),
+        "{}",
+        stdout(&out)
+    );
+    ok(&c.run("sync", &[]).await);
+    let live = c.api("servers").get("adder").await.unwrap();
+    assert!(!live.metadata.labels.unwrap().contains_key("team"));
+    assert_eq!(c.run("diff", &[]).await.status.code(), Some(0));
+    c.cleanup().await;
+}

@@ -487,3 +487,96 @@ async fn analysis_without_data_holds_the_step_then_aborts() {
     );
     c.cleanup().await;
 }
+
+/// Collects the JSON events POSTed to it.
+async fn receiver() -> (
+    String,
+    Arc<Mutex<Vec<serde_json::Value>>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let store = events.clone();
+    let app = axum::Router::new().route(
+        "/events",
+        axum::routing::post(move |body: String| {
+            let store = store.clone();
+            async move {
+                store
+                    .lock()
+                    .unwrap()
+                    .push(serde_json::from_str(&body).unwrap_or_default());
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/events", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, events, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollouts_notify_on_success_and_on_abort() {
+    let c = TestCluster::with("notify", |config| {
+        config.unavailable_versions = ["1.2.0".to_owned()].into();
+    })
+    .await;
+    let Some(_) = c.sim_only("an unavailable version") else {
+        return c.cleanup().await;
+    };
+    let (url, events, task) = receiver().await;
+    let config = c.dir.path().join("notify.yaml");
+    std::fs::write(
+        &config,
+        format!("instance: test\nsource: {{url: \"file:///unused\"}}\nnotify:\n  - url: {url}\n"),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let quick = |weights: &str| {
+        server(weights, "100").replace("progress-deadline: 20s", "progress-deadline: 2s")
+    };
+    let mut all = vec![
+        ("domain.yaml".to_owned(), domain()),
+        ("server.yaml".to_owned(), quick("{1.0.0: 100}")),
+    ];
+    for v in ["1.0.0", "1.1.0", "1.2.0"] {
+        all.push((format!("c-{v}.yaml"), component(v, v)));
+    }
+    let write = |all: &Vec<(String, String)>| {
+        let refs: Vec<(&str, &str)> = all.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        c.write_sources(&refs);
+    };
+    write(&all);
+    ok(&c.run("sync", &["--config", &config]).await);
+    all[1].1 = quick("{1.1.0: 100}");
+    write(&all);
+    ok(&c.run("sync", &["--config", &config]).await);
+    all[1].1 = quick("{1.2.0: 100}");
+    write(&all);
+    assert_eq!(
+        c.run("sync", &["--config", &config]).await.status.code(),
+        Some(2)
+    );
+    task.abort();
+    let kinds: Vec<String> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(kinds.contains(&"rollout-succeeded".to_owned()), "{kinds:?}");
+    assert_eq!(
+        kinds.last().map(String::as_str),
+        Some("rollout-aborted"),
+        "{kinds:?}"
+    );
+    let last = events.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last["object"], format!("Server {}/adder", c.ns));
+    assert!(
+        last["message"].as_str().unwrap().contains("1.2.0"),
+        "{last}"
+    );
+    c.cleanup().await;
+}

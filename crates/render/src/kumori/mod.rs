@@ -18,6 +18,7 @@ pub mod parser;
 pub mod render;
 pub mod types;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -89,6 +90,124 @@ pub fn render_binding(
     let mut diags = Vec::new();
     let rendered = bind(tree, binding, &mut prog, yaml_file, &mut diags);
     finish(&prog, diags, diagnostics);
+    rendered
+}
+
+/// What the bindings of one render share. A repository binds a handful of modules from
+/// thousands of Components: each module that loads without a diagnostic is read, parsed, checked
+/// and typed once, and the files its components read with `io.Open` are read once. A module with
+/// diagnostics is loaded again for every binding, as [`render_binding`] does, so that every
+/// binding reports them with its own location.
+#[derive(Default)]
+pub struct ModuleCache {
+    modules: HashMap<String, Option<Loaded>>,
+    reads: RefCell<HashMap<String, Vec<u8>>>,
+}
+
+impl ModuleCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        ModuleCache::default()
+    }
+}
+
+/// A module loaded without diagnostics, ready to evaluate bindings.
+struct Loaded {
+    prog: Program,
+    module: usize,
+    env: TypeEnv,
+    known: Known,
+    /// The file of `prog.map` that holds the text of the YAML source of the binding being
+    /// evaluated (values given by the binding point into it); replaced when the file changes.
+    yaml: ast::FileId,
+}
+
+impl Loaded {
+    fn load(tree: &dyn SourceTree, dir: &str) -> Option<Loaded> {
+        let mut prog = Program::new();
+        let module = prog.load_module(tree, dir, None)?;
+        prog.resolve_imports(tree);
+        prog.check_structure();
+        prog.check_pairing(module);
+        let mut diags = Vec::new();
+        let env = TypeEnv::build(&prog, &mut diags);
+        if !diags.is_empty() || !prog.diagnostics.is_empty() {
+            return None;
+        }
+        let known = env.known();
+        let yaml = prog.add_text("", String::new());
+        Some(Loaded {
+            prog,
+            module,
+            env,
+            known,
+            yaml,
+        })
+    }
+}
+
+/// A source tree that remembers the files it read (the small files of `io.Open`).
+struct CachedReads<'t> {
+    tree: &'t dyn SourceTree,
+    reads: &'t RefCell<HashMap<String, Vec<u8>>>,
+}
+
+impl SourceTree for CachedReads<'_> {
+    fn files(&self, dir: &str) -> Result<Vec<String>, source::SourceError> {
+        self.tree.files(dir)
+    }
+
+    fn read(&self, path: &str) -> Result<Vec<u8>, source::SourceError> {
+        if let Some(bytes) = self.reads.borrow().get(path) {
+            return Ok(bytes.clone());
+        }
+        let bytes = self.tree.read(path)?;
+        self.reads
+            .borrow_mut()
+            .insert(path.to_owned(), bytes.clone());
+        Ok(bytes)
+    }
+
+    fn is_dir(&self, path: &str) -> bool {
+        self.tree.is_dir(path)
+    }
+}
+
+/// [`render_binding`] with the modules of earlier bindings of the same render: the same result
+/// and diagnostics, without loading a module once per Component.
+pub fn render_binding_cached(
+    tree: &dyn SourceTree,
+    binding: &Binding<'_>,
+    cache: &mut ModuleCache,
+    diagnostics: &mut Diagnostics,
+) -> Option<Rendered> {
+    let Ok(dir) = source::join(source::parent(binding.file), &binding.module) else {
+        return render_binding(tree, binding, diagnostics);
+    };
+    let ModuleCache { modules, reads } = cache;
+    let loaded = modules
+        .entry(dir)
+        .or_insert_with_key(|dir| Loaded::load(tree, dir));
+    let Some(loaded) = loaded else {
+        return render_binding(tree, binding, diagnostics);
+    };
+    if loaded.prog.map.path(loaded.yaml) != binding.file {
+        let text = tree
+            .read(binding.file)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        loaded.prog.map.replace(loaded.yaml, binding.file, text);
+    }
+    let reads = CachedReads { tree, reads };
+    let cx = Cx {
+        prog: &loaded.prog,
+        env: &loaded.env,
+        known: &loaded.known,
+        tree: &reads,
+    };
+    let mut diags = Vec::new();
+    let rendered = evaluate(&cx, loaded.module, binding, loaded.yaml, &mut diags);
+    finish(&loaded.prog, diags, diagnostics);
     rendered
 }
 
@@ -219,6 +338,20 @@ fn bind<'a>(
         known: &known,
         tree,
     };
+    evaluate(&cx, module, binding, yaml_file, diags)
+}
+
+/// Evaluates a binding against its loaded module: the values, the artifact, the evaluation,
+/// the image and the digest.
+fn evaluate(
+    cx: &Cx<'_>,
+    module: usize,
+    binding: &Binding<'_>,
+    yaml_file: ast::FileId,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Rendered> {
+    let prog = cx.prog;
+    let env = cx.env;
     // Binding values, checked for shape here and against declarations later.
     let mut values = Values {
         blame: Some((binding.file.to_owned(), binding.span.clone(), "binding")),
@@ -256,7 +389,6 @@ fn bind<'a>(
             ),
         }
     }
-    let module_info = &prog.modules[module];
     let (pkg, name, found) = match &binding.artifact {
         Artifact::Component(name) => {
             let (pkg, short) = cx.find_package(module, name);
@@ -293,7 +425,6 @@ fn bind<'a>(
         }
     };
     let source = format!("{}#{name}", prog.packages[pkg].key);
-    let _ = module_info;
     let evaluated = match found {
         Found::Component(r) => cx.component(pkg, r, &values, Mode::Render, diags),
         Found::Deployment(r) => cx.deployment(r, &values, Mode::Render, diags),
@@ -303,7 +434,7 @@ fn bind<'a>(
         return None;
     }
     let image = render::single_image(prog, &component, component_name, diags)?;
-    let Some((rendered, digest)) = render::digest(&component, &env) else {
+    let Some((rendered, digest)) = render::digest(&component, env) else {
         // Unknown values left without an error cannot happen in render mode; be explicit anyway.
         diags.push(
             Diagnostic::error(

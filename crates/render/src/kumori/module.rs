@@ -42,6 +42,12 @@ impl SourceMap {
         &self.files[id.0 as usize].1
     }
 
+    /// Gives the file `id` another path and text (a cached program reuses one file for the YAML
+    /// source of each binding in turn).
+    pub fn replace(&mut self, id: FileId, path: &str, text: String) {
+        self.files[id.0 as usize] = (path.to_owned(), text);
+    }
+
     /// The id of an already added path.
     pub fn find(&self, path: &str) -> Option<FileId> {
         self.files

@@ -156,9 +156,10 @@ pub fn render(tree: &dyn SourceTree, options: &Options) -> Output {
     check::all(&objects, &mut diags);
 
     let mut manifests = Vec::with_capacity(objects.len());
+    let mut modules = kumori::ModuleCache::new();
     for mut obj in objects {
         if let (Some(binding), Object::Component(c)) = (&obj.kumori, &mut obj.object)
-            && let Some(r) = kumori::render_binding(tree, binding, &mut diags)
+            && let Some(r) = kumori::render_binding_cached(tree, binding, &mut modules, &mut diags)
         {
             c.spec.image = r.image;
             let a = &mut c.metadata.annotations;

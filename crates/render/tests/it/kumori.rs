@@ -254,6 +254,58 @@ fn symlink_and_dotdot_escapes_of_io_open_are_refused() {
 }
 
 #[test]
+fn bindings_that_share_a_module_render_as_they_do_alone() {
+    // One render loads each clean module once for all its bindings; every binding must still get
+    // exactly what it gets alone: its values, its diagnostics with its own file, and a broken
+    // module reported for each binding that names it.
+    let broken = ADDER_YAML.replace("../fixtures/kumori/adder", "../nowhere");
+    let files = [
+        ("components/a.yaml", ADDER_YAML.to_owned()),
+        (
+            "components/b.yaml",
+            ADDER_YAML.replace("{ Port: 8080 }", "{ Port: 8081, LogLevel: warn }"),
+        ),
+        (
+            "components/c.yaml",
+            ADDER_YAML.replace("{ Port: 8080 }", "{ Prot: 8080 }"),
+        ),
+        ("components/d.yaml", broken.clone()),
+        (
+            "other/e.yaml",
+            broken.replace("../nowhere", "../../nowhere"),
+        ),
+        (
+            "components/f.yaml",
+            ADDER_YAML.replace("{ Port: 8080 }", "{ Port: \"x\" }"),
+        ),
+        ("components/g.yaml", ADDER_YAML.to_owned()),
+    ];
+    let mut tree = fixture_tree("adder");
+    for (path, text) in &files {
+        tree.insert(*path, text.as_bytes());
+    }
+    let mut cache = render::kumori::ModuleCache::new();
+    let mut texts = Vec::new();
+    for (path, text) in &files {
+        let parsed = yaml::parse(text);
+        let binding = binding_of(path, &parsed.documents[0].root);
+        let mut alone = render::Diagnostics::default();
+        let expected = render_binding(&tree, &binding, &mut alone);
+        let mut shared = render::Diagnostics::default();
+        let got = render::kumori::render_binding_cached(&tree, &binding, &mut cache, &mut shared);
+        assert_eq!(got, expected, "{path}");
+        let text = |ds: &render::Diagnostics| ds.to_text(&|p| p.to_owned(), false);
+        assert_eq!(text(&shared), text(&alone), "{path}");
+        texts.push(text(&shared));
+    }
+    assert_eq!(texts[0], "");
+    assert!(texts[2].contains("components/c.yaml"), "{}", texts[2]);
+    assert!(texts[3].contains("kumori-module-not-found"), "{}", texts[3]);
+    assert!(texts[4].contains("other/e.yaml"), "{}", texts[4]);
+    assert!(texts[5].contains("components/f.yaml"), "{}", texts[5]);
+}
+
+#[test]
 fn yaml_helper_reads_the_binding() {
     let doc = yaml::parse(ADDER_YAML);
     let b = binding_of("c.yaml", &doc.documents[0].root);

@@ -3,7 +3,7 @@
 //! configured unavailable versions get `Available=False`; a Server is Available only when every
 //! version it gives weight to has an Available Component.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -64,6 +64,63 @@ impl OperatorSettings {
 
 type ObjKey = (usize, String, String);
 
+/// Where Servers and Components meet: namespace, domain id, server id.
+type Route = (String, String, String);
+
+/// Which Components belong to which Server, kept from the events, so that a change looks at the
+/// few objects of one Server instead of listing the namespace (at 40,000 objects a list per
+/// event made the operator quadratic).
+#[derive(Default)]
+struct Routes {
+    /// Component names by route (`spec.domain`, `spec.server`).
+    components: HashMap<Route, BTreeSet<String>>,
+    /// Server names by route (`spec.domain`, `spec.id`).
+    servers: HashMap<Route, BTreeSet<String>>,
+    /// The route each indexed object is filed under, to move it when its spec changes.
+    filed: HashMap<ObjKey, Route>,
+}
+
+impl Routes {
+    /// The route of a Server (`spec.id`) or Component (`spec.server`).
+    fn route_of(obj: &Value, server_field: &str) -> Route {
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        (
+            text(&obj["metadata"]["namespace"]),
+            text(&obj["spec"]["domain"]),
+            text(&obj["spec"][server_field]),
+        )
+    }
+
+    fn by_kind(&mut self, which: usize) -> &mut HashMap<Route, BTreeSet<String>> {
+        if which == SERVER {
+            &mut self.servers
+        } else {
+            &mut self.components
+        }
+    }
+
+    /// Files (or refiles) a Server or Component; `None` removes it.
+    fn file(&mut self, which: usize, key: &ObjKey, obj: Option<&Value>) {
+        if let Some(old) = self.filed.remove(key) {
+            let names = self.by_kind(which);
+            if let Some(set) = names.get_mut(&old) {
+                set.remove(&key.2);
+                if set.is_empty() {
+                    names.remove(&old);
+                }
+            }
+        }
+        if let Some(obj) = obj {
+            let route = Routes::route_of(obj, if which == SERVER { "id" } else { "server" });
+            self.by_kind(which)
+                .entry(route.clone())
+                .or_default()
+                .insert(key.2.clone());
+            self.filed.insert(key.clone(), route);
+        }
+    }
+}
+
 struct Operator {
     store: Arc<Store>,
     settings: Arc<OperatorSettings>,
@@ -73,6 +130,8 @@ struct Operator {
     pending: BTreeMap<ObjKey, Instant>,
     /// The same, ordered by time, so the next due object is found without a scan.
     queue: BTreeSet<(Instant, ObjKey)>,
+    /// Components and Servers by route.
+    routes: Routes,
 }
 
 const SERVER: usize = 2;
@@ -95,6 +154,7 @@ pub async fn run(
         kinds,
         pending: BTreeMap::new(),
         queue: BTreeSet::new(),
+        routes: Routes::default(),
     };
     let mut events = store.subscribe();
     op.schedule_all(op.settings.delay());
@@ -169,8 +229,11 @@ impl Operator {
         }
     }
 
+    /// Schedules every object and files every Server and Component again (at start, and when
+    /// events were missed).
     fn schedule_all(&mut self, delay: Duration) {
-        for type_id in self.kinds {
+        self.routes = Routes::default();
+        for (which, type_id) in self.kinds.into_iter().enumerate() {
             let page = self
                 .store
                 .list(
@@ -183,7 +246,11 @@ impl Operator {
                 )
                 .expect("an unpaged list cannot fail");
             for obj in page.items {
-                self.schedule(key_of(type_id, &obj), delay);
+                let key = key_of(type_id, &obj);
+                if which == SERVER || which == COMPONENT {
+                    self.routes.file(which, &key, Some(&obj));
+                }
+                self.schedule(key, delay);
             }
         }
     }
@@ -193,6 +260,10 @@ impl Operator {
             return;
         };
         let key = key_of(type_id, obj);
+        if which == SERVER || which == COMPONENT {
+            let live = (kind != EventType::Deleted).then_some(obj);
+            self.routes.file(which, &key, live);
+        }
         // Deciding is left to `process_due`: events must stay cheap, because seeding or a
         // large apply can produce tens of thousands at once.
         if kind == EventType::Deleted {
@@ -207,7 +278,7 @@ impl Operator {
         if which == COMPONENT {
             // A Server's availability follows its Components.
             for server in self.servers_of(obj) {
-                self.schedule(key_of(self.kinds[SERVER], &server), Duration::ZERO);
+                self.schedule(server, Duration::ZERO);
             }
         }
     }
@@ -259,25 +330,15 @@ impl Operator {
         }
     }
 
-    fn servers_of(&self, component: &Value) -> Vec<Value> {
-        let ns = component["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or_default();
-        let spec = &component["spec"];
-        self.store
-            .list(
-                self.kinds[SERVER],
-                Some(ns),
-                &LabelSelector::default(),
-                &FieldSelector::default(),
-                None,
-                None,
-            )
-            .map(|p| p.items)
-            .unwrap_or_default()
+    /// Keys of the Servers a Component belongs to.
+    fn servers_of(&self, component: &Value) -> Vec<ObjKey> {
+        let route = Routes::route_of(component, "server");
+        self.routes
+            .servers
+            .get(&route)
             .into_iter()
-            .filter(|s| s["spec"]["domain"] == spec["domain"] && s["spec"]["id"] == spec["server"])
-            .map(|s| (*s).clone())
+            .flatten()
+            .map(|name| (self.kinds[SERVER], route.0.clone(), name.clone()))
             .collect()
     }
 
@@ -315,19 +376,24 @@ impl Operator {
     }
 
     fn server_availability(&self, server: &Value) -> (bool, String, String) {
-        let ns = server["metadata"]["namespace"].as_str().unwrap_or_default();
-        let components = self
-            .store
-            .list(
-                self.kinds[COMPONENT],
-                Some(ns),
-                &LabelSelector::default(),
-                &FieldSelector::default(),
-                None,
-                None,
-            )
-            .map(|p| p.items)
-            .unwrap_or_default();
+        let route = Routes::route_of(server, "id");
+        let components: Vec<Arc<Value>> = self
+            .routes
+            .components
+            .get(&route)
+            .into_iter()
+            .flatten()
+            .filter_map(|name| {
+                self.store
+                    .get(&Target {
+                        type_id: self.kinds[COMPONENT],
+                        namespace: route.0.clone(),
+                        name: name.clone(),
+                        scope: Scope::StatusOnly,
+                    })
+                    .ok()
+            })
+            .collect();
         let mut problems = Vec::new();
         for (version, weight) in server["spec"]["versionWeights"]
             .as_object()

@@ -1,6 +1,6 @@
 //! `reconciler generate` (hidden): writes a synthetic repository of any size for benchmarks:
 //! one Vimana, `domains` Domains with `servers` Servers each, `versions` Components per Server,
-//! every second Component bound to one of a few Kumori modules written under `components/`.
+//! half of the Components bound to one of a few Kumori modules written under `components/`.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -194,7 +194,6 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         "apiVersion: api.vimana.host/v1alpha1\nkind: Vimana\nmetadata: {name: edge}\nspec: {regions: [eu-west-1, us-east-1]}\n",
     )?;
     let mut objects = 1;
-    let mut components = 0_usize;
     for d in 0..args.domains {
         let id = domain_id(d);
         let mut text = String::new();
@@ -204,7 +203,8 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         );
         objects += 1;
         for s in 0..args.servers {
-            let bumped = args.bump_every > 0 && (d * args.servers + s).is_multiple_of(args.bump_every);
+            let bumped =
+                args.bump_every > 0 && (d * args.servers + s).is_multiple_of(args.bump_every);
             let versions = args.versions + usize::from(bumped);
             let newest = versions - 1;
             // Traffic on the two newest versions, 90/10; a bumped server moves all of it to the
@@ -236,17 +236,17 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                     text,
                     "---\napiVersion: api.vimana.host/v1alpha1\nkind: Component\nmetadata: {{name: d{d}-s{s}-1-{v}-0}}\nspec: {{domain: {id}, server: s{s}, version: 1.{v}.0, "
                 );
-                // Every second Component (counted over the whole repository) is bound to a
-                // Kumori module, with config values that differ from one Component to the next.
-                let n = components;
-                components += 1;
-                if n % 2 == 1 {
+                // Every second Component is bound to a Kumori module, with config values that
+                // differ from one Component to the next. Chosen from the Component's own place,
+                // so that a bumped repository binds its existing Components as the base does.
+                let n = (d * args.servers + s) * 8 + v;
+                if (s + v) % 2 == 1 {
                     let (folder, component, _) = MODULES[s % MODULES.len()];
                     let port = 8000 + n % 1000;
                     let level = LOG_LEVELS[n / 2 % LOG_LEVELS.len()];
-                    let _ = write!(
+                    let _ = writeln!(
                         text,
-                        "kumori: {{module: components/{folder}, component: {component}, config: {{Port: {port}, LogLevel: {level}}}, resource: {{Secret: d{d}-s{s}-db}}}}}}\n"
+                        "kumori: {{module: components/{folder}, component: {component}, config: {{Port: {port}, LogLevel: {level}}}, resource: {{Secret: d{d}-s{s}-db}}}}}}"
                     );
                 } else {
                     let _ = writeln!(text, "image: \"registry.example.org/d{d}/s{s}:1.{v}.0\"}}");

@@ -348,9 +348,29 @@ pub async fn sync(
 
     // Validate everything before anything is written: each object once, in its final form
     // (a Server's Weights step carries the whole desired Server).
+    // A Weights step of a rollout already running towards the same target was validated when
+    // the rollout started: checking it again on every step would cost a request per Server per
+    // pass.
+    let validated = |step: &Step| match &step.action {
+        Action::Weights { object, to, .. } => live
+            .objects
+            .get(&object.key())
+            .and_then(|o| {
+                State::from_annotation(o.object.meta().annotations.get(keys::ROLLOUT_STATE))
+            })
+            .is_some_and(|st| {
+                matches!(st.phase, Phase::Progressing | Phase::Paused)
+                    && st.target_digest == crate::rollout::digest(to)
+            }),
+        _ => false,
+    };
     let mut finals: BTreeMap<ObjectKey, &Object> = BTreeMap::new();
-    for object in plan.steps().filter_map(sent) {
-        finals.insert(object.key(), object);
+    for step in plan.steps() {
+        if let Some(object) = sent(step)
+            && !validated(step)
+        {
+            finals.insert(object.key(), object);
+        }
     }
     let to_check: Vec<&Object> = finals.into_values().collect();
     let mut checks: Vec<BoxFuture<'_, Option<Failure>>> = Vec::new();

@@ -42,6 +42,9 @@ pub struct Settings {
 
 struct ClusterProbe<'a> {
     cluster: &'a Cluster,
+    /// The live objects the pass read (one LIST per kind): availability comes from them, so a
+    /// step costs no read per Component. Only a Component missing from them is read.
+    live: &'a BTreeMap<ObjectKey, LiveObject>,
     /// Version → Component key, from the desired objects and the live ones.
     components: BTreeMap<String, ObjectKey>,
     analysis: Option<&'a Analysis>,
@@ -61,12 +64,18 @@ impl Probe for ClusterProbe<'_> {
                     out.push(format!("{v} (no Component)"));
                     continue;
                 };
-                let api = self.cluster.api(Kind::Component, &key.namespace);
-                let state = match retry::retry("read a Component", || api.get_opt(&key.name)).await
-                {
-                    Ok(Some(o)) => availability(&serde_json::to_value(o).unwrap_or_default()),
-                    Ok(None) => Availability::Missing,
-                    Err(e) => return Err(retry::describe(&e)),
+                let state = match self.live.get(key) {
+                    Some(o) => availability(&o.raw),
+                    None => {
+                        let api = self.cluster.api(Kind::Component, &key.namespace);
+                        match retry::retry("read a Component", || api.get_opt(&key.name)).await {
+                            Ok(Some(o)) => {
+                                availability(&serde_json::to_value(o).unwrap_or_default())
+                            }
+                            Ok(None) => Availability::Missing,
+                            Err(e) => return Err(retry::describe(&e)),
+                        }
+                    }
                 };
                 if state != Availability::Available {
                     out.push(format!("{v} ({}: {state})", key.name));
@@ -169,6 +178,7 @@ pub async fn drive(
     }
     let probe = ClusterProbe {
         cluster,
+        live,
         components,
         analysis,
         server: desired,
@@ -268,24 +278,23 @@ async fn record(
     });
     let params = PatchParams::apply(MANAGER).force();
     let patch = Patch::Apply(&body);
-    if let Err(e) = retry::retry("set the Rollout condition", || {
+    // The answer carries the uid the Event refers to: no read for it.
+    let uid = match retry::retry("set the Rollout condition", || {
         api.patch_status(&key.name, &params, &patch)
     })
     .await
     {
-        eprintln!(
-            "warning: cannot set the Rollout condition of Server {}/{}: {}",
-            key.namespace,
-            key.name,
-            retry::describe(&e)
-        );
-    }
-    let uid = api
-        .get_opt(&key.name)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|o| o.metadata.uid);
+        Ok(o) => o.metadata.uid,
+        Err(e) => {
+            eprintln!(
+                "warning: cannot set the Rollout condition of Server {}/{}: {}",
+                key.namespace,
+                key.name,
+                retry::describe(&e)
+            );
+            None
+        }
+    };
     let events: Api<Event> = Api::namespaced(cluster.client.clone(), &key.namespace);
     let event: Event = match serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Event",

@@ -30,22 +30,10 @@ fn sign(body: &[u8]) -> String {
 }
 
 /// Commits a change to `README.md` (each push the webhooks announce is a new commit).
-fn push(git: &git2::Repository, n: usize) {
-    let dir = git.workdir().expect("a work tree");
-    std::fs::write(dir.join("README.md"), format!("bench {n}")).expect("write");
-    let mut index = git.index().expect("index");
-    index
-        .add_path(std::path::Path::new("README.md"))
-        .expect("add");
-    index.write().expect("write index");
-    let tree = git
-        .find_tree(index.write_tree().expect("tree"))
-        .expect("tree");
-    let sig = git2::Signature::now("Bench", "bench@localhost").expect("signature");
-    let parent = git.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-    git.commit(Some("HEAD"), &sig, &sig, "bench", &tree, &parents)
-        .expect("commit");
+fn push(work: &reconciler::git::WorkTree, n: usize) {
+    work.write("README.md", &format!("bench {n}"))
+        .expect("write");
+    work.commit("bench").expect("commit");
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -66,9 +54,7 @@ async fn bench() {
     let dir = tempfile::tempdir().expect("temp dir");
     let repo = dir.path().join("repo");
     std::fs::create_dir_all(&repo).expect("mkdir");
-    let mut opts = git2::RepositoryInitOptions::new();
-    opts.initial_head("main");
-    let git = git2::Repository::init_opts(&repo, &opts).expect("git init");
+    let git = reconciler::git::WorkTree::init(&repo).expect("git init");
     push(&git, 0);
     let secret = dir.path().join("secret");
     std::fs::write(&secret, SECRET).expect("secret");

@@ -104,3 +104,62 @@ impl SourceTree for GitTree<'_> {
         path.trim_end_matches('/').is_empty() || self.subtree(path.trim_end_matches('/')).is_ok()
     }
 }
+
+/// A Git work tree on branch `main`, written through files and commits: the demo's repository,
+/// and the repositories of tests and benchmarks.
+pub struct WorkTree {
+    git: Repository,
+    dir: std::path::PathBuf,
+}
+
+impl WorkTree {
+    /// Creates a repository in `dir` with `main` as its first branch.
+    pub fn init(dir: &std::path::Path) -> Result<WorkTree, git2::Error> {
+        let mut opts = git2::RepositoryInitOptions::new();
+        opts.initial_head("main");
+        Ok(WorkTree {
+            git: Repository::init_opts(dir, &opts)?,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The folder of the work tree.
+    pub fn path(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// The repository.
+    pub fn repository(&self) -> &Repository {
+        &self.git
+    }
+
+    /// Writes a file (folders are created).
+    pub fn write(&self, path: &str, text: &str) -> std::io::Result<()> {
+        let p = self.dir.join(path);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(p, text)
+    }
+
+    /// Removes a file.
+    pub fn remove(&self, path: &str) -> std::io::Result<()> {
+        std::fs::remove_file(self.dir.join(path))
+    }
+
+    /// Commits every change of the work tree (additions, changes, removals); the commit id.
+    pub fn commit(&self, message: &str) -> Result<String, git2::Error> {
+        let mut index = self.git.index()?;
+        index.add_all(["*"], git2::IndexAddOption::DEFAULT, None)?;
+        index.update_all(["*"], None)?;
+        index.write()?;
+        let tree = self.git.find_tree(index.write_tree()?)?;
+        let sig = git2::Signature::now("Vimana Reconciler", "reconciler@localhost")?;
+        let parent = self.git.head().ok().and_then(|h| h.peel_to_commit().ok());
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        Ok(self
+            .git
+            .commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)?
+            .to_string())
+    }
+}

@@ -173,6 +173,17 @@ impl Outcome {
             .collect()
     }
 
+    /// Records a driven rollout (and its weights step, if it applied weights); whether the
+    /// rollout ended in success.
+    fn add_rollout(&mut self, driven: Driven) -> bool {
+        if driven.advance.apply.is_some() {
+            self.done.push(("weights", driven.key.clone()));
+        }
+        let succeeded = driven.advance.status == Status::Succeeded;
+        self.rollouts.push(driven);
+        succeeded
+    }
+
     /// Steps done with this verb.
     pub fn count(&self, verb: &str) -> usize {
         self.done.iter().filter(|(v, _)| *v == verb).count()
@@ -330,14 +341,7 @@ pub async fn sync(
         .collect();
     if plan.is_empty() && unfinished.is_empty() {
         if !live.inventory.exists || live.inventory.keys != inventory_now {
-            live::write_inventory(
-                cluster,
-                &options.namespace,
-                &options.instance,
-                &inventory_now,
-                options.revision.as_deref(),
-            )
-            .await?;
+            record_inventory(cluster, options, &inventory_now).await?;
         }
         return Ok(outcome);
     }
@@ -400,14 +404,7 @@ pub async fn sync(
     // Record first what is about to be applied, so that an interrupted pass can still prune it.
     let before: BTreeSet<ObjectKey> = live.inventory.keys.union(&desired).cloned().collect();
     if !live.inventory.exists || before != live.inventory.keys {
-        live::write_inventory(
-            cluster,
-            &options.namespace,
-            &options.instance,
-            &before,
-            options.revision.as_deref(),
-        )
-        .await?;
+        record_inventory(cluster, options, &before).await?;
     }
 
     let settings = Settings {
@@ -460,13 +457,9 @@ pub async fn sync(
             match r {
                 Ok(Done::Step(verb, key)) => outcome.done.push((verb, key)),
                 Ok(Done::Rollout(driven)) => {
-                    if driven.advance.apply.is_some() {
-                        outcome.done.push(("weights", driven.key.clone()));
-                    }
-                    if driven.advance.status != Status::Succeeded {
+                    if !outcome.add_rollout(*driven) {
                         open.insert(id);
                     }
-                    outcome.rollouts.push(*driven);
                 }
                 Err(f) => failures.push(f),
             }
@@ -496,10 +489,7 @@ pub async fn sync(
             let weights = server.spec.version_weights.clone();
             match drive::drive(cluster, &graph, &live.objects, desired, &weights, &settings).await {
                 Ok(driven) => {
-                    if driven.advance.apply.is_some() {
-                        outcome.done.push(("weights", driven.key.clone()));
-                    }
-                    outcome.rollouts.push(driven);
+                    outcome.add_rollout(driven);
                 }
                 Err(reason) => failures.push(Failure {
                     key: key.clone(),
@@ -516,16 +506,24 @@ pub async fn sync(
         });
     }
     if inventory_now != before {
-        live::write_inventory(
-            cluster,
-            &options.namespace,
-            &options.instance,
-            &inventory_now,
-            options.revision.as_deref(),
-        )
-        .await?;
+        record_inventory(cluster, options, &inventory_now).await?;
     }
     Ok(outcome)
+}
+
+async fn record_inventory(
+    cluster: &Cluster,
+    options: &Options,
+    objects: &BTreeSet<ObjectKey>,
+) -> anyhow::Result<()> {
+    live::write_inventory(
+        cluster,
+        &options.namespace,
+        &options.instance,
+        objects,
+        options.revision.as_deref(),
+    )
+    .await
 }
 
 async fn create_namespaces(cluster: &Cluster, plan: &Plan) -> Result<(), Error> {

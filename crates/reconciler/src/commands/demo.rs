@@ -4,7 +4,6 @@
 //! shows the rollout step by step, then commits a broken version and shows it rolled back.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +16,7 @@ use sha2::Sha256;
 use crate::Outcome;
 use crate::cluster::Cluster;
 use crate::daemon::Config;
+use crate::git::WorkTree;
 use crate::report::weights_text;
 use crate::rollout::{Phase, State};
 use crate::{report, sync};
@@ -139,7 +139,7 @@ async fn demo(args: &Args) -> anyhow::Result<Outcome> {
         "A Git repository with the demo sources: {}",
         repo_dir.display()
     ));
-    let repo = Repo::init(&repo_dir)?;
+    let repo = WorkTree::init(&repo_dir)?;
     for (path, text) in FILES {
         repo.write(path, text)?;
     }
@@ -433,44 +433,5 @@ async fn watch_rollout(
             "the rollout did not end within 90 s"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// A Git repository on branch `main`, written through files and git2 commits.
-struct Repo {
-    git: git2::Repository,
-    dir: std::path::PathBuf,
-}
-
-impl Repo {
-    fn init(dir: &Path) -> anyhow::Result<Repo> {
-        let mut opts = git2::RepositoryInitOptions::new();
-        opts.initial_head("main");
-        let git = git2::Repository::init_opts(dir, &opts)?;
-        Ok(Repo {
-            git,
-            dir: dir.to_path_buf(),
-        })
-    }
-
-    fn write(&self, path: &str, text: &str) -> anyhow::Result<()> {
-        let p = self.dir.join(path);
-        std::fs::create_dir_all(p.parent().expect("files are in folders"))?;
-        std::fs::write(p, text)?;
-        Ok(())
-    }
-
-    fn commit(&self, message: &str) -> anyhow::Result<String> {
-        let mut index = self.git.index()?;
-        index.add_all(["*"], git2::IndexAddOption::DEFAULT, None)?;
-        index.write()?;
-        let tree = self.git.find_tree(index.write_tree()?)?;
-        let sig = git2::Signature::now("Vimana Demo", "demo@localhost")?;
-        let parent = self.git.head().ok().and_then(|h| h.peel_to_commit().ok());
-        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-        Ok(self
-            .git
-            .commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)?
-            .to_string())
     }
 }

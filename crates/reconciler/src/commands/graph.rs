@@ -83,16 +83,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
 /// as the render's diagnostics show them.
 fn display_paths(dir: &Path) -> anyhow::Result<impl Fn(&str) -> String> {
     let (tree, _) = sources::locate(dir)?;
-    let root = tree.root().to_path_buf();
-    let cwd = std::env::current_dir().unwrap_or_default();
-    Ok(move |rel: &str| {
-        let abs = root.join(rel);
-        abs.strip_prefix(&cwd)
-            .map(Path::to_path_buf)
-            .unwrap_or(abs)
-            .display()
-            .to_string()
-    })
+    Ok(sources::display_path(tree.root()))
 }
 
 /// Rewrites the file of every location in `e` with `shown`.

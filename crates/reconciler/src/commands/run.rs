@@ -199,13 +199,13 @@ async fn pass(
                 .filter(|d| d.advance.status != Status::Idle)
                 .map(|d| RolloutStatus {
                     server: format!("{}/{}", d.key.namespace, d.key.name),
-                    phase: phase(&d.advance.status).into(),
+                    phase: d.advance.status.name().into(),
                     step: d
                         .advance
                         .state
                         .as_ref()
                         .and_then(|s| s.step.map(|i| s.steps[i])),
-                    message: message(&d.advance.status),
+                    message: d.advance.status.reason().map(str::to_owned),
                 })
                 .collect();
             let wake = outcome
@@ -245,23 +245,4 @@ async fn pass(
 
 fn short(commit: &str) -> &str {
     &commit[..commit.len().min(12)]
-}
-
-fn phase(s: &Status) -> &'static str {
-    match s {
-        Status::Idle => "idle",
-        Status::Progressing => "progressing",
-        Status::Waiting(_) => "waiting",
-        Status::Paused => "paused",
-        Status::Succeeded => "succeeded",
-        Status::Aborted(_) => "aborted",
-        Status::Held(_) => "held",
-    }
-}
-
-fn message(s: &Status) -> Option<String> {
-    match s {
-        Status::Waiting(m) | Status::Aborted(m) | Status::Held(m) => Some(m.clone()),
-        _ => None,
-    }
 }

@@ -205,6 +205,28 @@ pub enum Status {
 }
 
 impl Status {
+    /// A one-word name: `idle`, `progressing`, `waiting`, `paused`, `succeeded`, `aborted`,
+    /// `held`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Status::Idle => "idle",
+            Status::Progressing => "progressing",
+            Status::Waiting(_) => "waiting",
+            Status::Paused => "paused",
+            Status::Succeeded => "succeeded",
+            Status::Aborted(_) => "aborted",
+            Status::Held(_) => "held",
+        }
+    }
+
+    /// The reason of a wait, an abort or a hold.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Status::Waiting(r) | Status::Aborted(r) | Status::Held(r) => Some(r),
+            _ => None,
+        }
+    }
+
     /// Whether the rollout still needs passes.
     pub fn in_progress(&self) -> bool {
         matches!(self, Status::Progressing | Status::Waiting(_))

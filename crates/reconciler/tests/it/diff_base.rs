@@ -10,47 +10,27 @@ const D: &str = "6c1d0e5f8a2b4c7d9e0f1a2b3c4d5e6f";
 /// A Git repository in a temporary folder with sources under `src/`.
 struct Repo {
     dir: tempfile::TempDir,
-    git: git2::Repository,
+    work: reconciler::git::WorkTree,
 }
 
 impl Repo {
     fn new() -> Repo {
         let dir = tempfile::tempdir().unwrap();
-        let git = git2::Repository::init(dir.path()).unwrap();
-        Repo { dir, git }
+        let work = reconciler::git::WorkTree::init(dir.path()).unwrap();
+        Repo { dir, work }
     }
 
     fn write(&self, rel: &str, text: &str) {
-        let path = self.dir.path().join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
+        self.work.write(rel, text).unwrap();
     }
 
     fn remove(&self, rel: &str) {
-        std::fs::remove_file(self.dir.path().join(rel)).unwrap();
+        self.work.remove(rel).unwrap();
     }
 
     /// Commits everything in the work tree.
     fn commit(&self, message: &str) {
-        let mut index = self.git.index().unwrap();
-        index
-            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-            .unwrap();
-        index.update_all(["*"], None).unwrap();
-        index.write().unwrap();
-        let tree = self.git.find_tree(index.write_tree().unwrap()).unwrap();
-        let sig = git2::Signature::now("Test", "test@example.org").unwrap();
-        let parents: Vec<git2::Commit<'_>> = self
-            .git
-            .head()
-            .ok()
-            .and_then(|h| h.peel_to_commit().ok())
-            .into_iter()
-            .collect();
-        let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
-        self.git
-            .commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
-            .unwrap();
+        self.work.commit(message).unwrap();
     }
 
     fn diff(&self, format: &str) -> std::process::Output {

@@ -14,37 +14,21 @@ use super::sync::{D, component, domain};
 /// A Git repository on branch `main` that the daemon follows by path.
 struct Remote {
     dir: tempfile::TempDir,
-    git: git2::Repository,
+    work: reconciler::git::WorkTree,
 }
 
 impl Remote {
     fn new() -> Remote {
         let dir = tempfile::tempdir().unwrap();
-        let mut opts = git2::RepositoryInitOptions::new();
-        opts.initial_head("main");
-        let git = git2::Repository::init_opts(dir.path(), &opts).unwrap();
-        Remote { dir, git }
+        let work = reconciler::git::WorkTree::init(dir.path()).unwrap();
+        Remote { dir, work }
     }
 
     fn commit(&self, files: &[(&str, String)]) -> String {
         for (path, text) in files {
-            let p = self.dir.path().join(path);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
+            self.work.write(path, text).unwrap();
         }
-        let mut index = self.git.index().unwrap();
-        index
-            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-            .unwrap();
-        index.write().unwrap();
-        let tree = self.git.find_tree(index.write_tree().unwrap()).unwrap();
-        let sig = git2::Signature::now("Test", "test@example.org").unwrap();
-        let parent = self.git.head().ok().and_then(|h| h.peel_to_commit().ok());
-        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-        self.git
-            .commit(Some("HEAD"), &sig, &sig, "change", &tree, &parents)
-            .unwrap()
-            .to_string()
+        self.work.commit("change").unwrap()
     }
 }
 

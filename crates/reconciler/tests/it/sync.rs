@@ -375,27 +375,15 @@ async fn injected_faults_still_converge_with_nothing_lost_or_duplicated() {
 async fn sync_from_a_git_repository_by_url() {
     let c = TestCluster::new("repo_url").await;
     let repo_dir = c.dir.path().join("repo");
-    let mut opts = git2::RepositoryInitOptions::new();
-    opts.initial_head("main");
-    let git = git2::Repository::init_opts(&repo_dir, &opts).unwrap();
-    std::fs::create_dir_all(repo_dir.join("clusters/test")).unwrap();
+    let work = reconciler::git::WorkTree::init(&repo_dir).unwrap();
     for (name, text) in [
         ("domain.yaml", domain()),
         ("server.yaml", server("{1.0.0: 100}", "calc.v1.Adder")),
         ("c1.yaml", component("1.0.0", "1.0.0")),
     ] {
-        std::fs::write(repo_dir.join("clusters/test").join(name), text).unwrap();
+        work.write(&format!("clusters/test/{name}"), &text).unwrap();
     }
-    let mut index = git.index().unwrap();
-    index
-        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-        .unwrap();
-    index.write().unwrap();
-    let tree = git.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = git2::Signature::now("Test", "test@example.org").unwrap();
-    let commit = git
-        .commit(Some("HEAD"), &sig, &sig, "sources", &tree, &[])
-        .unwrap();
+    let commit = work.commit("sources").unwrap();
     let url = format!("file://{}", repo_dir.display());
     let cache = c.dir.path().join("cache").display().to_string();
     let out = c

@@ -111,6 +111,15 @@ impl TestCluster {
         }
     }
 
+    /// [`TestCluster::write_sources`] with owned names and texts.
+    pub fn write_all(&self, files: &[(String, String)]) {
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        self.write_sources(&refs);
+    }
+
     /// Runs `reconciler COMMAND <sources> ARGS` against this cluster, namespace and instance.
     pub async fn run(&self, command: &str, args: &[&str]) -> Output {
         let all = self.args(command, args);

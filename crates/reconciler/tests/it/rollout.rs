@@ -33,8 +33,7 @@ fn files(c: &TestCluster, weights: &str, steps: &str, versions: &[&str]) {
     for v in versions {
         all.push((format!("c-{v}.yaml"), component(v, v)));
     }
-    let refs: Vec<(&str, &str)> = all.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    c.write_sources(&refs);
+    c.write_all(&all);
 }
 
 /// Records every distinct weight vector the Server takes, from now on.
@@ -216,15 +215,11 @@ async fn a_killed_sync_resumes_where_it_was() {
     ];
     all.push(("c1.yaml".into(), component("1.0.0", "1.0.0")));
     all.push(("c2.yaml".into(), component("1.1.0", "1.1.0")));
-    let write = |all: &Vec<(String, String)>| {
-        let refs: Vec<(&str, &str)> = all.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-        c.write_sources(&refs);
-    };
-    write(&all);
+    c.write_all(&all);
     ok(&c.run("sync", &[]).await);
     let (seen, task) = record(&c);
     all[1].1 = slow("{1.1.0: 100}");
-    write(&all);
+    c.write_all(&all);
     let mut child = c.spawn("sync", &[]);
     // Kill -9 once the second step is live.
     for _ in 0..200 {
@@ -265,21 +260,17 @@ async fn a_new_target_mid_rollout_starts_from_the_live_weights() {
     for v in ["1.0.0", "1.1.0", "1.2.0"] {
         all.push((format!("c-{v}.yaml"), component(v, v)));
     }
-    let write = |all: &Vec<(String, String)>| {
-        let refs: Vec<(&str, &str)> = all.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-        c.write_sources(&refs);
-    };
-    write(&all);
+    c.write_all(&all);
     ok(&c.run("sync", &[]).await);
     all[1].1 = slow("{1.1.0: 100}");
-    write(&all);
+    c.write_all(&all);
     ok(&c.run("sync", &["--no-wait"]).await);
     assert_eq!(
         weights(&c).await,
         BTreeMap::from([("1.0.0".to_owned(), 90), ("1.1.0".to_owned(), 10)])
     );
     all[1].1 = slow("{1.2.0: 100}");
-    write(&all);
+    c.write_all(&all);
     ok(&c.run("sync", &["--no-wait"]).await);
     assert_eq!(
         weights(&c).await,
@@ -291,7 +282,7 @@ async fn a_new_target_mid_rollout_starts_from_the_live_weights() {
     );
     // Back to where that rollout started: at once.
     all[1].1 = slow("{1.0.0: 90, 1.1.0: 10}");
-    write(&all);
+    c.write_all(&all);
     ok(&c.run("sync", &["--no-wait"]).await);
     assert_eq!(
         weights(&c).await,
@@ -311,14 +302,10 @@ async fn manual_pause_resume_promote_abort_and_retry() {
     for v in ["1.0.0", "1.1.0"] {
         all.push((format!("c-{v}.yaml"), component(v, v)));
     }
-    let write = |all: &Vec<(String, String)>| {
-        let refs: Vec<(&str, &str)> = all.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-        c.write_sources(&refs);
-    };
-    write(&all);
+    c.write_all(&all);
     ok(&c.run("sync", &[]).await);
     all[1].1 = slow("{1.1.0: 100}");
-    write(&all);
+    c.write_all(&all);
     ok(&c.run("sync", &["--no-wait"]).await);
     let at_10 = BTreeMap::from([("1.0.0".to_owned(), 90), ("1.1.0".to_owned(), 10)]);
     assert_eq!(weights(&c).await, at_10);
@@ -338,7 +325,7 @@ async fn manual_pause_resume_promote_abort_and_retry() {
 
     // A fresh rollout aborted by hand goes back to its baseline and is held; retry resumes it.
     all[1].1 = slow("{1.0.0: 50, 1.1.0: 50}");
-    write(&all);
+    c.write_all(&all);
     ok(&c.run("sync", &["--no-wait"]).await);
     let back = weights(&c).await;
     assert_eq!(
@@ -396,18 +383,14 @@ async fn analysis_against_prometheus_passes_then_fails_and_rolls_back() {
     for v in ["1.0.0", "1.1.0", "1.2.0"] {
         all.push((format!("c-{v}.yaml"), component(v, v)));
     }
-    let write = |all: &Vec<(String, String)>| {
-        let refs: Vec<(&str, &str)> = all.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-        c.write_sources(&refs);
-    };
-    write(&all);
+    c.write_all(&all);
     let config = analysis_config(&c, &prometheus.url);
     ok(&c.run("sync", &["--config", &config]).await);
     prometheus.wait_for("vimana_test_error_ratio").await;
 
     // 1.1.0 is healthy: both steps pass their analysis.
     all[1].1 = analysed("{1.1.0: 100}");
-    write(&all);
+    c.write_all(&all);
     let out = c.run("sync", &["--config", &config]).await;
     ok(&out);
     assert_eq!(
@@ -423,7 +406,7 @@ async fn analysis_against_prometheus_passes_then_fails_and_rolls_back() {
     // 1.2.0 has an error ratio of 0.5: the first analysis fails (max-failures 1) and the
     // weights go back to the baseline.
     all[1].1 = analysed("{1.2.0: 100}");
-    write(&all);
+    c.write_all(&all);
     let out = c.run("sync", &["--config", &config]).await;
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     let err = stderr(&out);
@@ -459,16 +442,12 @@ async fn analysis_without_data_holds_the_step_then_aborts() {
     for v in ["1.0.0", "1.1.0"] {
         all.push((format!("c-{v}.yaml"), component(v, v)));
     }
-    let write = |all: &Vec<(String, String)>| {
-        let refs: Vec<(&str, &str)> = all.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-        c.write_sources(&refs);
-    };
-    write(&all);
+    c.write_all(&all);
     let config = analysis_config(&c, &prometheus.url);
     ok(&c.run("sync", &["--config", &config]).await);
     prometheus.wait_for("vimana_test_other").await;
     all[1].1 = analysed("{1.1.0: 100}");
-    write(&all);
+    c.write_all(&all);
     let out = c.run("sync", &["--config", &config]).await;
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     assert!(
@@ -544,17 +523,13 @@ async fn rollouts_notify_on_success_and_on_abort() {
     for v in ["1.0.0", "1.1.0", "1.2.0"] {
         all.push((format!("c-{v}.yaml"), component(v, v)));
     }
-    let write = |all: &Vec<(String, String)>| {
-        let refs: Vec<(&str, &str)> = all.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-        c.write_sources(&refs);
-    };
-    write(&all);
+    c.write_all(&all);
     ok(&c.run("sync", &["--config", &config]).await);
     all[1].1 = quick("{1.1.0: 100}");
-    write(&all);
+    c.write_all(&all);
     ok(&c.run("sync", &["--config", &config]).await);
     all[1].1 = quick("{1.2.0: 100}");
-    write(&all);
+    c.write_all(&all);
     assert_eq!(
         c.run("sync", &["--config", &config]).await.status.code(),
         Some(2)

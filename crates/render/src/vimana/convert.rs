@@ -285,8 +285,8 @@ fn metadata(
     if let Some(n) = f.get("annotations") {
         meta.annotations = string_map(cx, n, "metadata.annotations", &|key, _| {
             // The reconciler writes rollout state and controls under its own prefix.
-            let reserved =
-                key.starts_with("kumori.vimana.host/") || key.starts_with("reconciler.vimana.host/");
+            let reserved = key.starts_with("kumori.vimana.host/")
+                || key.starts_with("reconciler.vimana.host/");
             if reserved {
                 return Err((
                     "reserved-annotation",

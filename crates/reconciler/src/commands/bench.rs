@@ -740,3 +740,71 @@ fn thousands(x: f64) -> String {
         format!("{x}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(seconds: f64, capped: bool) -> Run {
+        Run {
+            seconds,
+            rss_mib: 100.0,
+            requests: 6,
+            by_verb: "list=4 get=1 discovery=1".into(),
+            capped,
+            exit: (!capped).then_some(0),
+        }
+    }
+
+    fn figures() -> Vec<Figures> {
+        [(1516, 1.0, 4.0), (40098, 20.0, 900.0)]
+            .into_iter()
+            .map(|(objects, ours, theirs)| Figures {
+                objects,
+                kumori: objects / 3,
+                render: 0.5,
+                plan_first: 0.1,
+                plan_noop: 0.1,
+                render_command: run(0.6, false),
+                kubectl_apply: Some(run(theirs, theirs >= 900.0)),
+                kubectl_diff: None,
+                sync: run(ours, false),
+                noop_sync: run(0.3, false),
+                diff: run(0.4, false),
+                changed: 10,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_table_shows_speed_ups_and_capped_runs_as_lower_bounds() {
+        let t = table(&figures());
+        assert!(
+            t.contains("| 1516 (505) | 0.50 | 0.10 / 0.10 | 1.0 | 4.0 | 4.0x |"),
+            "{t}"
+        );
+        assert!(t.contains("| > 900 | > 45x |"), "{t}");
+        assert!(t.contains("| 6 (list=4 get=1 discovery=1) |"), "{t}");
+        assert!(t.contains("| - | - |"), "no kubectl diff: {t}");
+    }
+
+    #[test]
+    fn the_plot_has_a_line_per_series_and_marks_capped_points() {
+        let s = svg(&figures());
+        assert!(s.starts_with("<svg ") && s.trim_end().ends_with("</svg>"));
+        // Four series of ours, kubectl apply; no kubectl diff was measured.
+        assert_eq!(s.matches("<polyline").count(), 5, "{s}");
+        assert_eq!(s.matches(">capped<").count(), 1, "{s}");
+        assert!(s.contains("kubectl apply --server-side"));
+        assert!(!s.contains("kubectl diff --server-side"));
+    }
+
+    #[test]
+    fn medians_and_seconds_read_well() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(secs(0.123), "0.12");
+        assert_eq!(secs(1.23), "1.2");
+        assert_eq!(secs(123.4), "123");
+        assert_eq!(thousands(40000.0), "40k");
+    }
+}

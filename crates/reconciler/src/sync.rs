@@ -235,7 +235,7 @@ pub async fn prepare(
     let owned = live
         .objects
         .iter()
-        .map(|(k, o)| (k.clone(), graph::owned_keys(&o.raw, keys::FIELD_MANAGER)));
+        .map(|(k, o)| (k.clone(), o.owned.clone()));
     let state = Live::new(live.objects.values().map(|o| o.object.clone()).collect())
         .with_prune(prune)
         .with_owned(owned);
@@ -408,6 +408,7 @@ pub async fn sync(
     }
 
     let settings = Settings {
+        components: drive::ComponentIndex::build(&graph, &live.objects),
         analyses: options.analyses.clone(),
         defaults: options.rollout.clone(),
         notifier: Notifier::new(options.notify.clone()),
@@ -442,12 +443,9 @@ pub async fn sync(
         }
         let mut steps: Vec<BoxFuture<'_, (graph::StepId, Result<Done, Failure>)>> = Vec::new();
         for step in ready {
-            let (graph, live, settings) = (&graph, &live, &settings);
+            let (live, settings) = (&live, &settings);
             steps.push(Box::pin(async move {
-                (
-                    step.id,
-                    run_step(cluster, graph, live, step, settings).await,
-                )
+                (step.id, run_step(cluster, live, step, settings).await)
             }));
         }
         let mut results = bounded(steps, options.concurrency).await;
@@ -487,7 +485,7 @@ pub async fn sync(
                 continue;
             }
             let weights = server.spec.version_weights.clone();
-            match drive::drive(cluster, &graph, &live.objects, desired, &weights, &settings).await {
+            match drive::drive(cluster, &live.objects, desired, &weights, &settings).await {
                 Ok(driven) => {
                     outcome.add_rollout(driven);
                 }
@@ -561,7 +559,6 @@ enum Done {
 
 async fn run_step(
     cluster: &Cluster,
-    graph: &DependencyGraph,
     live: &LiveState,
     step: &Step,
     settings: &Settings,
@@ -583,7 +580,7 @@ async fn run_step(
                 .map_err(fail)?;
         }
         Action::Weights { object, to, .. } => {
-            let driven = drive::drive(cluster, graph, &live.objects, object, to, settings)
+            let driven = drive::drive(cluster, &live.objects, object, to, settings)
                 .await
                 .map_err(fail)?;
             return Ok(Done::Rollout(Box::new(driven)));

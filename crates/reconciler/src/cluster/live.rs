@@ -31,8 +31,35 @@ pub struct Inventory {
 pub struct LiveObject {
     /// The object in the model.
     pub object: Object,
-    /// The object as JSON, with server-set fields.
+    /// The object as JSON, with server-set fields but without `metadata.managedFields` (the
+    /// largest part of an object, read once into `owned`).
     pub raw: Value,
+    /// The label and annotation keys the reconciler's field manager applied.
+    pub owned: graph::OwnedKeys,
+}
+
+impl LiveObject {
+    /// Reads an object of a LIST answer.
+    pub fn from_api(item: DynamicObject) -> anyhow::Result<LiveObject> {
+        let mut raw = serde_json::to_value(&item)?;
+        drop(item);
+        let owned = graph::owned_keys(&raw, keys::FIELD_MANAGER);
+        if let Some(meta) = raw.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("managedFields");
+        }
+        let object = Object::from_value(raw.clone()).with_context(|| {
+            format!(
+                "the live object {}/{} does not match the Vimana schema",
+                raw.pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+                raw.pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+            )
+        })?;
+        Ok(LiveObject { object, raw, owned })
+    }
 }
 
 /// Live objects of an instance and its inventory.
@@ -46,6 +73,8 @@ pub struct LiveState {
 
 /// LISTs in flight at once when reading the live state.
 const LIST_CONCURRENCY: usize = 8;
+/// Objects per LIST page.
+const LIST_PAGE: u32 = 500;
 
 /// Name of the inventory ConfigMap of an instance.
 pub fn inventory_name(instance: &str) -> String {
@@ -146,32 +175,42 @@ pub async fn read(
     let mut all_ns: BTreeSet<String> = namespaces.clone();
     all_ns.extend(inventory.keys.iter().map(|k| k.namespace.clone()));
     let selector = format!("{}={instance}", keys::INSTANCE);
-    let mut lists: Vec<BoxFuture<'_, anyhow::Result<Vec<DynamicObject>>>> = Vec::new();
+    let mut lists: Vec<BoxFuture<'_, anyhow::Result<Vec<LiveObject>>>> = Vec::new();
     for ns in &all_ns {
         for kind in Kind::ALL {
             let api = cluster.api(kind, ns);
-            let params = ListParams::default().labels(&selector);
+            let selector = selector.as_str();
             lists.push(Box::pin(async move {
-                let list = retry::retry("list", || api.list(&params))
-                    .await
-                    .with_context(|| format!("cannot list {} in namespace {ns}", kind.plural()))?;
-                anyhow::Ok(list.items)
+                // Pages keep one page of API objects in memory at a time; each object is
+                // converted as it arrives.
+                let mut out = Vec::new();
+                let mut token: Option<String> = None;
+                loop {
+                    let mut params = ListParams::default().labels(selector).limit(LIST_PAGE);
+                    if let Some(t) = &token {
+                        params = params.continue_token(t);
+                    }
+                    let page = retry::retry("list", || api.list(&params))
+                        .await
+                        .with_context(|| {
+                            format!("cannot list {} in namespace {ns}", kind.plural())
+                        })?;
+                    for item in page.items {
+                        out.push(LiveObject::from_api(item)?);
+                    }
+                    match page.metadata.continue_ {
+                        Some(t) if !t.is_empty() => token = Some(t),
+                        _ => break,
+                    }
+                }
+                anyhow::Ok(out)
             }));
         }
     }
     let mut objects = BTreeMap::new();
-    for items in super::bounded(lists, LIST_CONCURRENCY).await {
-        let items = items?;
-        for item in items {
-            let raw = serde_json::to_value(&item)?;
-            let object = Object::from_value(raw.clone()).with_context(|| {
-                format!(
-                    "the live object {}/{} does not match the Vimana schema",
-                    item.metadata.namespace.as_deref().unwrap_or_default(),
-                    item.metadata.name.as_deref().unwrap_or_default()
-                )
-            })?;
-            objects.insert(object.key(), LiveObject { object, raw });
+    for list in super::bounded(lists, LIST_CONCURRENCY).await {
+        for o in list? {
+            objects.insert(o.object.key(), o);
         }
     }
     Ok(LiveState { objects, inventory })

@@ -25,9 +25,46 @@ use crate::sync::{Availability, availability};
 /// it alive).
 pub const MANAGER: &str = "vimana-reconciler-rollout";
 
+/// The Components of a pass by Server and version: the desired ones, and the live ones the
+/// render no longer has (a baseline may still give them weight). Built once per pass, so that
+/// a rollout step costs a lookup, not a scan of every object.
+#[derive(Clone, Debug, Default)]
+pub struct ComponentIndex {
+    by_server: BTreeMap<(String, String), BTreeMap<String, ObjectKey>>,
+}
+
+impl ComponentIndex {
+    /// Indexes the Components of `graph`, then the live ones it does not have.
+    pub fn build(graph: &DependencyGraph, live: &BTreeMap<ObjectKey, LiveObject>) -> Self {
+        let mut index = ComponentIndex::default();
+        let desired = graph.manifests().iter().map(|m| &m.object);
+        for object in desired.chain(live.values().map(|o| &o.object)) {
+            if let Object::Component(c) = object {
+                index
+                    .by_server
+                    .entry((c.spec.domain.clone(), c.spec.server.clone()))
+                    .or_default()
+                    .entry(c.spec.version.clone())
+                    .or_insert_with(|| object.key());
+            }
+        }
+        index
+    }
+
+    /// Version → Component key of one Server.
+    pub fn versions(&self, domain: &str, server: &str) -> BTreeMap<String, ObjectKey> {
+        self.by_server
+            .get(&(domain.to_owned(), server.to_owned()))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
 /// What the rollouts of a pass need from the configuration.
 #[derive(Clone, Debug, Default)]
 pub struct Settings {
+    /// The Components of the pass by Server and version.
+    pub components: ComponentIndex,
     /// Named analyses.
     pub analyses: BTreeMap<String, Analysis>,
     /// Default policy under the Servers' annotations.
@@ -119,7 +156,6 @@ pub struct Driven {
 /// copy.
 pub async fn drive(
     cluster: &Cluster,
-    graph: &DependencyGraph,
     live: &BTreeMap<ObjectKey, LiveObject>,
     server: &Object,
     to: &Weights,
@@ -154,28 +190,9 @@ pub async fn drive(
         })?),
         None => None,
     };
-    let mut components = BTreeMap::new();
-    let prefix = format!("{}:{}@", desired.spec.domain, desired.spec.id);
-    for m in graph.manifests() {
-        if let Some(v) = m
-            .object
-            .identity()
-            .strip_prefix(&prefix)
-            .filter(|_| m.object.kind() == Kind::Component)
-        {
-            components.insert(v.to_owned(), m.object.key());
-        }
-    }
-    for (k, o) in live {
-        if let Some(v) = o
-            .object
-            .identity()
-            .strip_prefix(&prefix)
-            .filter(|_| k.kind == Kind::Component)
-        {
-            components.entry(v.to_owned()).or_insert_with(|| k.clone());
-        }
-    }
+    let components = settings
+        .components
+        .versions(&desired.spec.domain, &desired.spec.id);
     let probe = ClusterProbe {
         cluster,
         live,
@@ -211,7 +228,8 @@ pub async fn drive(
             record(cluster, &key, "False", "RolloutAborted", reason, "Warning").await;
             notify(settings, &key, "rollout-aborted", reason).await;
         }
-        Status::Succeeded if advance.state.is_some() => {
+        // The first weights of a Server without traffic are not a rollout: nothing to report.
+        Status::Succeeded if advance.state.is_some() && live_weights.values().any(|w| *w > 0) => {
             let message = format!("traffic moved to {}", crate::report::weights_text(to));
             record(
                 cluster,

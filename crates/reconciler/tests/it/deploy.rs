@@ -584,12 +584,6 @@ fn uses() -> Vec<Use> {
         },
         Use {
             file: "rollout/drive.rs",
-            code: "        .get_opt(&key.name)\n        .await\n        .ok()",
-            needs: &[(VIMANA, "servers", "get", Name::Any)],
-            why: "the uid of the Server an Event is about",
-        },
-        Use {
-            file: "rollout/drive.rs",
             code: r#"retry::retry("record an Event", || events.create(&params, &event))"#,
             needs: &[("", "events", "create", Name::Any)],
             why: "Events of rollouts",

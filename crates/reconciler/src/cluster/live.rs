@@ -73,8 +73,10 @@ pub struct LiveState {
 
 /// LISTs in flight at once when reading the live state.
 const LIST_CONCURRENCY: usize = 8;
-/// Objects per LIST page.
-const LIST_PAGE: u32 = 500;
+/// Objects per LIST page: large enough that a no-op sync makes a handful of requests whatever
+/// the size of the repository (one more per 10,000 objects of a kind), small enough that a
+/// page, not the whole kind, is held as API objects at a time.
+const LIST_PAGE: u32 = 10_000;
 
 /// Name of the inventory ConfigMap of an instance.
 pub fn inventory_name(instance: &str) -> String {

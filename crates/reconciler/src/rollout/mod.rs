@@ -29,12 +29,12 @@ pub type Weights = BTreeMap<String, i32>;
 /// How often a step that waits (for availability, for analysis data) looks again, at most.
 pub const RECHECK: Duration = Duration::from_secs(10);
 
-/// When a step that has waited `waited` looks again: soon at first (a Component usually becomes
+/// When a step that has waited `waited` looks again: soon at first (200 ms: a Component often becomes
 /// Available within seconds), then less often, at most every [`RECHECK`]; the number of looks
 /// grows with the logarithm of the wait, not with its length.
 pub fn recheck(waited: chrono::Duration) -> Duration {
     let half = waited.to_std().unwrap_or_default() / 2;
-    half.clamp(Duration::from_millis(500), RECHECK)
+    half.clamp(Duration::from_millis(200), RECHECK)
 }
 
 /// Phase of a rollout.

@@ -203,7 +203,7 @@ async fn an_unavailable_version_aborts_at_the_deadline_without_traffic() {
     assert!(matches!(a.status, Status::Waiting(_)), "{:?}", a.status);
     assert_eq!(
         a.wake,
-        Some(t0() + chrono::Duration::milliseconds(500)),
+        Some(t0() + chrono::Duration::milliseconds(200)),
         "looks again soon"
     );
     // Looking again with the same reason writes nothing, and looks less and less often.

@@ -404,35 +404,43 @@ impl Parser<'_> {
 
     fn imports(&mut self, out: &mut Vec<Import>) {
         if self.kind() == TokenKind::LParen {
-            let open = self.span();
-            self.bump();
-            loop {
-                while matches!(self.kind(), TokenKind::Newline | TokenKind::Comma) {
+            out.extend(self.group("import group", Self::import_spec));
+        } else if let Some(i) = self.import_spec() {
+            out.push(i);
+        }
+    }
+
+    /// The entries of a parenthesized group, separated by newlines or commas, from its `(` to
+    /// its `)`; an unclosed group is reported as `what`. An entry that does not parse is skipped
+    /// to its end, so the group always makes progress.
+    fn group<T>(&mut self, what: &str, mut entry: impl FnMut(&mut Self) -> Option<T>) -> Vec<T> {
+        let mut out = Vec::new();
+        let open = self.span();
+        self.bump();
+        loop {
+            while matches!(self.kind(), TokenKind::Newline | TokenKind::Comma) {
+                self.bump();
+            }
+            match self.kind() {
+                TokenKind::RParen => {
                     self.bump();
+                    return out;
                 }
-                match self.kind() {
-                    TokenKind::RParen => {
+                TokenKind::Eof => {
+                    self.unclosed(open, what);
+                    return out;
+                }
+                _ => {
+                    let start = self.pos;
+                    if let Some(e) = entry(self) {
+                        out.push(e);
+                    }
+                    self.end_of_entry(TokenKind::RParen);
+                    if self.pos == start {
                         self.bump();
-                        return;
-                    }
-                    TokenKind::Eof => {
-                        self.unclosed(open, "import group");
-                        return;
-                    }
-                    _ => {
-                        let start = self.pos;
-                        if let Some(i) = self.import_spec() {
-                            out.push(i);
-                        }
-                        self.end_of_entry(TokenKind::RParen);
-                        if self.pos == start {
-                            self.bump();
-                        }
                     }
                 }
             }
-        } else if let Some(i) = self.import_spec() {
-            out.push(i);
         }
     }
 
@@ -549,41 +557,10 @@ impl Parser<'_> {
 
     /// `( NAME = expr ... )` or a single `NAME = expr`.
     fn var_bindings(&mut self) -> Vec<VarBinding> {
-        let mut vars = Vec::new();
         if self.kind() != TokenKind::LParen {
-            if let Some(v) = self.var_binding() {
-                vars.push(v);
-            }
-            return vars;
+            return self.var_binding().into_iter().collect();
         }
-        let open = self.span();
-        self.bump();
-        loop {
-            while matches!(self.kind(), TokenKind::Newline | TokenKind::Comma) {
-                self.bump();
-            }
-            match self.kind() {
-                TokenKind::RParen => {
-                    self.bump();
-                    break;
-                }
-                TokenKind::Eof => {
-                    self.unclosed(open, "`var (`");
-                    break;
-                }
-                _ => {
-                    let start = self.pos;
-                    if let Some(v) = self.var_binding() {
-                        vars.push(v);
-                    }
-                    self.end_of_entry(TokenKind::RParen);
-                    if self.pos == start {
-                        self.bump();
-                    }
-                }
-            }
-        }
-        vars
+        self.group("`var (`", Self::var_binding)
     }
 
     fn var_binding(&mut self) -> Option<VarBinding> {

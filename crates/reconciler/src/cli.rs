@@ -75,6 +75,17 @@ impl From<Outcome> for ExitCode {
 /// Parses the command line, runs the command and maps its outcome to the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run(_)) {
+        // Warnings of library code (retries, conditions, notifications) reach stderr; `run`
+        // sets up its own logging from its configuration.
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            )
+            .try_init();
+    }
     let result = match cli.command {
         Command::Demo(args) => commands::demo::run(&args),
         Command::Render(args) => commands::render::run(&args),

@@ -162,14 +162,12 @@ impl Outcome {
             .min()
     }
 
-    /// Rollouts that aborted, or are held after an abort, with the reason.
-    pub fn aborted(&self) -> Vec<(&ObjectKey, &str)> {
+    /// Rollouts that aborted in this pass, or are held after an earlier abort.
+    pub fn aborted(&self) -> Vec<(&ObjectKey, &Status)> {
         self.rollouts
             .iter()
-            .filter_map(|d| match &d.advance.status {
-                Status::Aborted(r) | Status::Held(r) => Some((&d.key, r.as_str())),
-                _ => None,
-            })
+            .filter(|d| matches!(d.advance.status, Status::Aborted(_) | Status::Held(_)))
+            .map(|d| (&d.key, &d.advance.status))
             .collect()
     }
 

@@ -33,19 +33,13 @@ where
         match op().await {
             Ok(v) => return Ok(v),
             Err(e) if attempt < ATTEMPTS && retryable(&e) => {
-                tracing_note(what, attempt, &e);
+                tracing::debug!(what, attempt, error = %e, "retrying");
                 tokio::time::sleep(delay).await;
                 delay *= 2;
                 attempt += 1;
             }
             Err(e) => return Err(e),
         }
-    }
-}
-
-fn tracing_note(what: &str, attempt: u32, e: &kube::Error) {
-    if std::env::var_os("RECONCILER_DEBUG").is_some() {
-        eprintln!("retrying {what} (attempt {attempt} failed: {e})");
     }
 }
 

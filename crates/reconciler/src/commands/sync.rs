@@ -233,11 +233,18 @@ pub async fn passes(
                 "sync {state}: {} created, {} updated, {} weight changes, {} deleted, {} unchanged",
                 totals.create, totals.update, totals.weights, totals.delete, outcome.unchanged
             );
-            for (k, why) in &aborted {
-                eprintln!(
-                    "error: the rollout of Server {}/{} was rolled back: {why}",
-                    k.namespace, k.name
-                );
+            for (k, status) in &aborted {
+                let why = status.reason().unwrap_or_default();
+                match status {
+                    rollout::Status::Held(_) => eprintln!(
+                        "error: the target of Server {}/{} was rolled back before and is held: {why}",
+                        k.namespace, k.name
+                    ),
+                    _ => eprintln!(
+                        "error: the rollout of Server {}/{} was rolled back: {why}",
+                        k.namespace, k.name
+                    ),
+                }
             }
             return Ok(if aborted.is_empty() {
                 Outcome::Success

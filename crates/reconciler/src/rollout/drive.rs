@@ -304,17 +304,16 @@ async fn record(
     {
         Ok(o) => o.metadata.uid,
         Err(e) => {
-            eprintln!(
-                "warning: cannot set the Rollout condition of Server {}/{}: {}",
-                key.namespace,
-                key.name,
-                retry::describe(&e)
+            tracing::warn!(
+                server = %format!("{}/{}", key.namespace, key.name),
+                error = %retry::describe(&e),
+                "cannot set the Rollout condition"
             );
             None
         }
     };
     let events: Api<Event> = Api::namespaced(cluster.client.clone(), &key.namespace);
-    let event: Event = match serde_json::from_value(json!({
+    let event: Event = serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Event",
         "metadata": {"generateName": format!("{}.", key.name), "namespace": key.namespace},
         "involvedObject": {"apiVersion": model::API_VERSION, "kind": "Server", "name": key.name, "namespace": key.namespace, "uid": uid},
@@ -322,17 +321,14 @@ async fn record(
         "source": {"component": keys::MANAGED_BY_VALUE},
         "firstTimestamp": now, "lastTimestamp": now, "count": 1,
         "reportingComponent": keys::MANAGED_BY_VALUE, "reportingInstance": keys::MANAGED_BY_VALUE,
-    })) {
-        Ok(e) => e,
-        Err(_) => return,
-    };
+    }))
+    .expect("the Event is a well-formed core/v1 Event");
     let params = PostParams::default();
     if let Err(e) = retry::retry("record an Event", || events.create(&params, &event)).await {
-        eprintln!(
-            "warning: cannot record an Event on Server {}/{}: {}",
-            key.namespace,
-            key.name,
-            retry::describe(&e)
+        tracing::warn!(
+            server = %format!("{}/{}", key.namespace, key.name),
+            error = %retry::describe(&e),
+            "cannot record an Event"
         );
     }
 }
@@ -347,6 +343,6 @@ async fn notify(settings: &Settings, key: &ObjectKey, kind: &str, message: &str)
         time: super::time_text(Utc::now()),
     };
     for failure in settings.notifier.send(&event).await {
-        eprintln!("warning: notification not delivered: {failure}");
+        tracing::warn!(%failure, "notification not delivered");
     }
 }

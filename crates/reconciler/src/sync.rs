@@ -65,7 +65,7 @@ impl Default for Options {
             namespace: "vimana".into(),
             prune: true,
             allow_empty: false,
-            concurrency: 8,
+            concurrency: 16,
             create_namespace: false,
             revision: None,
             rollout: rollout::Policy::default(),
@@ -258,9 +258,12 @@ fn body(object: &Object) -> Value {
     v
 }
 
-/// Server-side apply of one object; the object as the server returns it. A dry run applies the
-/// whole object, weights included, to show the end state.
-async fn apply(cluster: &Cluster, object: &Object, dry_run: bool) -> Result<Value, String> {
+/// Server-side apply of one object; the object as the server returns it, as text. A dry run
+/// applies the whole object, weights included, to show the end state.
+///
+/// The answer is read as text, not decoded: a sync only needs to know that the apply
+/// succeeded, and a diff decodes it once, straight to JSON.
+async fn apply(cluster: &Cluster, object: &Object, dry_run: bool) -> Result<String, String> {
     let key = object.key();
     let api = cluster.api(key.kind, &key.namespace);
     let params = apply_params(dry_run);
@@ -270,10 +273,15 @@ async fn apply(cluster: &Cluster, object: &Object, dry_run: bool) -> Result<Valu
         body(object)
     };
     let patch = Patch::Apply(&value);
-    retry::retry("apply", || api.patch(&key.name, &params, &patch))
-        .await
-        .map_err(|e| hint(&retry::describe(&e), &key))
-        .and_then(|o| serde_json::to_value(o).map_err(|e| e.to_string()))
+    let request = kube::core::Request::new(api.resource_url());
+    retry::retry("apply", || async {
+        let req = request
+            .patch(&key.name, &params, &patch)
+            .map_err(kube::Error::BuildRequest)?;
+        cluster.client.request_text(req).await
+    })
+    .await
+    .map_err(|e| hint(&retry::describe(&e), &key))
 }
 
 /// Adds what to do to an API error where the fix is known.
@@ -307,6 +315,11 @@ pub async fn sync(
 ) -> Result<Outcome, Error> {
     let prepared = prepare(cluster, manifests, options).await?;
     let Prepared { graph, live, plan } = prepared;
+    tracing::debug!(
+        live = live.objects.len(),
+        steps = plan.steps().count(),
+        "read the live state and planned"
+    );
     let desired: BTreeSet<ObjectKey> = graph.manifests().iter().map(|m| m.object.key()).collect();
     let mut outcome = Outcome {
         unchanged: plan
@@ -375,6 +388,7 @@ pub async fn sync(
         }
     }
     let to_check: Vec<&Object> = finals.into_values().collect();
+    let to_check_count = to_check.len();
     let mut checks: Vec<BoxFuture<'_, Option<Failure>>> = Vec::new();
     for object in to_check {
         checks.push(Box::pin(async move {
@@ -393,6 +407,11 @@ pub async fn sync(
         .into_iter()
         .flatten()
         .collect();
+    tracing::debug!(
+        objects = to_check_count,
+        failures = failures.len(),
+        "dry run done"
+    );
     if !failures.is_empty() {
         let mut failures = failures;
         failures.sort_by(|a, b| a.key.cmp(&b.key));
@@ -407,12 +426,53 @@ pub async fn sync(
 
     let settings = Settings {
         components: drive::ComponentIndex::build(&graph, &live.objects),
+        fresh: std::sync::Arc::new(crate::rollout::fresh::Fresh::new(
+            cluster,
+            &options.instance,
+            crate::rollout::fresh::SETTLE,
+        )),
         analyses: options.analyses.clone(),
         defaults: options.rollout.clone(),
         notifier: Notifier::new(options.notify.clone()),
         instance: options.instance.clone(),
         revision: options.revision.clone(),
     };
+    // The Components this pass creates that a Server's weights will give traffic to: watched
+    // from the pass's LIST before they are created, so that the weights steps see them become
+    // Available.
+    let mut follow: BTreeSet<String> = BTreeSet::new();
+    for step in plan.steps() {
+        if let Action::Weights {
+            object: Object::Server(server),
+            to,
+            ..
+        } = &step.action
+        {
+            let versions = settings
+                .components
+                .versions(&server.spec.domain, &server.spec.id);
+            follow.extend(
+                to.iter()
+                    .filter(|(_, w)| **w > 0)
+                    .filter_map(|(v, _)| versions.get(v))
+                    .filter(|k| !live.objects.contains_key(k))
+                    .map(|k| k.namespace.clone()),
+            );
+        }
+    }
+    for ns in &follow {
+        let listed = live
+            .objects
+            .iter()
+            .filter(|(k, _)| k.kind == Kind::Component && k.namespace == *ns)
+            .map(|(_, o)| o);
+        let version = live
+            .versions
+            .get(&(Kind::Component, ns.clone()))
+            .map_or("", String::as_str);
+        settings.fresh.follow(ns, listed, version);
+    }
+
     let mut failures = Vec::new();
     // Steps whose rollout has not ended, and the steps that depend on them: left for a later
     // pass (a Component is deleted only after its weight reached 0 and the rollout ended).
@@ -460,6 +520,7 @@ pub async fn sync(
                 Err(f) => failures.push(f),
             }
         }
+        tracing::debug!(steps = wave.steps.len(), "wave done");
         // A later wave may depend on a failed step: stop here, the next pass resumes.
         if !failures.is_empty() {
             break;
@@ -653,6 +714,20 @@ pub fn availability(raw: &Value) -> Availability {
     }
 }
 
+/// Whether a live object's `Available` condition is a verdict (`True` or `False`) for its
+/// current generation, rather than still to come.
+pub fn settled(raw: &Value) -> bool {
+    let generation = raw.pointer("/metadata/generation").and_then(Value::as_i64);
+    raw.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c["type"] == keys::CONDITION_AVAILABLE))
+        .is_some_and(|c| {
+            let observed = c["observedGeneration"].as_i64();
+            let current = generation.is_none() || observed.is_none() || observed == generation;
+            current && matches!(c["status"].as_str(), Some("True" | "False"))
+        })
+}
+
 /// Previews a pass: every object the plan would create or change is dry-run with server-side
 /// apply and compared with live; deletions and withheld deletions are listed; weight changes
 /// show their rollout steps.
@@ -687,7 +762,11 @@ pub async fn diff(
     for (_, key) in order.iter().filter(|(a, _)| *a != report::Action::Delete) {
         checks.push(Box::pin(async move {
             let object = &graph.get(key).expect("planned objects are desired").object;
-            (key.clone(), apply(cluster, object, true).await)
+            let answer = apply(cluster, object, true).await.and_then(|text| {
+                serde_json::from_str::<Value>(&text)
+                    .map_err(|e| format!("cannot read the dry run's answer: {e}"))
+            });
+            (key.clone(), answer)
         }));
     }
     let results: BTreeMap<ObjectKey, Result<Value, String>> = bounded(checks, options.concurrency)

@@ -148,7 +148,11 @@ impl FieldSet {
 
 /// `f:name`.
 pub fn field(name: &str) -> Element {
-    format!("f:{name}")
+    // Not format!: this runs for every field of every write.
+    let mut e = String::with_capacity(name.len() + 2);
+    e.push_str("f:");
+    e.push_str(name);
+    e
 }
 
 /// The `k:` element of a list-map item: its key fields as JSON, sorted by name.

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::fieldpath::{self, FieldSet, Path, field, key_element};
+use crate::fieldpath::{self, FieldSet, Path, key_element};
 use crate::schema::{ListType, Schema};
 
 /// `Apply` or `Update`, as in `managedFields[].operation`.
@@ -143,8 +143,8 @@ pub fn skipped(path: &Path, scope: Scope) -> bool {
         if scope == Scope::StatusOnly {
             return true;
         }
-        if let Some(second) = path.get(1) {
-            return SERVER_METADATA.iter().any(|m| second == &field(m));
+        if let Some(second) = path.get(1).and_then(|s| s.strip_prefix("f:")) {
+            return SERVER_METADATA.contains(&second);
         }
         return false;
     }
@@ -430,6 +430,7 @@ pub fn restrict(applied: &Value, scope: Scope) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fieldpath::field;
 
     fn schema() -> Schema {
         Schema::from_openapi(&json!({"type": "object", "properties": {

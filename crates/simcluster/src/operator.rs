@@ -316,8 +316,19 @@ impl Operator {
             if status == current["status"] {
                 continue;
             }
-            let mut body = (*current).clone();
-            body["status"] = status;
+            // A status write: the status and what identifies the version it replaces (not a
+            // copy of the whole object).
+            let meta = &current["metadata"];
+            let body = serde_json::json!({
+                "apiVersion": current["apiVersion"],
+                "kind": current["kind"],
+                "metadata": {
+                    "name": meta["name"],
+                    "namespace": meta["namespace"],
+                    "resourceVersion": meta["resourceVersion"],
+                },
+                "status": status,
+            });
             let opts = WriteOptions {
                 manager: OPERATOR_MANAGER.into(),
                 validation: FieldValidation::Ignore,

@@ -69,6 +69,9 @@ pub struct LiveState {
     pub objects: BTreeMap<ObjectKey, LiveObject>,
     /// The inventory.
     pub inventory: Inventory,
+    /// The resourceVersion of each LIST, by kind and namespace: a watch from it sees every
+    /// change since the pass read the live state.
+    pub versions: BTreeMap<(Kind, String), String>,
 }
 
 /// LISTs in flight at once when reading the live state.
@@ -177,7 +180,8 @@ pub async fn read(
     let mut all_ns: BTreeSet<String> = namespaces.clone();
     all_ns.extend(inventory.keys.iter().map(|k| k.namespace.clone()));
     let selector = format!("{}={instance}", keys::INSTANCE);
-    let mut lists: Vec<BoxFuture<'_, anyhow::Result<Vec<LiveObject>>>> = Vec::new();
+    type Listed = (Kind, String, String, Vec<LiveObject>);
+    let mut lists: Vec<BoxFuture<'_, anyhow::Result<Listed>>> = Vec::new();
     for ns in &all_ns {
         for kind in Kind::ALL {
             let api = cluster.api(kind, ns);
@@ -186,6 +190,7 @@ pub async fn read(
                 // Pages keep one page of API objects in memory at a time; each object is
                 // converted as it arrives.
                 let mut out = Vec::new();
+                let mut version = String::new();
                 let mut token: Option<String> = None;
                 loop {
                     let mut params = ListParams::default().labels(selector).limit(LIST_PAGE);
@@ -197,6 +202,10 @@ pub async fn read(
                         .with_context(|| {
                             format!("cannot list {} in namespace {ns}", kind.plural())
                         })?;
+                    // The pages of one LIST are one snapshot, of the first page's version.
+                    if version.is_empty() {
+                        version = page.metadata.resource_version.clone().unwrap_or_default();
+                    }
                     for item in page.items {
                         out.push(LiveObject::from_api(item)?);
                     }
@@ -205,17 +214,24 @@ pub async fn read(
                         _ => break,
                     }
                 }
-                anyhow::Ok(out)
+                anyhow::Ok((kind, ns.clone(), version, out))
             }));
         }
     }
     let mut objects = BTreeMap::new();
+    let mut versions = BTreeMap::new();
     for list in super::bounded(lists, LIST_CONCURRENCY).await {
-        for o in list? {
+        let (kind, ns, version, list) = list?;
+        versions.insert((kind, ns), version);
+        for o in list {
             objects.insert(o.object.key(), o);
         }
     }
-    Ok(LiveState { objects, inventory })
+    Ok(LiveState {
+        objects,
+        inventory,
+        versions,
+    })
 }
 
 /// The live object as it is shown in a diff: what the API server sets on its own (status,

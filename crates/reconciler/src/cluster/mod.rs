@@ -38,10 +38,19 @@ pub async fn bounded<'a, T: 'a>(
     limit: usize,
 ) -> Vec<T> {
     use futures_util::StreamExt;
-    futures_util::stream::iter(futures)
-        .buffered(limit.max(1))
+    // Unordered, so that one slow request does not hold the others' slots; put back in order
+    // at the end.
+    let mut tagged: Vec<futures_util::future::BoxFuture<'a, (usize, T)>> =
+        Vec::with_capacity(futures.len());
+    for (i, f) in futures.into_iter().enumerate() {
+        tagged.push(Box::pin(async move { (i, f.await) }));
+    }
+    let mut done: Vec<(usize, T)> = futures_util::stream::iter(tagged)
+        .buffer_unordered(limit.max(1))
         .collect()
-        .await
+        .await;
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, t)| t).collect()
 }
 
 /// Clusters that need no configuration.
@@ -181,5 +190,46 @@ impl Cluster {
         if let Some(sim) = self.embedded {
             let _ = sim.shutdown().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use futures_util::future::BoxFuture;
+
+    #[tokio::test]
+    async fn bounded_keeps_the_order_and_the_limit_while_a_slow_one_runs() {
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let started = Arc::new(AtomicUsize::new(0));
+        let mut futures: Vec<BoxFuture<'_, (usize, usize)>> = Vec::new();
+        for i in 0..20 {
+            let (running, most, started) = (running.clone(), most.clone(), started.clone());
+            futures.push(Box::pin(async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                started.fetch_add(1, Ordering::SeqCst);
+                // The first one is slow: the others do not wait for it to take its place.
+                let pause = if i == 0 { 500 } else { 1 };
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+                (i, started.load(Ordering::SeqCst))
+            }));
+        }
+        let out = super::bounded(futures, 3).await;
+        assert_eq!(
+            out.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            (0..20).collect::<Vec<_>>(),
+            "results in the input order"
+        );
+        assert_eq!(most.load(Ordering::SeqCst), 3, "never more than the limit");
+        assert_eq!(
+            out[0].1, 20,
+            "the other 19 ran in the two other places while the slow one ran"
+        );
     }
 }

@@ -64,7 +64,7 @@ fn run_live(args: &Args) -> anyhow::Result<Outcome> {
         namespace: args.source.namespace.clone(),
         ..sync::Options::default()
     };
-    let result = crate::commands::sync::runtime()?.block_on(async {
+    let result = crate::commands::sync::client_runtime(&args.cluster)?.block_on(async {
         let cluster = Cluster::connect(&args.cluster).await?;
         let r = sync::diff(&cluster, output.manifests, &options).await;
         cluster.close().await;

@@ -49,7 +49,7 @@ pub enum Verb {
 
 /// Runs the action.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    crate::commands::sync::runtime()?.block_on(async {
+    crate::commands::sync::client_runtime(&args.cluster)?.block_on(async {
         let cluster = Cluster::connect(&args.cluster).await?;
         let result = act(&cluster, args).await;
         cluster.close().await;

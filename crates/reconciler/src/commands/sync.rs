@@ -66,7 +66,7 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub allow_empty: bool,
     /// Objects applied at the same time within a wave.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
     /// Return after the first pass instead of waiting for the rollouts it starts.
     #[arg(long)]
@@ -157,10 +157,22 @@ fn render_repo(args: &Args, url: &str) -> anyhow::Result<Option<(render::Output,
     Ok(Some((output, Some(revision.commit))))
 }
 
-/// A multi-threaded runtime for the commands that talk to a cluster.
+/// A multi-threaded runtime for the commands that run servers (the daemon, the demo).
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// The runtime of a command that talks to `cluster`: one thread, which is all a client
+/// waiting on the network needs (and saves waking threads up for every answer), unless the
+/// cluster is embedded and serves from the same runtime.
+pub fn client_runtime(cluster: &ClusterArgs) -> anyhow::Result<tokio::runtime::Runtime> {
+    if cluster.cluster.is_some() {
+        return runtime();
+    }
+    Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
 }
@@ -188,7 +200,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let options = args
         .apply
         .options(&args.instance, &args.namespace, revision)?;
-    runtime()?.block_on(async {
+    client_runtime(&args.cluster)?.block_on(async {
         let cluster = Cluster::connect(&args.cluster).await?;
         let outcome = passes(&cluster, &output.manifests, &options, !args.apply.no_wait).await;
         cluster.close().await;
@@ -277,7 +289,8 @@ impl Totals {
 
 /// Prints the steps of one pass and the state of its rollouts.
 fn print_pass(outcome: &sync::Outcome) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
+    // One write per pass, not per line (a pass may print thousands).
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for (verb, key) in &outcome.done {
         writeln!(out, "{verb:>7} {} {}/{}", key.kind, key.namespace, key.name)?;
     }
@@ -321,5 +334,5 @@ fn print_pass(outcome: &sync::Outcome) -> std::io::Result<()> {
             key.kind, key.namespace, key.name
         )?;
     }
-    Ok(())
+    out.flush()
 }

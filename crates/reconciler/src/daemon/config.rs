@@ -313,7 +313,7 @@ pub struct ApplyConfig {
     pub prune: bool,
     /// `apply.allowEmpty`: let an empty render prune everything. Default false.
     pub allow_empty: bool,
-    /// `apply.concurrency`: objects of one wave applied at once. Default 8.
+    /// `apply.concurrency`: objects of one wave applied at once. Default 16.
     pub concurrency: u32,
 }
 
@@ -322,7 +322,7 @@ impl Default for ApplyConfig {
         ApplyConfig {
             prune: true,
             allow_empty: false,
-            concurrency: 8,
+            concurrency: 16,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! Server and notifies.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::Utc;
 use futures_util::future::BoxFuture;
@@ -14,6 +15,7 @@ use model::{Kind, Object, ObjectKey, keys, rollout::Policy};
 use serde_json::{Value, json};
 
 use super::analysis::{Analysis, Subject};
+use super::fresh::Fresh;
 use super::{Advance, Input, Measurement, Probe, State, Status, Weights, control};
 use crate::cluster::live::LiveObject;
 use crate::cluster::{Cluster, retry};
@@ -61,10 +63,12 @@ impl ComponentIndex {
 }
 
 /// What the rollouts of a pass need from the configuration.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Settings {
     /// The Components of the pass by Server and version.
     pub components: ComponentIndex,
+    /// Availability of the Components the pass created (not in its LIST of the live state).
+    pub fresh: Arc<Fresh>,
     /// Named analyses.
     pub analyses: BTreeMap<String, Analysis>,
     /// Default policy under the Servers' annotations.
@@ -78,10 +82,11 @@ pub struct Settings {
 }
 
 struct ClusterProbe<'a> {
-    cluster: &'a Cluster,
     /// The live objects the pass read (one LIST per kind): availability comes from them, so a
-    /// step costs no read per Component. Only a Component missing from them is read.
+    /// step costs no read per Component. A Component missing from them (created by this pass)
+    /// comes from `fresh`.
     live: &'a BTreeMap<ObjectKey, LiveObject>,
+    fresh: &'a Fresh,
     /// Version → Component key, from the desired objects and the live ones.
     components: BTreeMap<String, ObjectKey>,
     analysis: Option<&'a Analysis>,
@@ -103,16 +108,7 @@ impl Probe for ClusterProbe<'_> {
                 };
                 let state = match self.live.get(key) {
                     Some(o) => availability(&o.raw),
-                    None => {
-                        let api = self.cluster.api(Kind::Component, &key.namespace);
-                        match retry::retry("read a Component", || api.get_opt(&key.name)).await {
-                            Ok(Some(o)) => {
-                                availability(&serde_json::to_value(o).unwrap_or_default())
-                            }
-                            Ok(None) => Availability::Missing,
-                            Err(e) => return Err(retry::describe(&e)),
-                        }
-                    }
+                    None => self.fresh.availability(key, false).await?,
                 };
                 if state != Availability::Available {
                     out.push(format!("{v} ({}: {state})", key.name));
@@ -193,9 +189,20 @@ pub async fn drive(
     let components = settings
         .components
         .versions(&desired.spec.domain, &desired.spec.id);
+    // Components this pass created that the target gives traffic to: waited for (within the
+    // pass's settling time) before the engine looks, so that it sees them settled and reads the
+    // clock after the wait.
+    for (version, weight) in to {
+        if *weight > 0
+            && let Some(key) = components.get(version)
+            && !live.contains_key(key)
+        {
+            settings.fresh.availability(key, true).await?;
+        }
+    }
     let probe = ClusterProbe {
-        cluster,
         live,
+        fresh: &settings.fresh,
         components,
         analysis,
         server: desired,

@@ -13,6 +13,7 @@
 pub mod analysis;
 pub mod control;
 pub mod drive;
+pub mod fresh;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -475,11 +475,12 @@ const VIMANA: &str = "api.vimana.host";
 const KINDS: [&str; 4] = ["vimanas", "domains", "servers", "components"];
 
 /// The files whose code `reconciler run` runs against the cluster.
-const DAEMON_FILES: [&str; 7] = [
+const DAEMON_FILES: [&str; 8] = [
     "sync.rs",
     "cluster/live.rs",
     "cluster/mod.rs",
     "rollout/drive.rs",
+    "rollout/fresh.rs",
     "rollout/mod.rs",
     "daemon/lease.rs",
     "commands/run.rs",
@@ -487,9 +488,10 @@ const DAEMON_FILES: [&str; 7] = [
 
 /// Substrings that mark a call of `kube::Api` in those files (counted to find calls the table
 /// misses).
-const API_CALLS: [&str; 7] = [
+const API_CALLS: [&str; 8] = [
     "get_opt(",
     ".list(&",
+    ".watch(&",
     ".patch(&",
     ".patch_status(&",
     ".delete(&",
@@ -511,7 +513,7 @@ fn uses() -> Vec<Use> {
     vec![
         Use {
             file: "sync.rs",
-            code: r#"retry::retry("apply", || api.patch(&key.name, &params, &patch))"#,
+            code: "let req = request\n            .patch(&key.name, &params, &patch)",
             needs: ALL_KINDS_APPLY,
             why: "server-side apply of any kind, and its dry run; one that creates is authorized as create too",
         },
@@ -565,10 +567,16 @@ fn uses() -> Vec<Use> {
             why: "the live state: one LIST per kind",
         },
         Use {
-            file: "rollout/drive.rs",
-            code: r#"retry::retry("read a Component", || api.get_opt(&key.name))"#,
-            needs: &[(VIMANA, "components", "get", Name::Any)],
-            why: "a rollout step waits for Components to be Available",
+            file: "rollout/fresh.rs",
+            code: r#"retry::retry("list components", || api.list(&params))"#,
+            needs: &[(VIMANA, "components", "list", Name::Any)],
+            why: "the Components a pass created: listed again when their watch expired",
+        },
+        Use {
+            file: "rollout/fresh.rs",
+            code: "api.watch(&params, &version)",
+            needs: &[(VIMANA, "components", "watch", Name::Any)],
+            why: "a rollout step waits for the Components the pass created to be Available",
         },
         Use {
             file: "rollout/drive.rs",

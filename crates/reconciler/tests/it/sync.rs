@@ -118,6 +118,36 @@ async fn first_sync_then_a_no_op_sync_without_writes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_server_gets_its_weights_in_the_pass_that_creates_its_components() {
+    // The operator takes 700 ms: longer than creating the objects. One pass (`--no-wait`)
+    // still ends with the weights live, because it watches the Components it created.
+    let c = TestCluster::with("weights_same_pass", |config| {
+        config.operator_delay = std::time::Duration::from_millis(700);
+    })
+    .await;
+    sources(&c);
+    let out = c.run("sync", &["--no-wait"]).await;
+    ok(&out);
+    assert!(
+        stdout(&out).contains("sync complete: 4 created, 0 updated, 1 weight changes, 0 deleted"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        weights(&c).await,
+        BTreeMap::from([("1.0.0".to_owned(), 100)])
+    );
+    if let Some(sim) = c.sim_only("counting API calls") {
+        // One watch of the Components, started from the pass's LIST: no read per Component
+        // and no second LIST.
+        assert_eq!(sim.requests("watch", "components"), 1);
+        assert_eq!(sim.requests("get", "components"), 0);
+        assert_eq!(sim.requests("list", "components"), 1);
+    }
+    c.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_object_is_diffed_then_updated() {
     let c = TestCluster::new("changed_object").await;
     sources(&c);

@@ -265,20 +265,14 @@ fn body(object: &Object) -> Value {
 /// succeeded, and a diff decodes it once, straight to JSON.
 async fn apply(cluster: &Cluster, object: &Object, dry_run: bool) -> Result<String, String> {
     let key = object.key();
-    let api = cluster.api(key.kind, &key.namespace);
     let params = apply_params(dry_run);
     let value = if dry_run {
         object.to_value()
     } else {
         body(object)
     };
-    let patch = Patch::Apply(&value);
-    let request = kube::core::Request::new(api.resource_url());
-    retry::retry("apply", || async {
-        let req = request
-            .patch(&key.name, &params, &patch)
-            .map_err(kube::Error::BuildRequest)?;
-        cluster.client.request_text(req).await
+    retry::retry("apply", || {
+        cluster.apply(key.kind, &key.namespace, &key.name, &params, &value)
     })
     .await
     .map_err(|e| hint(&retry::describe(&e), &key))
@@ -431,6 +425,7 @@ pub async fn sync(
             &options.instance,
             crate::rollout::fresh::SETTLE,
         )),
+        http: std::sync::Arc::default(),
         analyses: options.analyses.clone(),
         defaults: options.rollout.clone(),
         notifier: Notifier::new(options.notify.clone()),

@@ -44,8 +44,8 @@ impl FieldSet {
     }
 
     /// Removes a path.
-    pub fn remove(&mut self, p: &Path) {
-        self.paths.remove(p);
+    pub fn remove(&mut self, p: &Path) -> bool {
+        self.paths.remove(p)
     }
 
     /// Whether the set is empty.
@@ -70,11 +70,13 @@ impl FieldSet {
         self.paths.extend(other.paths.iter().cloned());
     }
 
-    /// Removes every path of `other`.
-    pub fn subtract(&mut self, other: &FieldSet) {
+    /// Removes every path of `other`; whether any was there.
+    pub fn subtract(&mut self, other: &FieldSet) -> bool {
+        let mut removed = false;
         for p in &other.paths {
-            self.paths.remove(p);
+            removed |= self.paths.remove(p);
         }
+        removed
     }
 
     /// The `fieldsV1` JSON form.

@@ -39,6 +39,10 @@ pub struct Entry {
     pub subresource: String,
     /// The owned fields.
     pub fields: FieldSet,
+    /// Position of the entry in the `managedFields` it was read from: the entry is copied
+    /// from there while nothing of it changes (most writes change one manager's entry, and
+    /// rebuilding the others' `fieldsV1` was most of their cost).
+    pub original: Option<usize>,
 }
 
 impl Entry {
@@ -53,7 +57,8 @@ pub fn read(obj: &Value) -> Vec<Entry> {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|e| Entry {
+        .enumerate()
+        .map(|(i, e)| Entry {
             manager: e["manager"].as_str().unwrap_or_default().to_owned(),
             operation: if e["operation"] == "Apply" {
                 Operation::Apply
@@ -64,16 +69,22 @@ pub fn read(obj: &Value) -> Vec<Entry> {
             time: e["time"].as_str().unwrap_or_default().to_owned(),
             subresource: e["subresource"].as_str().unwrap_or_default().to_owned(),
             fields: FieldSet::from_fields_v1(&e["fieldsV1"]),
+            original: Some(i),
         })
         .collect()
 }
 
-/// Writes `metadata.managedFields`, dropping entries that own nothing.
-pub fn write(obj: &mut Value, entries: &[Entry]) {
+/// Writes `metadata.managedFields`, dropping entries that own nothing; entries read from
+/// `read_from` and unchanged since are copied from it.
+pub fn write(obj: &mut Value, entries: &[Entry], read_from: Option<&Value>) {
+    let originals = read_from.and_then(|o| o["metadata"]["managedFields"].as_array());
     let list: Vec<Value> = entries
         .iter()
         .filter(|e| !e.fields.is_empty())
         .map(|e| {
+            if let Some(original) = e.original.and_then(|i| originals?.get(i)) {
+                return original.clone();
+            }
             let mut m = json!({
                 "manager": e.manager,
                 "operation": e.operation.as_str(),
@@ -248,8 +259,9 @@ pub fn apply(
             time: now.to_owned(),
             subresource: sub.to_owned(),
             fields: new_set,
+            original: None,
         }];
-        write(&mut object, &entries);
+        write(&mut object, &entries, None);
         return Ok(Applied { object });
     };
     let mut entries = read(live);
@@ -282,7 +294,9 @@ pub fn apply(
         return Err(conflicts);
     }
     for (i, p) in forced {
-        entries[i].fields.remove(&p);
+        if entries[i].fields.remove(&p) {
+            entries[i].original = None;
+        }
     }
 
     // Fields this manager applied before and no longer applies are removed, unless another
@@ -309,6 +323,7 @@ pub fn apply(
         Some(mi) => {
             let e = &mut entries[mi];
             e.fields = new_set;
+            e.original = None;
             e.time = now.to_owned();
             e.api_version = api_version.to_owned();
         }
@@ -319,9 +334,10 @@ pub fn apply(
             time: now.to_owned(),
             subresource: sub.to_owned(),
             fields: new_set,
+            original: None,
         }),
     }
-    write(&mut merged, &entries);
+    write(&mut merged, &entries, Some(live));
     Ok(Applied { object: merged })
 }
 
@@ -352,9 +368,12 @@ pub fn record_update(
     };
     let sub = scope.subresource();
     for e in entries.iter_mut() {
-        e.fields.subtract(&removed);
+        let mut changed_here = e.fields.subtract(&removed);
         if !e.same_owner(manager, Operation::Update, sub) {
-            e.fields.subtract(&changed);
+            changed_here |= e.fields.subtract(&changed);
+        }
+        if changed_here {
+            e.original = None;
         }
     }
     if !changed.is_empty() {
@@ -364,6 +383,7 @@ pub fn record_update(
         {
             Some(e) => {
                 e.fields.extend(&changed);
+                e.original = None;
                 e.time = now.to_owned();
                 e.api_version = api_version.to_owned();
             }
@@ -374,10 +394,11 @@ pub fn record_update(
                 time: now.to_owned(),
                 subresource: sub.to_owned(),
                 fields: changed,
+                original: None,
             }),
         }
     }
-    write(new, &entries);
+    write(new, &entries, old);
 }
 
 /// The conflict message of a 409: `Apply failed with 1 conflict: conflict with "kubectl" using
@@ -444,6 +465,67 @@ mod tests {
 
     fn obj(spec: Value) -> Value {
         json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": "a"}, "spec": spec})
+    }
+
+    #[test]
+    fn entries_a_write_does_not_change_are_kept_as_they_were() {
+        let s = schema();
+        let a = apply(
+            None,
+            &obj(json!({"image": "i1", "replicas": 1})),
+            &s,
+            Scope::All,
+            "alice",
+            "v1",
+            false,
+            "t1",
+        )
+        .unwrap();
+        let alice_before = a.object["metadata"]["managedFields"][0].clone();
+        // Bob applies a field of his own: alice's entry is the same, time included.
+        let b = apply(
+            Some(&a.object),
+            &obj(json!({"weights": {"1": 1}})),
+            &s,
+            Scope::All,
+            "bob",
+            "v1",
+            false,
+            "t2",
+        )
+        .unwrap();
+        let entries = b.object["metadata"]["managedFields"].as_array().unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0], alice_before);
+        assert_eq!(entries[1]["manager"], "bob");
+        assert_eq!(entries[1]["time"], "t2");
+        // Carol updates the image: alice's entry loses it, and is written anew.
+        let mut updated = b.object.clone();
+        updated["spec"]["image"] = json!("i2");
+        record_update(
+            Some(&b.object),
+            &mut updated,
+            &s,
+            Scope::All,
+            "carol",
+            "v1",
+            "t3",
+        );
+        let entries = read(&updated);
+        let alice = entries.iter().find(|e| e.manager == "alice").unwrap();
+        assert!(!alice.fields.contains(&vec![field("spec"), field("image")]));
+        assert!(
+            alice
+                .fields
+                .contains(&vec![field("spec"), field("replicas")])
+        );
+        let bob = &updated["metadata"]["managedFields"][1];
+        assert_eq!(
+            *bob, b.object["metadata"]["managedFields"][1],
+            "bob's is untouched"
+        );
+        let carol = entries.iter().find(|e| e.manager == "carol").unwrap();
+        assert_eq!(carol.time, "t3");
     }
 
     #[test]

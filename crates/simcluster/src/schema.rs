@@ -535,10 +535,14 @@ impl Schema {
 /// `parent.child`, or `child` at the root.
 pub fn join(path: &str, child: &str) -> String {
     if path.is_empty() {
-        child.to_owned()
-    } else {
-        format!("{path}.{child}")
+        return child.to_owned();
     }
+    // Not format!: this runs for every field of every write.
+    let mut s = String::with_capacity(path.len() + 1 + child.len());
+    s.push_str(path);
+    s.push('.');
+    s.push_str(child);
+    s
 }
 
 fn shown(path: &str) -> &str {

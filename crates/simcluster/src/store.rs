@@ -855,8 +855,17 @@ impl Store {
     ) -> Result<(), ApiError> {
         obj["apiVersion"] = json!(rt.api_version());
         obj["kind"] = json!(rt.kind);
+        // A write to the status subresource changes only the status: the rest was checked
+        // when it was written.
+        let status_only = match effective_scope(rt, t.scope) {
+            Scope::StatusOnly => rt.schema.field("status"),
+            _ => None,
+        };
         let mut unknown = Vec::new();
-        rt.schema.prune(obj, "", &mut unknown);
+        match (status_only, obj.get_mut("status")) {
+            (Some(schema), Some(status)) => schema.prune(status, "status", &mut unknown),
+            _ => rt.schema.prune(obj, "", &mut unknown),
+        }
         report_unknown(rt, unknown, opts.validation, warnings)?;
         {
             let meta = obj["metadata"]
@@ -883,7 +892,10 @@ impl Store {
             }
         }
         let mut causes = Vec::new();
-        rt.schema.validate(obj, "", &mut causes);
+        match (status_only, obj.get("status")) {
+            (Some(schema), Some(status)) => schema.validate(status, "status", &mut causes),
+            _ => rt.schema.validate(obj, "", &mut causes),
+        }
         validate_metadata(rt, &obj["metadata"], &mut causes);
         if !causes.is_empty() {
             return Err(ApiError::invalid(rt, &t.name, causes));

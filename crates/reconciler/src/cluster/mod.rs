@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use kube::api::{Api, ApiResource, DynamicObject};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use model::Kind;
 
@@ -178,6 +178,23 @@ impl Cluster {
             );
         }
         Ok(())
+    }
+
+    /// One server-side apply of `body` to the Vimana object `kind` `namespace`/`name`, and
+    /// the answer as text: callers that need the object decode it once, the others not at all.
+    pub async fn apply(
+        &self,
+        kind: Kind,
+        namespace: &str,
+        name: &str,
+        params: &PatchParams,
+        body: &serde_json::Value,
+    ) -> Result<String, kube::Error> {
+        let request = kube::core::Request::new(self.api(kind, namespace).resource_url());
+        let req = request
+            .patch(name, params, &Patch::Apply(body))
+            .map_err(kube::Error::BuildRequest)?;
+        self.client.request_text(req).await
     }
 
     /// The API of a Vimana kind in a namespace.

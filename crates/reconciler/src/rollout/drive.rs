@@ -69,6 +69,9 @@ pub struct Settings {
     pub components: ComponentIndex,
     /// Availability of the Components the pass created (not in its LIST of the live state).
     pub fresh: Arc<Fresh>,
+    /// The HTTP client of analyses, made at the first one (making one loads the TLS roots:
+    /// too slow to do for every Server of a pass).
+    pub http: Arc<std::sync::OnceLock<reqwest::Client>>,
     /// Named analyses.
     pub analyses: BTreeMap<String, Analysis>,
     /// Default policy under the Servers' annotations.
@@ -91,7 +94,7 @@ struct ClusterProbe<'a> {
     components: BTreeMap<String, ObjectKey>,
     analysis: Option<&'a Analysis>,
     server: &'a model::Server,
-    http: reqwest::Client,
+    http: &'a std::sync::OnceLock<reqwest::Client>,
 }
 
 impl Probe for ClusterProbe<'_> {
@@ -132,7 +135,8 @@ impl Probe for ClusterProbe<'_> {
                     namespace: &namespace,
                     version: v,
                 };
-                out.push(a.measure(&self.http, &subject).await);
+                let http = self.http.get_or_init(reqwest::Client::new);
+                out.push(a.measure(http, &subject).await);
             }
             out
         })
@@ -206,7 +210,7 @@ pub async fn drive(
         components,
         analysis,
         server: desired,
-        http: reqwest::Client::new(),
+        http: &settings.http,
     };
     let (paused, request) = control::read(&annotations);
     let previous = State::from_annotation(annotations.get(keys::ROLLOUT_STATE));
@@ -271,13 +275,13 @@ pub async fn write(
         "metadata": {"name": key.name, "namespace": key.namespace, "annotations": annotations},
         "spec": {"versionWeights": weights},
     });
-    let api = cluster.api(Kind::Server, &key.namespace);
     let params = PatchParams::apply(MANAGER).force();
-    let patch = Patch::Apply(&body);
-    retry::retry("apply weights", || api.patch(&key.name, &params, &patch))
-        .await
-        .map(|_| ())
-        .map_err(|e| retry::describe(&e))
+    retry::retry("apply weights", || {
+        cluster.apply(Kind::Server, &key.namespace, &key.name, &params, &body)
+    })
+    .await
+    .map(|_| ())
+    .map_err(|e| retry::describe(&e))
 }
 
 /// Sets the `Rollout` condition of a Server and records an Event; failures are reported on

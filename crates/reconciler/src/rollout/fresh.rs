@@ -13,8 +13,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use kube::api::{DynamicObject, ListParams, WatchEvent, WatchParams};
+use kube::api::{DynamicObject, ListParams, ObjectList, WatchEvent, WatchParams};
 use model::{Kind, ObjectKey, keys};
+use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -131,12 +132,17 @@ impl Fresh {
             _ => (Snapshot::default(), None),
         };
         let (tx, rx) = watch::channel(snapshot);
-        let api = kube::Api::namespaced_with(
+        let api: kube::Api<DynamicObject> = kube::Api::namespaced_with(
             self.client.clone(),
             namespace,
             &crate::cluster::resource(Kind::Component),
         );
-        let task = tokio::spawn(follow(api, self.selector.clone(), tx, version));
+        let source = Source {
+            client: self.client.clone(),
+            request: kube::core::Request::new(api.resource_url()),
+            selector: self.selector.clone(),
+        };
+        let task = tokio::spawn(follow(source, tx, version));
         namespaces.insert(
             namespace.to_owned(),
             Namespace {
@@ -185,18 +191,55 @@ impl Fresh {
     }
 }
 
-/// WATCHes the Components of a namespace from `seeded` (the resourceVersion of what the
-/// snapshot holds) or else from a LIST; LISTs again when the watch expires or fails.
-async fn follow(
-    api: kube::Api<DynamicObject>,
+/// What availability needs of a Component. LIST items and watch events are read into this,
+/// not into whole objects: `managedFields` are most of an object, and a pass may see two
+/// events for each Component it creates.
+#[derive(Clone, Debug, serde::Deserialize)]
+struct Lean {
+    #[serde(default)]
+    metadata: LeanMeta,
+    #[serde(default)]
+    status: Option<Value>,
+}
+
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LeanMeta {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    generation: Option<i64>,
+    #[serde(default)]
+    resource_version: Option<String>,
+}
+
+impl Lean {
+    /// The Component's name, availability and whether it has settled.
+    fn judge(self) -> (String, (Availability, bool)) {
+        let raw = serde_json::json!({
+            "metadata": {"generation": self.metadata.generation},
+            "status": self.status,
+        });
+        (self.metadata.name, (availability(&raw), settled(&raw)))
+    }
+}
+
+/// Where the Components of one namespace are read and watched.
+struct Source {
+    client: kube::Client,
+    request: kube::core::Request,
     selector: String,
-    tx: watch::Sender<Snapshot>,
-    mut seeded: Option<String>,
-) {
+}
+
+/// WATCHes the Components of a namespace from `seeded` (the resourceVersion of what the
+/// snapshot holds) or else from a LIST; LISTs again when the watch expires or fails. Events
+/// that arrive together are applied together (one wake-up of the waiting steps, not one per
+/// event).
+async fn follow(source: Source, tx: watch::Sender<Snapshot>, mut seeded: Option<String>) {
     loop {
         let listed = match seeded.take() {
             Some(version) => Ok(version),
-            None => list(&api, &selector).await.map(|(components, version)| {
+            None => list(&source).await.map(|(components, version)| {
                 tx.send_modify(|s| {
                     s.components = components;
                     s.synced = true;
@@ -205,7 +248,7 @@ async fn follow(
                 version
             }),
         };
-        let version = match listed {
+        let mut version = match listed {
             Ok(version) => version,
             Err(e) => {
                 tx.send_modify(|s| s.error = Some(e));
@@ -213,12 +256,18 @@ async fn follow(
                 continue;
             }
         };
-        let mut version = version;
         loop {
             let params = WatchParams::default()
-                .labels(&selector)
+                .labels(&source.selector)
                 .timeout(WATCH_SECONDS);
-            let stream = match api.watch(&params, &version).await {
+            let opened = async {
+                let req = source
+                    .request
+                    .watch(&params, &version)
+                    .map_err(kube::Error::BuildRequest)?;
+                source.client.request_events::<Lean>(req).await
+            };
+            let stream = match opened.await {
                 Ok(s) => s,
                 Err(e) => {
                     tx.send_modify(|s| s.error = Some(retry::describe(&e)));
@@ -226,40 +275,51 @@ async fn follow(
                     break;
                 }
             };
-            let mut stream = std::pin::pin!(stream);
+            let mut batches = std::pin::pin!(stream.ready_chunks(512));
             let mut expired = false;
-            while let Some(event) = stream.next().await {
-                match event {
-                    Ok(WatchEvent::Added(o) | WatchEvent::Modified(o)) => {
-                        if let Some(v) = o.metadata.resource_version.clone() {
-                            version = v;
+            while let Some(batch) = batches.next().await {
+                let mut changes: Vec<(String, Option<(Availability, bool)>)> = Vec::new();
+                for event in batch {
+                    match event {
+                        Ok(WatchEvent::Added(o) | WatchEvent::Modified(o)) => {
+                            if let Some(v) = o.metadata.resource_version.clone() {
+                                version = v;
+                            }
+                            let (name, entry) = o.judge();
+                            changes.push((name, Some(entry)));
                         }
-                        let (name, entry) = judge(o);
-                        tx.send_modify(|s| {
-                            s.components.insert(name, entry);
-                        });
-                    }
-                    Ok(WatchEvent::Deleted(o)) => {
-                        if let Some(v) = o.metadata.resource_version.clone() {
-                            version = v;
+                        Ok(WatchEvent::Deleted(o)) => {
+                            if let Some(v) = o.metadata.resource_version.clone() {
+                                version = v;
+                            }
+                            changes.push((o.metadata.name, None));
                         }
-                        let name = o.metadata.name.unwrap_or_default();
-                        tx.send_modify(|s| {
-                            s.components.remove(&name);
-                        });
+                        Ok(WatchEvent::Bookmark(b)) => version = b.metadata.resource_version,
+                        Ok(WatchEvent::Error(e)) => {
+                            // 410 Gone: the version is too old; anything else: start over too.
+                            tracing::debug!(code = e.code, message = %e.message, "component watch ended");
+                            expired = true;
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "component watch failed");
+                            expired = true;
+                            break;
+                        }
                     }
-                    Ok(WatchEvent::Bookmark(b)) => version = b.metadata.resource_version,
-                    Ok(WatchEvent::Error(e)) => {
-                        // 410 Gone: the version is too old; anything else: start over too.
-                        tracing::debug!(code = e.code, message = %e.message, "component watch ended");
-                        expired = true;
-                        break;
-                    }
-                    Err(e) => {
-                        tracing::debug!(error = %e, "component watch failed");
-                        expired = true;
-                        break;
-                    }
+                }
+                if !changes.is_empty() {
+                    tx.send_modify(|s| {
+                        for (name, entry) in changes {
+                            match entry {
+                                Some(e) => s.components.insert(name, e),
+                                None => s.components.remove(&name),
+                            };
+                        }
+                    });
+                }
+                if expired {
+                    break;
                 }
             }
             if expired {
@@ -269,37 +329,34 @@ async fn follow(
     }
 }
 
-/// A Component's name, availability and whether it has settled.
-fn judge(o: DynamicObject) -> (String, (Availability, bool)) {
-    // Only what availability reads: not the whole object (its managedFields are most of it).
-    let raw = serde_json::json!({
-        "metadata": {"generation": o.metadata.generation},
-        "status": o.data.get("status"),
-    });
-    let name = o.metadata.name.unwrap_or_default();
-    (name, (availability(&raw), settled(&raw)))
-}
-
 type Listed = (BTreeMap<String, (Availability, bool)>, String);
 
-async fn list(api: &kube::Api<DynamicObject>, selector: &str) -> Result<Listed, String> {
+async fn list(source: &Source) -> Result<Listed, String> {
     let mut out = BTreeMap::new();
     let mut version = String::new();
     let mut token: Option<String> = None;
     loop {
-        let mut params = ListParams::default().labels(selector).limit(LIST_PAGE);
+        let mut params = ListParams::default()
+            .labels(&source.selector)
+            .limit(LIST_PAGE);
         if let Some(t) = &token {
             params = params.continue_token(t);
         }
-        let page = retry::retry("list components", || api.list(&params))
-            .await
-            .map_err(|e| retry::describe(&e))?;
+        let page: ObjectList<Lean> = retry::retry("list components", || async {
+            let req = source
+                .request
+                .list(&params)
+                .map_err(kube::Error::BuildRequest)?;
+            source.client.request(req).await
+        })
+        .await
+        .map_err(|e| retry::describe(&e))?;
         // The pages of one LIST are one snapshot: the first page's version is theirs.
         if version.is_empty() {
             version = page.metadata.resource_version.clone().unwrap_or_default();
         }
         for item in page.items {
-            let (name, entry) = judge(item);
+            let (name, entry) = item.judge();
             out.insert(name, entry);
         }
         match page.metadata.continue_ {
@@ -347,8 +404,13 @@ mod tests {
             "spec": {"domain": "7e57000000000000000000000000d0d0", "server": "s", "version": version, "image": "example.org/s:1"},
         });
         cluster
-            .api(Kind::Component, NS)
-            .patch(name, &PatchParams::apply("test"), &Patch::Apply(body))
+            .apply(
+                Kind::Component,
+                NS,
+                name,
+                &PatchParams::apply("test"),
+                &body,
+            )
             .await
             .unwrap();
         ObjectKey {

@@ -432,41 +432,7 @@ pub async fn sync(
         instance: options.instance.clone(),
         revision: options.revision.clone(),
     };
-    // The Components this pass creates that a Server's weights will give traffic to: watched
-    // from the pass's LIST before they are created, so that the weights steps see them become
-    // Available.
-    let mut follow: BTreeSet<String> = BTreeSet::new();
-    for step in plan.steps() {
-        if let Action::Weights {
-            object: Object::Server(server),
-            to,
-            ..
-        } = &step.action
-        {
-            let versions = settings
-                .components
-                .versions(&server.spec.domain, &server.spec.id);
-            follow.extend(
-                to.iter()
-                    .filter(|(_, w)| **w > 0)
-                    .filter_map(|(v, _)| versions.get(v))
-                    .filter(|k| !live.objects.contains_key(k))
-                    .map(|k| k.namespace.clone()),
-            );
-        }
-    }
-    for ns in &follow {
-        let listed = live
-            .objects
-            .iter()
-            .filter(|(k, _)| k.kind == Kind::Component && k.namespace == *ns)
-            .map(|(_, o)| o);
-        let version = live
-            .versions
-            .get(&(Kind::Component, ns.clone()))
-            .map_or("", String::as_str);
-        settings.fresh.follow(ns, listed, version);
-    }
+    watch_created_components(&plan, &live, &settings);
 
     let mut failures = Vec::new();
     // Steps whose rollout has not ended, and the steps that depend on them: left for a later
@@ -561,6 +527,44 @@ pub async fn sync(
         record_inventory(cluster, options, &inventory_now).await?;
     }
     Ok(outcome)
+}
+
+/// Starts watching, from the pass's LIST, the namespaces of the Components this pass creates
+/// that a Server's weights will give traffic to, before they are created: the weights steps
+/// then see them become Available.
+fn watch_created_components(plan: &Plan, live: &LiveState, settings: &Settings) {
+    let mut namespaces: BTreeSet<String> = BTreeSet::new();
+    for step in plan.steps() {
+        if let Action::Weights {
+            object: Object::Server(server),
+            to,
+            ..
+        } = &step.action
+        {
+            let versions = settings
+                .components
+                .versions(&server.spec.domain, &server.spec.id);
+            namespaces.extend(
+                to.iter()
+                    .filter(|(_, w)| **w > 0)
+                    .filter_map(|(v, _)| versions.get(v))
+                    .filter(|k| !live.objects.contains_key(k))
+                    .map(|k| k.namespace.clone()),
+            );
+        }
+    }
+    for ns in &namespaces {
+        let listed = live
+            .objects
+            .iter()
+            .filter(|(k, _)| k.kind == Kind::Component && k.namespace == *ns)
+            .map(|(_, o)| o);
+        let version = live
+            .versions
+            .get(&(Kind::Component, ns.clone()))
+            .map_or("", String::as_str);
+        settings.fresh.follow(ns, listed, version);
+    }
 }
 
 async fn record_inventory(

@@ -684,22 +684,33 @@ impl fmt::Display for Availability {
     }
 }
 
-/// Reads the `Available` condition of a live object.
-pub fn availability(raw: &Value) -> Availability {
+/// The `Available` condition of a live object, and whether it is about the object's current
+/// generation (a condition or object without a generation counts as current).
+fn available_condition(raw: &Value) -> Option<(&Value, bool)> {
     let generation = raw.pointer("/metadata/generation").and_then(Value::as_i64);
-    let condition = raw
+    let c = raw
         .pointer("/status/conditions")
         .and_then(Value::as_array)
-        .and_then(|cs| cs.iter().find(|c| c["type"] == keys::CONDITION_AVAILABLE));
-    let Some(c) = condition else {
+        .and_then(|cs| cs.iter().find(|c| c["type"] == keys::CONDITION_AVAILABLE))?;
+    let observed = c["observedGeneration"].as_i64();
+    Some((
+        c,
+        generation.is_none() || observed.is_none() || observed == generation,
+    ))
+}
+
+/// Reads the `Available` condition of a live object.
+pub fn availability(raw: &Value) -> Availability {
+    let Some((c, current)) = available_condition(raw) else {
         return Availability::Not("no Available condition yet".into());
     };
-    let observed = c["observedGeneration"].as_i64();
-    if generation.is_some() && observed.is_some() && observed != generation {
+    if !current {
         return Availability::Not(format!(
             "Available reported for generation {}, current is {}",
-            observed.unwrap_or_default(),
-            generation.unwrap_or_default()
+            c["observedGeneration"].as_i64().unwrap_or_default(),
+            raw.pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or_default()
         ));
     }
     match c["status"].as_str() {
@@ -716,15 +727,9 @@ pub fn availability(raw: &Value) -> Availability {
 /// Whether a live object's `Available` condition is a verdict (`True` or `False`) for its
 /// current generation, rather than still to come.
 pub fn settled(raw: &Value) -> bool {
-    let generation = raw.pointer("/metadata/generation").and_then(Value::as_i64);
-    raw.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .and_then(|cs| cs.iter().find(|c| c["type"] == keys::CONDITION_AVAILABLE))
-        .is_some_and(|c| {
-            let observed = c["observedGeneration"].as_i64();
-            let current = generation.is_none() || observed.is_none() || observed == generation;
-            current && matches!(c["status"].as_str(), Some("True" | "False"))
-        })
+    available_condition(raw).is_some_and(|(c, current)| {
+        current && matches!(c["status"].as_str(), Some("True" | "False"))
+    })
 }
 
 /// Previews a pass: every object the plan would create or change is dry-run with server-side

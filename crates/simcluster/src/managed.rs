@@ -463,6 +463,26 @@ mod tests {
         .unwrap()
     }
 
+    /// `apply` by `manager` of the whole object, apiVersion v1, at time `now`.
+    fn apply_as(
+        manager: &str,
+        live: Option<&Value>,
+        applied: &Value,
+        force: bool,
+        now: &str,
+    ) -> Result<Applied, Vec<Conflict>> {
+        apply(
+            live,
+            applied,
+            &schema(),
+            Scope::All,
+            manager,
+            "v1",
+            force,
+            now,
+        )
+    }
+
     fn obj(spec: Value) -> Value {
         json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": "a"}, "spec": spec})
     }
@@ -470,26 +490,20 @@ mod tests {
     #[test]
     fn entries_a_write_does_not_change_are_kept_as_they_were() {
         let s = schema();
-        let a = apply(
+        let a = apply_as(
+            "alice",
             None,
             &obj(json!({"image": "i1", "replicas": 1})),
-            &s,
-            Scope::All,
-            "alice",
-            "v1",
             false,
             "t1",
         )
         .unwrap();
         let alice_before = a.object["metadata"]["managedFields"][0].clone();
         // Bob applies a field of his own: alice's entry is the same, time included.
-        let b = apply(
+        let b = apply_as(
+            "bob",
             Some(&a.object),
             &obj(json!({"weights": {"1": 1}})),
-            &s,
-            Scope::All,
-            "bob",
-            "v1",
             false,
             "t2",
         )
@@ -530,38 +544,28 @@ mod tests {
 
     #[test]
     fn applies_conflicts_and_forces() {
-        let s = schema();
-        let a = apply(
+        let a = apply_as(
+            "alice",
             None,
             &obj(json!({"image": "i1", "weights": {"1": 1}})),
-            &s,
-            Scope::All,
-            "alice",
-            "v1",
             false,
             "t",
         )
         .unwrap();
         // Bob sets the same value: shared ownership, no conflict.
-        let b = apply(
+        let b = apply_as(
+            "bob",
             Some(&a.object),
             &obj(json!({"image": "i1"})),
-            &s,
-            Scope::All,
-            "bob",
-            "v1",
             false,
             "t",
         )
         .unwrap();
         // Bob changes it: conflict with alice.
-        let err = apply(
+        let err = apply_as(
+            "bob",
             Some(&b.object),
             &obj(json!({"image": "i2"})),
-            &s,
-            Scope::All,
-            "bob",
-            "v1",
             false,
             "t",
         )
@@ -578,13 +582,10 @@ mod tests {
             conflict_message(&err),
             "Apply failed with 1 conflict: conflict with \"alice\" using v1: .spec.image"
         );
-        let c = apply(
+        let c = apply_as(
+            "bob",
             Some(&b.object),
             &obj(json!({"image": "i2"})),
-            &s,
-            Scope::All,
-            "bob",
-            "v1",
             true,
             "t",
         )
@@ -597,57 +598,32 @@ mod tests {
 
     #[test]
     fn a_map_applied_empty_then_filled_keeps_its_entries() {
-        let s = schema();
-        let first = apply(
-            None,
-            &obj(json!({"weights": {}})),
-            &s,
-            Scope::All,
+        let first = apply_as("m", None, &obj(json!({"weights": {}})), false, "t")
+            .unwrap()
+            .object;
+        let second = apply_as(
             "m",
-            "v1",
-            false,
-            "t",
-        )
-        .unwrap()
-        .object;
-        let second = apply(
             Some(&first),
             &obj(json!({"weights": {"1.0.0": 100}})),
-            &s,
-            Scope::All,
-            "m",
-            "v1",
             false,
             "t",
         )
         .unwrap()
         .object;
         assert_eq!(second["spec"]["weights"], json!({"1.0.0": 100}));
-        let third = apply(
-            Some(&second),
-            &obj(json!({"weights": {}})),
-            &s,
-            Scope::All,
-            "m",
-            "v1",
-            false,
-            "t",
-        )
-        .unwrap()
-        .object;
+        let third = apply_as("m", Some(&second), &obj(json!({"weights": {}})), false, "t")
+            .unwrap()
+            .object;
         assert_eq!(third["spec"]["weights"], json!({}));
     }
 
     #[test]
     fn removes_fields_a_manager_stops_applying_unless_others_own_them() {
         let s = schema();
-        let a = apply(
+        let a = apply_as(
+            "alice",
             None,
             &obj(json!({"weights": {"1": 1, "2": 2}, "replicas": 3})),
-            &s,
-            Scope::All,
-            "alice",
-            "v1",
             false,
             "t",
         )
@@ -663,13 +639,10 @@ mod tests {
             "v1",
             "t",
         );
-        let b = apply(
+        let b = apply_as(
+            "alice",
             Some(&updated),
             &obj(json!({"weights": {"2": 2}})),
-            &s,
-            Scope::All,
-            "alice",
-            "v1",
             false,
             "t",
         )

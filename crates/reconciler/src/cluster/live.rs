@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Context;
 use futures_util::future::BoxFuture;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use model::{Kind, Object, ObjectKey, keys};
 use serde_json::{Value, json};
 
@@ -76,10 +76,6 @@ pub struct LiveState {
 
 /// LISTs in flight at once when reading the live state.
 const LIST_CONCURRENCY: usize = 8;
-/// Objects per LIST page: large enough that a no-op sync makes a handful of requests whatever
-/// the size of the repository (one more per 10,000 objects of a kind), small enough that a
-/// page, not the whole kind, is held as API objects at a time.
-const LIST_PAGE: u32 = 10_000;
 
 /// Name of the inventory ConfigMap of an instance.
 pub fn inventory_name(instance: &str) -> String {
@@ -184,36 +180,21 @@ pub async fn read(
     let mut lists: Vec<BoxFuture<'_, anyhow::Result<Listed>>> = Vec::new();
     for ns in &all_ns {
         for kind in Kind::ALL {
-            let api = cluster.api(kind, ns);
             let selector = selector.as_str();
             lists.push(Box::pin(async move {
-                // Pages keep one page of API objects in memory at a time; each object is
-                // converted as it arrives.
+                // Each object is converted as its page arrives.
                 let mut out = Vec::new();
-                let mut version = String::new();
-                let mut token: Option<String> = None;
-                loop {
-                    let mut params = ListParams::default().labels(selector).limit(LIST_PAGE);
-                    if let Some(t) = &token {
-                        params = params.continue_token(t);
-                    }
-                    let page = retry::retry("list", || api.list(&params))
-                        .await
-                        .with_context(|| {
-                            format!("cannot list {} in namespace {ns}", kind.plural())
-                        })?;
-                    // The pages of one LIST are one snapshot, of the first page's version.
-                    if version.is_empty() {
-                        version = page.metadata.resource_version.clone().unwrap_or_default();
-                    }
-                    for item in page.items {
+                let version = super::list_each(
+                    &cluster.client,
+                    kind,
+                    ns,
+                    selector,
+                    |item: DynamicObject| {
                         out.push(LiveObject::from_api(item)?);
-                    }
-                    match page.metadata.continue_ {
-                        Some(t) if !t.is_empty() => token = Some(t),
-                        _ => break,
-                    }
-                }
+                        Ok(())
+                    },
+                )
+                .await?;
                 anyhow::Ok((kind, ns.clone(), version, out))
             }));
         }

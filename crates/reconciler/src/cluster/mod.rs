@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, ObjectList, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use model::Kind;
 
@@ -51,6 +51,52 @@ pub async fn bounded<'a, T: 'a>(
         .await;
     done.sort_unstable_by_key(|(i, _)| *i);
     done.into_iter().map(|(_, t)| t).collect()
+}
+
+/// Objects per LIST page: large enough that a no-op sync makes a handful of requests whatever
+/// the size of the repository (one more per 10,000 objects of a kind), small enough that a
+/// page, not the whole kind, is held as API objects at a time.
+pub const LIST_PAGE: u32 = 10_000;
+
+/// LISTs the Vimana objects `kind` of `namespace` that match the label `selector`, in
+/// pages of [`LIST_PAGE`], and hands each to `each` as its page arrives (a page, not the
+/// whole kind, is held at a time). Returns the LIST's resourceVersion (the pages of one
+/// LIST are one snapshot, of the first page's version).
+pub async fn list_each<T: Clone + serde::de::DeserializeOwned>(
+    client: &kube::Client,
+    kind: Kind,
+    namespace: &str,
+    selector: &str,
+    mut each: impl FnMut(T) -> anyhow::Result<()>,
+) -> anyhow::Result<String> {
+    let request = kube::core::Request::new(
+        Api::<DynamicObject>::namespaced_with(client.clone(), namespace, &resource(kind))
+            .resource_url(),
+    );
+    let mut version = String::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut params = ListParams::default().labels(selector).limit(LIST_PAGE);
+        if let Some(t) = &token {
+            params = params.continue_token(t);
+        }
+        let page: ObjectList<T> = retry::retry("list", || async {
+            let req = request.list(&params).map_err(kube::Error::BuildRequest)?;
+            client.request(req).await
+        })
+        .await
+        .with_context(|| format!("cannot list {} in namespace {namespace}", kind.plural()))?;
+        if version.is_empty() {
+            version = page.metadata.resource_version.clone().unwrap_or_default();
+        }
+        for item in page.items {
+            each(item)?;
+        }
+        match page.metadata.continue_ {
+            Some(t) if !t.is_empty() => token = Some(t),
+            _ => return Ok(version),
+        }
+    }
 }
 
 /// Clusters that need no configuration.

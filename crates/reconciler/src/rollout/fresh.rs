@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use kube::api::{DynamicObject, ListParams, ObjectList, WatchEvent, WatchParams};
+use kube::api::{DynamicObject, WatchEvent, WatchParams};
 use model::{Kind, ObjectKey, keys};
 use serde_json::Value;
 use tokio::sync::watch;
@@ -27,8 +27,6 @@ use crate::sync::{Availability, availability, settled};
 /// The longest a pass waits, in all, for the Components it created to settle.
 pub const SETTLE: Duration = Duration::from_secs(10);
 
-/// Objects per LIST page (as for the live state).
-const LIST_PAGE: u32 = 10_000;
 /// Seconds after which the API server ends a watch; it is started again from where it was.
 const WATCH_SECONDS: u32 = 25;
 /// Pause before listing again after the LIST or the WATCH failed.
@@ -139,6 +137,7 @@ impl Fresh {
         );
         let source = Source {
             client: self.client.clone(),
+            namespace: namespace.to_owned(),
             request: kube::core::Request::new(api.resource_url()),
             selector: self.selector.clone(),
         };
@@ -227,6 +226,7 @@ impl Lean {
 /// Where the Components of one namespace are read and watched.
 struct Source {
     client: kube::Client,
+    namespace: String,
     request: kube::core::Request,
     selector: String,
 }
@@ -333,37 +333,20 @@ type Listed = (BTreeMap<String, (Availability, bool)>, String);
 
 async fn list(source: &Source) -> Result<Listed, String> {
     let mut out = BTreeMap::new();
-    let mut version = String::new();
-    let mut token: Option<String> = None;
-    loop {
-        let mut params = ListParams::default()
-            .labels(&source.selector)
-            .limit(LIST_PAGE);
-        if let Some(t) = &token {
-            params = params.continue_token(t);
-        }
-        let page: ObjectList<Lean> = retry::retry("list components", || async {
-            let req = source
-                .request
-                .list(&params)
-                .map_err(kube::Error::BuildRequest)?;
-            source.client.request(req).await
-        })
-        .await
-        .map_err(|e| retry::describe(&e))?;
-        // The pages of one LIST are one snapshot: the first page's version is theirs.
-        if version.is_empty() {
-            version = page.metadata.resource_version.clone().unwrap_or_default();
-        }
-        for item in page.items {
+    let version = crate::cluster::list_each(
+        &source.client,
+        Kind::Component,
+        &source.namespace,
+        &source.selector,
+        |item: Lean| {
             let (name, entry) = item.judge();
             out.insert(name, entry);
-        }
-        match page.metadata.continue_ {
-            Some(t) if !t.is_empty() => token = Some(t),
-            _ => return Ok((out, version)),
-        }
-    }
+            Ok(())
+        },
+    )
+    .await
+    .map_err(|e| format!("{e:#}"))?;
+    Ok((out, version))
 }
 
 #[cfg(test)]
@@ -371,7 +354,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use k8s_openapi::api::core::v1::Namespace;
-    use kube::api::{Api, Patch, PatchParams};
+    use kube::api::{Api, ListParams, Patch, PatchParams};
     use serde_json::json;
 
     use super::*;

@@ -557,21 +557,15 @@ fn uses() -> Vec<Use> {
             why: "write the inventory with server-side apply (the first one creates it)",
         },
         Use {
-            file: "cluster/live.rs",
-            code: r#"retry::retry("list", || api.list(&params))"#,
+            file: "cluster/mod.rs",
+            code: "let req = request.list(&params)",
             needs: &[
                 (VIMANA, "vimanas", "list", Name::Any),
                 (VIMANA, "domains", "list", Name::Any),
                 (VIMANA, "servers", "list", Name::Any),
                 (VIMANA, "components", "list", Name::Any),
             ],
-            why: "the live state: one LIST per kind",
-        },
-        Use {
-            file: "rollout/fresh.rs",
-            code: "                .request\n                .list(&params)",
-            needs: &[(VIMANA, "components", "list", Name::Any)],
-            why: "the Components a pass created: listed again when their watch expired",
+            why: "the live state: one LIST per kind; the Components a pass created, again when their watch expired",
         },
         Use {
             file: "rollout/fresh.rs",

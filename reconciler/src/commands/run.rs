@@ -1,0 +1,242 @@
+//! `reconciler run --config FILE`: the daemon. Fetches the Git source on start, on the cron
+//! schedule and on webhooks, renders the revision from Git objects, and runs one sync pass at a
+//! time; rollouts in progress are looked at again when their next step is due.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use crate::Outcome;
+use crate::cluster::{Cluster, ClusterArgs, ClusterKind};
+use crate::daemon::lease;
+use crate::daemon::{
+    self, Config, RolloutStatus, State, SyncError, SyncReport, SyncRequest, Trigger,
+};
+use crate::notify::{self, Notifier};
+use crate::rollout::Status;
+use crate::sync;
+
+/// Arguments of `reconciler run`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The configuration file (see docs/daemon.md).
+    #[arg(long, value_name = "FILE", env = "RECONCILER_CONFIG")]
+    pub config: PathBuf,
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    let config = Config::load(&args.config)?;
+    daemon::logging::init(&config.log)?;
+    crate::commands::sync::runtime()?.block_on(async {
+        let cluster = Arc::new(Cluster::connect(&cluster_args(&config)).await?);
+        // Leader election on a Lease: a standby never writes; the Lease is released on stop so
+        // that a standby takes over at once.
+        let elector = lease::Elector::new(
+            cluster.client.clone(),
+            lease::Settings::from_config(&config),
+        );
+        let starter = elector.clone();
+        serve(
+            config,
+            cluster,
+            daemon::shutdown_signal(),
+            move |state, _| starter.start(state),
+        )
+        .await?;
+        if let Err(e) = elector.release().await {
+            tracing::warn!(error = %e, "the Lease was not released; it expires on its own");
+        }
+        anyhow::Ok(Outcome::Success)
+    })
+}
+
+/// Cluster selection from the `cluster` section of the configuration.
+pub fn cluster_args(config: &Config) -> ClusterArgs {
+    ClusterArgs {
+        kubeconfig: config.cluster.kubeconfig.clone(),
+        context: config.cluster.context.clone(),
+        cluster: config.cluster.embedded.then_some(ClusterKind::Embedded),
+        request_timeout: Duration::from_secs(30),
+    }
+}
+
+/// The sync options of a configuration (the revision is set per sync).
+pub fn options(config: &Config) -> sync::Options {
+    sync::Options {
+        instance: config.instance.clone(),
+        namespace: config.cluster.namespace.clone(),
+        prune: config.apply.prune,
+        allow_empty: config.apply.allow_empty,
+        concurrency: usize::try_from(config.apply.concurrency)
+            .unwrap_or(8)
+            .max(1),
+        create_namespace: false,
+        revision: None,
+        rollout: config.rollout.defaults.clone(),
+        analyses: config.rollout.analyses.clone(),
+        notify: config.notify.iter().map(|n| n.url.clone()).collect(),
+        stop: None,
+    }
+}
+
+/// Runs the daemon of `config` against `cluster` until `shutdown`; `on_start` gets the shared
+/// state and the address of the HTTP server once it listens.
+pub async fn serve(
+    config: Config,
+    cluster: Arc<Cluster>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    on_start: impl FnOnce(Arc<State>, std::net::SocketAddr),
+) -> Result<(), daemon::Error> {
+    let base = options(&config);
+    let state_slot: Arc<OnceLock<Arc<State>>> = Arc::new(OnceLock::new());
+    let slot = state_slot.clone();
+    let notifier = Notifier::new(base.notify.clone());
+    let sync_fn = daemon::runner::sync_fn(move |req: SyncRequest| {
+        let cluster = cluster.clone();
+        let mut options = base.clone();
+        let slot = slot.clone();
+        let notifier = notifier.clone();
+        async move {
+            options.revision = Some(req.revision.commit.clone());
+            options.stop = Some(req.stop.clone());
+            let result = pass(&cluster, &req, &options).await;
+            if let Err(e) = &result {
+                let event = notify::Event {
+                    kind: "sync-failed".into(),
+                    instance: options.instance.clone(),
+                    revision: options.revision.clone(),
+                    object: None,
+                    message: e.message.clone(),
+                    time: crate::rollout::time_text(chrono::Utc::now()),
+                };
+                for failure in notifier.send(&event).await {
+                    tracing::warn!(%failure, "notification not delivered");
+                }
+            }
+            if let Ok((_, Some(wake))) = &result
+                && let Some(state) = slot.get().cloned()
+            {
+                let wake = *wake;
+                tokio::spawn(async move {
+                    let pause = (wake - chrono::Utc::now()).to_std().unwrap_or_default();
+                    tokio::time::sleep(pause + Duration::from_millis(50)).await;
+                    state.trigger(Trigger::Rollout);
+                });
+            }
+            result.map(|(report, _)| report)
+        }
+    });
+    daemon::run(config, sync_fn, shutdown, move |state, addr| {
+        let _ = state_slot.set(state.clone());
+        on_start(state, addr);
+    })
+    .await
+}
+
+/// One pass for a fetched revision: render it from Git objects, then sync. Returns the report
+/// and when a rollout wants to be looked at again.
+async fn pass(
+    cluster: &Cluster,
+    req: &SyncRequest,
+    options: &sync::Options,
+) -> Result<(SyncReport, Option<chrono::DateTime<chrono::Utc>>), SyncError> {
+    let render_options = render::Options {
+        path: req.path.clone(),
+        instance: options.instance.clone(),
+        namespace: options.namespace.clone(),
+    };
+    let request = req.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        request.with_tree(|tree| render::render(tree, &render_options))
+    })
+    .await
+    .map_err(|e| SyncError {
+        message: format!("the render stopped: {e}"),
+        errors: Vec::new(),
+        retry: true,
+    })?
+    .map_err(|e| SyncError {
+        message: e.to_string(),
+        errors: Vec::new(),
+        retry: true,
+    })?;
+    if output.diagnostics.has_errors() {
+        let text = output.diagnostics.to_text(&|p| p.to_owned(), false);
+        let n = output.diagnostics.error_count();
+        return Err(SyncError {
+            message: format!(
+                "{n} error(s) in the sources at {}; nothing was applied and the last good state stays live",
+                short(&req.revision.commit)
+            ),
+            errors: text
+                .split("\n\n")
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_owned)
+                .collect(),
+            retry: false,
+        });
+    }
+    let objects = output.manifests.len();
+    if req.stop.is_stopping() {
+        return Err(SyncError {
+            message: "stopping: the sync was not started".into(),
+            errors: Vec::new(),
+            retry: false,
+        });
+    }
+    match sync::sync(cluster, output.manifests, options).await {
+        Ok(outcome) => {
+            let rollouts = outcome
+                .rollouts
+                .iter()
+                .filter(|d| d.advance.status != Status::Idle)
+                .map(|d| RolloutStatus {
+                    server: format!("{}/{}", d.key.namespace, d.key.name),
+                    phase: d.advance.status.name().into(),
+                    step: d
+                        .advance
+                        .state
+                        .as_ref()
+                        .and_then(|s| s.step.map(|i| s.steps[i])),
+                    message: d.advance.status.reason().map(str::to_owned),
+                })
+                .collect();
+            let wake = outcome
+                .rollouts_in_progress()
+                .then(|| outcome.next_wake())
+                .flatten();
+            Ok((
+                SyncReport {
+                    objects,
+                    applied: outcome.count("create")
+                        + outcome.count("update")
+                        + outcome.count("weights"),
+                    pruned: outcome.count("delete"),
+                    rollouts,
+                },
+                wake,
+            ))
+        }
+        Err(e) => {
+            let retry = matches!(
+                e,
+                sync::Error::Cluster(_) | sync::Error::Apply { .. } | sync::Error::Stopped { .. }
+            );
+            Err(SyncError {
+                message: e.to_string().lines().next().unwrap_or_default().to_owned(),
+                errors: e
+                    .to_string()
+                    .lines()
+                    .skip(1)
+                    .map(|l| l.trim().to_owned())
+                    .collect(),
+                retry,
+            })
+        }
+    }
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(12)]
+}

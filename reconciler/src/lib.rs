@@ -13,6 +13,7 @@ pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod daemon;
+pub mod error;
 pub mod git;
 pub mod notify;
 pub mod report;
@@ -20,5 +21,7 @@ pub mod rollout;
 pub mod sources;
 pub mod stop;
 pub mod sync;
+pub mod verb;
 
 pub use cli::Outcome;
+pub use error::Error;

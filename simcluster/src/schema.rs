@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use regex::Regex;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// How the items of an array are merged by server-side apply (`x-kubernetes-list-type`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -291,78 +291,84 @@ impl Schema {
         match value {
             Value::String(s) => self.validate_string(s, value, path, causes),
             Value::Number(n) => self.validate_number(n, value, path, causes),
-            Value::Array(items) => {
-                if let Some(min) = self.min_items
-                    && items.len() < min
-                {
-                    causes.push(Cause::new(
-                        "FieldValueInvalid",
-                        format!(
-                            "Invalid value: {}: {} in body should have at least {min} items",
-                            items.len(),
-                            shown(path)
-                        ),
-                        path,
-                    ));
-                }
-                if let Some(max) = self.max_items
-                    && items.len() > max
-                {
-                    causes.push(Cause::new(
-                        "FieldValueTooMany",
-                        format!("Too many: {}: must have at most {max} items", items.len()),
-                        path,
-                    ));
-                }
-                let item = self.item();
-                for (i, v) in items.iter().enumerate() {
-                    item.validate(v, &format!("{path}[{i}]"), causes);
-                }
-                self.validate_list_keys(items, path, causes);
-            }
-            Value::Object(map) => {
-                for r in &self.required {
-                    if !map.contains_key(r) {
-                        causes.push(Cause::new(
-                            "FieldValueRequired",
-                            "Required value",
-                            join(path, r),
-                        ));
-                    }
-                }
-                if let Some(max) = self.max_properties
-                    && map.len() > max
-                {
-                    causes.push(Cause::new(
-                        "FieldValueTooMany",
-                        format!("Too many: {}: must have at most {max} items", map.len()),
-                        path,
-                    ));
-                }
-                if let Some(min) = self.min_properties
-                    && map.len() < min
-                {
-                    causes.push(Cause::new(
-                        "FieldValueInvalid",
-                        format!(
-                            "Invalid value: {}: {} in body should have at least {min} properties",
-                            map.len(),
-                            shown(path)
-                        ),
-                        path,
-                    ));
-                }
-                for (k, v) in map {
-                    let child = self
-                        .properties
-                        .get(k)
-                        .or(self.additional_properties.as_deref());
-                    if let Some(child) = child {
-                        child.validate(v, &join(path, k), causes);
-                    }
-                }
-            }
+            Value::Array(items) => self.validate_array(items, path, causes),
+            Value::Object(map) => self.validate_object(map, path, causes),
             Value::Bool(_) | Value::Null => {}
+        }
+    }
+
+    /// Item counts, every item, and the keys of list-maps.
+    fn validate_array(&self, items: &[Value], path: &str, causes: &mut Vec<Cause>) {
+        if let Some(min) = self.min_items
+            && items.len() < min
+        {
+            causes.push(Cause::new(
+                "FieldValueInvalid",
+                format!(
+                    "Invalid value: {}: {} in body should have at least {min} items",
+                    items.len(),
+                    shown(path)
+                ),
+                path,
+            ));
+        }
+        if let Some(max) = self.max_items
+            && items.len() > max
+        {
+            causes.push(Cause::new(
+                "FieldValueTooMany",
+                format!("Too many: {}: must have at most {max} items", items.len()),
+                path,
+            ));
+        }
+        let item = self.item();
+        for (i, v) in items.iter().enumerate() {
+            item.validate(v, &format!("{path}[{i}]"), causes);
+        }
+        self.validate_list_keys(items, path, causes);
+    }
+
+    /// Required members, member counts, and every member against its property's schema.
+    fn validate_object(&self, map: &Map<String, Value>, path: &str, causes: &mut Vec<Cause>) {
+        for r in &self.required {
+            if !map.contains_key(r) {
+                causes.push(Cause::new(
+                    "FieldValueRequired",
+                    "Required value",
+                    join(path, r),
+                ));
+            }
+        }
+        if let Some(max) = self.max_properties
+            && map.len() > max
+        {
+            causes.push(Cause::new(
+                "FieldValueTooMany",
+                format!("Too many: {}: must have at most {max} items", map.len()),
+                path,
+            ));
+        }
+        if let Some(min) = self.min_properties
+            && map.len() < min
+        {
+            causes.push(Cause::new(
+                "FieldValueInvalid",
+                format!(
+                    "Invalid value: {}: {} in body should have at least {min} properties",
+                    map.len(),
+                    shown(path)
+                ),
+                path,
+            ));
+        }
+        for (k, v) in map {
+            let child = self
+                .properties
+                .get(k)
+                .or(self.additional_properties.as_deref());
+            if let Some(child) = child {
+                child.validate(v, &join(path, k), causes);
+            }
         }
     }
 

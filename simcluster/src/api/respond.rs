@@ -1,0 +1,56 @@
+//! How answers are written: JSON bodies, failure `Status` answers, `Warning` headers, and one
+//! object in the form the client asked for (object, PartialObjectMetadata or Table).
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde_json::Value;
+
+use super::request::Ctx;
+use crate::error::ApiError;
+use crate::resources::ResourceType;
+use crate::table::{self, Form, Include};
+
+/// A `Status` answer.
+pub(super) fn error_response(e: &ApiError) -> Response {
+    let code = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(code, &e.status_body())
+}
+
+pub(super) fn json_response(code: StatusCode, v: &Value) -> Response {
+    bytes_response(code, serde_json::to_vec(v).expect("JSON values serialize"))
+}
+
+pub(super) fn bytes_response(code: StatusCode, bytes: Vec<u8>) -> Response {
+    let mut r = Response::new(Body::from(bytes));
+    *r.status_mut() = code;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+pub(super) fn with_warnings(mut r: Response, warnings: &[String]) -> Response {
+    for w in warnings {
+        let text = format!("299 - \"{}\"", w.replace('"', "\\\""));
+        if let Ok(v) = HeaderValue::from_str(&text) {
+            r.headers_mut().append(header::WARNING, v);
+        }
+    }
+    r
+}
+
+pub(super) fn single(ctx: &Ctx<'_>, rt: &ResourceType, obj: &Value, code: StatusCode) -> Response {
+    match ctx.form() {
+        Form::Object => json_response(code, obj),
+        Form::Metadata => json_response(code, &table::partial(obj)),
+        Form::Table => {
+            let include = Include::parse(ctx.q("includeObject"));
+            let rv = obj["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or_default();
+            json_response(code, &table::table(rt, &[obj], include, rv, true))
+        }
+    }
+}

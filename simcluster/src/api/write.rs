@@ -1,0 +1,187 @@
+//! The write verbs: POST, PUT, PATCH (the patch type from `Content-Type`), DELETE and DELETE
+//! of a collection, answered as the API server answers them.
+
+use axum::http::{StatusCode, header};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::request::{Ctx, parse_json, selectors};
+use super::respond::{json_response, single, with_warnings};
+use super::route::ObjectRoute;
+use crate::error::ApiError;
+use crate::resources::ResourceType;
+use crate::schema::Cause;
+use crate::store::{PatchType, Target};
+
+/// POST: the name comes from the body (or `generateName`), never from the URL.
+pub(super) fn create(
+    ctx: &Ctx<'_>,
+    rt: &ResourceType,
+    r: &ObjectRoute,
+    target: Target,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    if r.name.is_some() {
+        return Err(ApiError::method_not_allowed("POST on a named object"));
+    }
+    let body = parse_json(body)?;
+    let target = Target {
+        name: String::new(),
+        ..target
+    };
+    let w = ctx
+        .state
+        .store
+        .create(&target, body, &ctx.write_options()?)?;
+    Ok(with_warnings(
+        single(ctx, rt, &w.object, StatusCode::CREATED),
+        &w.warnings,
+    ))
+}
+
+/// PUT.
+pub(super) fn update(
+    ctx: &Ctx<'_>,
+    rt: &ResourceType,
+    target: &Target,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let w = ctx
+        .state
+        .store
+        .update(target, parse_json(body)?, &ctx.write_options()?)?;
+    Ok(with_warnings(
+        single(ctx, rt, &w.object, StatusCode::OK),
+        &w.warnings,
+    ))
+}
+
+/// PATCH, server-side apply included; 201 when an apply created the object.
+pub(super) fn patch(
+    ctx: &Ctx<'_>,
+    rt: &ResourceType,
+    target: &Target,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let kind = patch_type(ctx)?;
+    if kind != PatchType::Apply && ctx.q("force").is_some() {
+        return Err(ApiError::invalid(
+            rt,
+            &target.name,
+            vec![Cause::new(
+                "FieldValueForbidden",
+                "Forbidden: may not be specified for non-apply patch",
+                "force",
+            )],
+        ));
+    }
+    let w = ctx
+        .state
+        .store
+        .patch(target, kind, body, &ctx.write_options()?)?;
+    let code = if w.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(with_warnings(single(ctx, rt, &w.object, code), &w.warnings))
+}
+
+/// The patch type of the request's `Content-Type`; others are 415.
+fn patch_type(ctx: &Ctx<'_>) -> Result<PatchType, ApiError> {
+    let ct = ctx
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let media = ct.split(';').next().unwrap_or_default().trim();
+    match media {
+        "application/apply-patch+yaml" | "application/apply-patch+json" => Ok(PatchType::Apply),
+        "application/merge-patch+json" => Ok(PatchType::Merge),
+        "application/json-patch+json" => Ok(PatchType::Json),
+        "application/strategic-merge-patch+json" => Ok(PatchType::Strategic),
+        _ => Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {media:?})"
+            ),
+        )),
+    }
+}
+
+/// DELETE, with the DeleteOptions body (preconditions, `dryRun`). Custom resources and
+/// objects that wait for finalizers are answered with the object, others with a Success
+/// `Status`, as the API server does.
+pub(super) fn delete(
+    ctx: &Ctx<'_>,
+    rt: &ResourceType,
+    target: &Target,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let opts: Value = if body.is_empty() {
+        json!({})
+    } else {
+        parse_json(body)?
+    };
+    let dry_run = ctx.q("dryRun") == Some("All")
+        || opts["dryRun"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|x| x == "All"));
+    let obj = ctx
+        .state
+        .store
+        .delete(target, &opts["preconditions"], dry_run)?;
+    let pending = obj["metadata"].get("deletionTimestamp").is_some();
+    if rt.custom || pending {
+        Ok(json_response(StatusCode::OK, &obj))
+    } else {
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({
+                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                "details": {"name": target.name, "group": rt.group, "kind": rt.plural, "uid": obj["metadata"]["uid"]}
+            }),
+        ))
+    }
+}
+
+/// DELETE of every object the selectors match; answered with the list of deleted objects.
+pub(super) fn delete_collection(
+    ctx: &Ctx<'_>,
+    rt: &ResourceType,
+    r: &ObjectRoute,
+    target: &Target,
+) -> Result<Response, ApiError> {
+    let store = &ctx.state.store;
+    let (labels, fields) = selectors(ctx)?;
+    let ns = r.namespace.as_deref();
+    let page = store.list(r.type_id, ns, &labels, &fields, None, None)?;
+    let dry_run = ctx.q("dryRun") == Some("All");
+    let mut deleted = Vec::new();
+    for obj in page.items {
+        let t = Target {
+            namespace: obj["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            name: obj["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            ..target.clone()
+        };
+        match store.delete(&t, &Value::Null, dry_run) {
+            Ok(o) => deleted.push((*o).clone()),
+            Err(e) if e.code == 404 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(),
+            "metadata": {"resourceVersion": store.resource_version().to_string()}, "items": deleted
+        }),
+    ))
+}

@@ -34,6 +34,7 @@ pub mod operator;
 pub mod resources;
 pub mod schema;
 pub mod selector;
+pub mod status;
 pub mod store;
 pub mod table;
 pub mod time;
@@ -47,11 +48,12 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use error::{ApiError, Error};
+pub use error::Error;
 pub use faults::FaultRule;
 pub use metrics::LogEntry;
 pub use operator::{OPERATOR_MANAGER, OperatorSettings};
 pub use resources::CRD_FILES;
+pub use status::Status;
 pub use store::Store;
 
 /// How to run a simulated cluster.

@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::respond::error_response;
-use crate::error::ApiError;
+use crate::status::Status;
 
 /// Marks a response whose connection must be dropped.
 #[derive(Clone, Copy)]
@@ -41,9 +41,9 @@ pub(super) fn injected_error(code: u16) -> Response {
             "an error on the server (\"injected by simcluster\") has prevented the request from succeeding",
         ),
     };
-    let e = ApiError {
+    let e = Status {
         details: Some(json!({"retryAfterSeconds": 1})),
-        ..ApiError::new(code, reason, message)
+        ..Status::new(code, reason, message)
     };
     let mut r = error_response(&e);
     if code == 429 || code == 503 {

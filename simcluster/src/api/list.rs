@@ -8,24 +8,20 @@ use serde_json::{Value, json};
 use super::request::{Ctx, selectors};
 use super::respond::{bytes_response, json_response};
 use super::route::ObjectRoute;
-use crate::error::ApiError;
 use crate::resources::ResourceType;
+use crate::status::Status;
 use crate::store::Page;
 use crate::table::{self, Form, Include};
 
 /// LIST: a page of the objects the selectors match, as a list, a PartialObjectMetadataList or
 /// a Table.
-pub(super) fn list(
-    ctx: &Ctx<'_>,
-    r: &ObjectRoute,
-    rt: &ResourceType,
-) -> Result<Response, ApiError> {
+pub(super) fn list(ctx: &Ctx<'_>, r: &ObjectRoute, rt: &ResourceType) -> Result<Response, Status> {
     let store = &ctx.state.store;
     let (labels, fields) = selectors(ctx)?;
     let limit = match ctx.q("limit") {
         Some(l) => Some(
             l.parse::<usize>()
-                .map_err(|_| ApiError::bad_request(format!("limit {l:?} is not a number")))?,
+                .map_err(|_| Status::bad_request(format!("limit {l:?} is not a number")))?,
         ),
         None => None,
     };
@@ -55,20 +51,20 @@ pub(super) fn list(
 /// Pages are read from the current state (see docs/simcluster.md): a `resourceVersion` only
 /// refuses what the current state cannot answer, an exact match of an older version (410) or
 /// a version from the future (504).
-fn check_resource_version(ctx: &Ctx<'_>, current: u64) -> Result<(), ApiError> {
+fn check_resource_version(ctx: &Ctx<'_>, current: u64) -> Result<(), Status> {
     let Some(rv) = ctx.q("resourceVersion") else {
         return Ok(());
     };
     let n: u64 = rv
         .parse()
-        .map_err(|_| ApiError::bad_request(format!("resourceVersion {rv:?} is not valid")))?;
+        .map_err(|_| Status::bad_request(format!("resourceVersion {rv:?} is not valid")))?;
     match ctx.q("resourceVersionMatch") {
-        Some("Exact") if n != current => Err(ApiError::new(
+        Some("Exact") if n != current => Err(Status::new(
             410,
             "Expired",
             format!("too old resource version: {n} ({current})"),
         )),
-        _ if n > current => Err(ApiError::new(
+        _ if n > current => Err(Status::new(
             504,
             "Timeout",
             format!("Too large resource version: {n}, current: {current}"),

@@ -26,10 +26,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::sync::watch as signal;
 
-use crate::error::ApiError;
 use crate::faults::{Fault, Faults};
 use crate::metrics::{LogEntry, Metrics};
 use crate::resources::Registry;
+use crate::status::Status;
 use crate::store::Store;
 use crate::time;
 
@@ -96,10 +96,10 @@ async fn api(
     let (verb, resource) = verb_and_resource(reg, route.as_ref(), &method, &query, &headers);
     state.metrics.count(verb, &resource);
     let mut response = if !authorized(&state, &headers) {
-        error_response(&ApiError::new(401, "Unauthorized", "Unauthorized"))
+        error_response(&Status::new(401, "Unauthorized", "Unauthorized"))
     } else {
         match route {
-            None => error_response(&ApiError::no_route()),
+            None => error_response(&Status::no_route()),
             Some(Route::Object(r)) => {
                 let ctx = Ctx {
                     state: &state,
@@ -212,6 +212,6 @@ fn discovery(reg: &Registry, route: &Route) -> Response {
     };
     match doc {
         Some(d) => json_response(StatusCode::OK, &d),
-        None => error_response(&ApiError::no_route()),
+        None => error_response(&Status::no_route()),
     }
 }

@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, header};
 use serde_json::Value;
 
 use super::AppState;
-use crate::error::ApiError;
 use crate::selector::{FieldSelector, LabelSelector};
+use crate::status::Status;
 use crate::store::{FieldValidation, WriteOptions};
 use crate::table::Form;
 
@@ -38,12 +38,12 @@ impl Ctx<'_> {
             .unwrap_or(Form::Object)
     }
 
-    pub(super) fn write_options(&self) -> Result<WriteOptions, ApiError> {
+    pub(super) fn write_options(&self) -> Result<WriteOptions, Status> {
         let dry_run = match self.q("dryRun") {
             None => false,
             Some("All") => true,
             Some(other) => {
-                return Err(ApiError::bad_request(format!(
+                return Err(Status::bad_request(format!(
                     "Invalid dry run value {other:?}: supported values: \"All\""
                 )));
             }
@@ -53,14 +53,14 @@ impl Ctx<'_> {
             Some("Strict") => FieldValidation::Strict,
             Some("Ignore") => FieldValidation::Ignore,
             Some(other) => {
-                return Err(ApiError::bad_request(format!(
+                return Err(Status::bad_request(format!(
                     "fieldValidation {other:?} is not one of Ignore, Warn, Strict"
                 )));
             }
         };
         let manager = match self.q("fieldManager") {
             Some(m) if m.len() > 128 => {
-                return Err(ApiError::bad_request(
+                return Err(Status::bad_request(
                     "fieldManager: Too long: may not be more than 128 bytes",
                 ));
             }
@@ -91,17 +91,17 @@ impl Ctx<'_> {
     }
 }
 
-pub(super) fn selectors(ctx: &Ctx<'_>) -> Result<(LabelSelector, FieldSelector), ApiError> {
+pub(super) fn selectors(ctx: &Ctx<'_>) -> Result<(LabelSelector, FieldSelector), Status> {
     let labels = LabelSelector::parse(ctx.q("labelSelector").unwrap_or_default())
-        .map_err(ApiError::bad_request)?;
+        .map_err(Status::bad_request)?;
     let fields = FieldSelector::parse(ctx.q("fieldSelector").unwrap_or_default())
-        .map_err(ApiError::bad_request)?;
+        .map_err(Status::bad_request)?;
     Ok((labels, fields))
 }
 
-pub(super) fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+pub(super) fn parse_json(body: &[u8]) -> Result<Value, Status> {
     if body.is_empty() {
-        return Err(ApiError::bad_request("the request body is empty"));
+        return Err(Status::bad_request("the request body is empty"));
     }
     serde_json::from_slice(body)
         .or_else(|_| {
@@ -111,5 +111,5 @@ pub(super) fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
                 .and_then(|s| serde_yaml::from_str(s).ok())
                 .ok_or(())
         })
-        .map_err(|()| ApiError::bad_request("the request body is not valid JSON"))
+        .map_err(|()| Status::bad_request("the request body is not valid JSON"))
 }

@@ -7,14 +7,14 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::request::Ctx;
-use crate::error::ApiError;
 use crate::resources::ResourceType;
+use crate::status::Status;
 use crate::table::{self, Form, Include};
 
-/// A `Status` answer.
-pub(super) fn error_response(e: &ApiError) -> Response {
+/// The answer to a refused request: the Status body under its HTTP code.
+pub(super) fn error_response(e: &Status) -> Response {
     let code = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json_response(code, &e.status_body())
+    json_response(code, &e.body())
 }
 
 pub(super) fn json_response(code: StatusCode, v: &Value) -> Response {

@@ -15,9 +15,9 @@ use tokio::sync::{broadcast, watch};
 use super::request::{Ctx, selectors};
 use super::respond::bytes_response;
 use super::route::ObjectRoute;
-use crate::error::ApiError;
 use crate::resources::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector};
+use crate::status::Status;
 use crate::store::{Event, EventType, Subscription};
 use crate::table::{self, Form, Include};
 
@@ -118,8 +118,8 @@ impl WatchState {
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         self.done = true;
-                        let e = ApiError::new(410, "Expired", "too old resource version: the watch fell behind");
-                        return Some(json!({"type": "ERROR", "object": e.status_body()}));
+                        let e = Status::new(410, "Expired", "too old resource version: the watch fell behind");
+                        return Some(json!({"type": "ERROR", "object": e.body()}));
                     }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
@@ -149,13 +149,13 @@ impl WatchState {
                 }
                 Err(broadcast::error::TryRecvError::Lagged(_)) => {
                     self.done = true;
-                    let e = ApiError::new(
+                    let e = Status::new(
                         410,
                         "Expired",
                         "too old resource version: the watch fell behind",
                     );
                     self.backlog
-                        .push_back(json!({"type": "ERROR", "object": e.status_body()}));
+                        .push_back(json!({"type": "ERROR", "object": e.body()}));
                     return;
                 }
                 Err(_) => return,
@@ -170,12 +170,12 @@ pub(super) fn watch_stream(
     ctx: &Ctx<'_>,
     r: &ObjectRoute,
     rt: &ResourceType,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Status> {
     let (labels, fields) = selectors(ctx)?;
     let mut fields = fields;
     if let Some(name) = &r.name {
-        fields = FieldSelector::parse(&format!("metadata.name={name}"))
-            .map_err(ApiError::bad_request)?;
+        fields =
+            FieldSelector::parse(&format!("metadata.name={name}")).map_err(Status::bad_request)?;
     }
     let send_initial = ctx.flag("sendInitialEvents");
     let since = since(ctx, send_initial)?;
@@ -228,21 +228,21 @@ pub(super) fn watch_stream(
 
 /// The resourceVersion the watch starts after; `None` starts with the current objects (no
 /// version, `0`, or `sendInitialEvents`).
-fn since(ctx: &Ctx<'_>, send_initial: bool) -> Result<Option<u64>, ApiError> {
+fn since(ctx: &Ctx<'_>, send_initial: bool) -> Result<Option<u64>, Status> {
     match ctx.q("resourceVersion") {
         None | Some("0") => Ok(None),
         Some(_) if send_initial => Ok(None),
         Some(s) => s
             .parse::<u64>()
             .map(Some)
-            .map_err(|_| ApiError::bad_request(format!("resourceVersion {s:?} is not valid"))),
+            .map_err(|_| Status::bad_request(format!("resourceVersion {s:?} is not valid"))),
     }
 }
 
 /// The API server answers an expired watch with an ERROR event, not an HTTP error.
-fn expired(e: &ApiError) -> Response {
-    let mut out = serde_json::to_vec(&json!({"type": "ERROR", "object": e.status_body()}))
-        .expect("serializes");
+fn expired(e: &Status) -> Response {
+    let mut out =
+        serde_json::to_vec(&json!({"type": "ERROR", "object": e.body()})).expect("serializes");
     out.push(b'\n');
     bytes_response(StatusCode::OK, out)
 }

@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use super::request::{Ctx, parse_json, selectors};
 use super::respond::{json_response, single, with_warnings};
 use super::route::ObjectRoute;
-use crate::error::ApiError;
 use crate::resources::ResourceType;
 use crate::schema::Cause;
+use crate::status::Status;
 use crate::store::{PatchType, Target};
 
 /// POST: the name comes from the body (or `generateName`), never from the URL.
@@ -20,9 +20,9 @@ pub(super) fn create(
     r: &ObjectRoute,
     target: Target,
     body: &[u8],
-) -> Result<Response, ApiError> {
+) -> Result<Response, Status> {
     if r.name.is_some() {
-        return Err(ApiError::method_not_allowed("POST on a named object"));
+        return Err(Status::method_not_allowed("POST on a named object"));
     }
     let body = parse_json(body)?;
     let target = Target {
@@ -45,7 +45,7 @@ pub(super) fn update(
     rt: &ResourceType,
     target: &Target,
     body: &[u8],
-) -> Result<Response, ApiError> {
+) -> Result<Response, Status> {
     let w = ctx
         .state
         .store
@@ -62,10 +62,10 @@ pub(super) fn patch(
     rt: &ResourceType,
     target: &Target,
     body: &[u8],
-) -> Result<Response, ApiError> {
+) -> Result<Response, Status> {
     let kind = patch_type(ctx)?;
     if kind != PatchType::Apply && ctx.q("force").is_some() {
-        return Err(ApiError::invalid(
+        return Err(Status::invalid(
             rt,
             &target.name,
             vec![Cause::new(
@@ -88,7 +88,7 @@ pub(super) fn patch(
 }
 
 /// The patch type of the request's `Content-Type`; others are 415.
-fn patch_type(ctx: &Ctx<'_>) -> Result<PatchType, ApiError> {
+fn patch_type(ctx: &Ctx<'_>) -> Result<PatchType, Status> {
     let ct = ctx
         .headers
         .get(header::CONTENT_TYPE)
@@ -100,7 +100,7 @@ fn patch_type(ctx: &Ctx<'_>) -> Result<PatchType, ApiError> {
         "application/merge-patch+json" => Ok(PatchType::Merge),
         "application/json-patch+json" => Ok(PatchType::Json),
         "application/strategic-merge-patch+json" => Ok(PatchType::Strategic),
-        _ => Err(ApiError::new(
+        _ => Err(Status::new(
             415,
             "UnsupportedMediaType",
             format!(
@@ -118,7 +118,7 @@ pub(super) fn delete(
     rt: &ResourceType,
     target: &Target,
     body: &[u8],
-) -> Result<Response, ApiError> {
+) -> Result<Response, Status> {
     let opts: Value = if body.is_empty() {
         json!({})
     } else {
@@ -152,7 +152,7 @@ pub(super) fn delete_collection(
     rt: &ResourceType,
     r: &ObjectRoute,
     target: &Target,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Status> {
     let store = &ctx.state.store;
     let (labels, fields) = selectors(ctx)?;
     let ns = r.namespace.as_deref();

@@ -7,9 +7,9 @@ use super::pipeline::effective_scope;
 use super::validation::{check_namespace, check_type, namespace_not_found, report_unknown};
 use super::write::OUTDATED;
 use super::{FieldValidation, Store, Target, WriteOptions, Written};
-use crate::error::ApiError;
 use crate::managed::{self, Scope};
 use crate::resources::ResourceType;
+use crate::status::Status;
 use crate::time;
 
 impl Store {
@@ -20,7 +20,7 @@ impl Store {
         t: &Target,
         patch: &[u8],
         opts: &WriteOptions,
-    ) -> Result<Written, ApiError> {
+    ) -> Result<Written, Status> {
         let rt = self.registry.get(t.type_id);
         let applied = decode(patch)?;
         check_patch(rt, t, &applied, opts)?;
@@ -36,7 +36,7 @@ impl Store {
             .get(&(t.namespace.clone(), t.name.clone()))
             .cloned();
         if old.is_none() && t.scope == Scope::StatusOnly {
-            return Err(ApiError::not_found(rt, &t.name));
+            return Err(Status::not_found(rt, &t.name));
         }
         let now = time::now_rfc3339();
         let merged = managed::apply(
@@ -74,7 +74,7 @@ impl Store {
         rt: &ResourceType,
         t: &Target,
         applied: &Value,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Status> {
         let Some(rv) = applied["metadata"]["resourceVersion"].as_str() else {
             return Ok(());
         };
@@ -83,25 +83,25 @@ impl Store {
             .as_ref()
             .map(|c| c["metadata"]["resourceVersion"].clone());
         if current_rv.as_ref().and_then(Value::as_str) != Some(rv) {
-            return Err(ApiError::conflict(rt, &t.name, OUTDATED));
+            return Err(Status::conflict(rt, &t.name, OUTDATED));
         }
         Ok(())
     }
 }
 
 /// The patch as JSON, or as YAML when it is not JSON; it must be an object.
-fn decode(patch: &[u8]) -> Result<Value, ApiError> {
+fn decode(patch: &[u8]) -> Result<Value, Status> {
     let text = std::str::from_utf8(patch)
-        .map_err(|_| ApiError::bad_request("the apply patch is not UTF-8"))?;
+        .map_err(|_| Status::bad_request("the apply patch is not UTF-8"))?;
     // JSON is YAML, and most clients send JSON: its own parser first (several times
     // faster), YAML (and YAML's error message) otherwise.
     let applied: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(_) => serde_yaml::from_str(text)
-            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?,
+            .map_err(|e| Status::bad_request(format!("error decoding YAML: {e}")))?,
     };
     if !applied.is_object() {
-        return Err(ApiError::bad_request("the apply patch must be an object"));
+        return Err(Status::bad_request("the apply patch must be an object"));
     }
     Ok(applied)
 }
@@ -113,9 +113,9 @@ fn check_patch(
     t: &Target,
     applied: &Value,
     opts: &WriteOptions,
-) -> Result<(), ApiError> {
+) -> Result<(), Status> {
     if opts.manager.is_empty() {
-        return Err(ApiError::bad_request(
+        return Err(Status::bad_request(
             "PATCH, application/apply-patch+yaml requests must have a fieldManager: Required value: is required for apply patch",
         ));
     }
@@ -126,18 +126,18 @@ fn check_patch(
         .cloned()
         .unwrap_or_default();
     if meta.contains_key("managedFields") {
-        return Err(ApiError::bad_request("metadata.managedFields must be nil"));
+        return Err(Status::bad_request("metadata.managedFields must be nil"));
     }
     match meta.get("name").and_then(Value::as_str) {
         Some(n) if n == t.name => {}
         Some(n) => {
-            return Err(ApiError::bad_request(format!(
+            return Err(Status::bad_request(format!(
                 "the name of the object ({n}) does not match the name on the URL ({})",
                 t.name
             )));
         }
         None => {
-            return Err(ApiError::bad_request(
+            return Err(Status::bad_request(
                 "metadata.name is required in an apply patch",
             ));
         }
@@ -153,7 +153,7 @@ fn restrict_and_prune(
     scope: Scope,
     opts: &WriteOptions,
     warnings: &mut Vec<String>,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Status> {
     let mut applied = managed::restrict(applied, scope);
     if let Some(m) = applied.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("resourceVersion");
@@ -166,7 +166,7 @@ fn restrict_and_prune(
 
 /// The 409 Conflict of an apply that would change fields other managers own: one cause of
 /// type `FieldManagerConflict` per field.
-fn conflict(rt: &ResourceType, t: &Target, conflicts: &[managed::Conflict]) -> ApiError {
+fn conflict(rt: &ResourceType, t: &Target, conflicts: &[managed::Conflict]) -> Status {
     let causes: Vec<Value> = conflicts
         .iter()
         .map(|c| {
@@ -177,10 +177,10 @@ fn conflict(rt: &ResourceType, t: &Target, conflicts: &[managed::Conflict]) -> A
             })
         })
         .collect();
-    ApiError {
+    Status {
         details: Some(
             json!({"name": t.name, "group": rt.group, "kind": rt.plural, "causes": causes}),
         ),
-        ..ApiError::new(409, "Conflict", managed::conflict_message(conflicts))
+        ..Status::new(409, "Conflict", managed::conflict_message(conflicts))
     }
 }

@@ -8,9 +8,9 @@ use serde_json::{Map, Value, json};
 
 use super::validation::{report_unknown, validate_metadata};
 use super::{EVENT_LOG, Event, EventType, Inner, Key, Store, Target, WriteOptions};
-use crate::error::ApiError;
 use crate::managed::Scope;
 use crate::resources::ResourceType;
+use crate::status::Status;
 use crate::time;
 
 impl Store {
@@ -38,7 +38,7 @@ impl Store {
         obj: &mut Value,
         opts: &WriteOptions,
         warnings: &mut Vec<String>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Status> {
         obj["apiVersion"] = json!(rt.api_version());
         obj["kind"] = json!(rt.kind);
         // A write to the status subresource changes only the status: the rest was checked
@@ -84,7 +84,7 @@ impl Store {
         }
         validate_metadata(rt, &obj["metadata"], &mut causes);
         if !causes.is_empty() {
-            return Err(ApiError::invalid(rt, &t.name, causes));
+            return Err(Status::invalid(rt, &t.name, causes));
         }
         Ok(())
     }
@@ -98,7 +98,7 @@ impl Store {
         old: Option<&Arc<Value>>,
         mut new: Value,
         dry_run: bool,
-    ) -> Result<Arc<Value>, ApiError> {
+    ) -> Result<Arc<Value>, Status> {
         let key = (t.namespace.clone(), t.name.clone());
         match old {
             None => {
@@ -171,7 +171,7 @@ impl Store {
         key: Key,
         mut obj: Value,
         kind: EventType,
-    ) -> Result<Arc<Value>, ApiError> {
+    ) -> Result<Arc<Value>, Status> {
         inner.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
         let obj = Arc::new(obj);

@@ -7,17 +7,17 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 
 use super::{Event, EventType, Key, Page, Store, Subscription, Target};
-use crate::error::ApiError;
 use crate::selector::{FieldSelector, LabelSelector};
+use crate::status::Status;
 
 impl Store {
     /// One object.
-    pub fn get(&self, t: &Target) -> Result<Arc<Value>, ApiError> {
+    pub fn get(&self, t: &Target) -> Result<Arc<Value>, Status> {
         let rt = self.registry.get(t.type_id);
         self.lock().objects[t.type_id]
             .get(&(t.namespace.clone(), t.name.clone()))
             .cloned()
-            .ok_or_else(|| ApiError::not_found(rt, &t.name))
+            .ok_or_else(|| Status::not_found(rt, &t.name))
     }
 
     /// A page of objects of a type, in one namespace or all, in name order.
@@ -29,11 +29,11 @@ impl Store {
         fields: &FieldSelector,
         limit: Option<usize>,
         continue_token: Option<&str>,
-    ) -> Result<Page, ApiError> {
+    ) -> Result<Page, Status> {
         let start: Option<Key> = match continue_token {
             Some(tok) => Some(
                 decode_continue(tok)
-                    .ok_or_else(|| ApiError::bad_request("continue key is not valid"))?,
+                    .ok_or_else(|| Status::bad_request("continue key is not valid"))?,
             ),
             None => None,
         };
@@ -80,7 +80,7 @@ impl Store {
     /// Subscribes to changes. Returns the events after `since` (from the log) and a receiver of
     /// later ones; `None` asks for the current objects as synthetic ADDED events instead.
     /// Fails with 410 Gone when `since` is older than the log.
-    pub fn watch(&self, type_id: usize, since: Option<u64>) -> Result<Subscription, ApiError> {
+    pub fn watch(&self, type_id: usize, since: Option<u64>) -> Result<Subscription, Status> {
         let inner = self.lock();
         let rx = self.events.subscribe();
         let backlog = match since {
@@ -99,7 +99,7 @@ impl Store {
             Some(rv) => {
                 let oldest = inner.log.front().map(|e| e.rv).unwrap_or(inner.rv + 1);
                 if rv + 1 < oldest && rv < inner.rv {
-                    return Err(ApiError::new(
+                    return Err(Status::new(
                         410,
                         "Expired",
                         format!("too old resource version: {rv} ({})", oldest - 1),

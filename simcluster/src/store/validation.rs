@@ -5,31 +5,31 @@
 use serde_json::{Map, Value, json};
 
 use super::FieldValidation;
-use crate::error::ApiError;
 use crate::resources::ResourceType;
 use crate::schema::Cause;
+use crate::status::Status;
 
-pub(super) fn namespace_not_found(ns: &str) -> ApiError {
-    ApiError {
+pub(super) fn namespace_not_found(ns: &str) -> Status {
+    Status {
         details: Some(json!({"name": ns, "kind": "namespaces"})),
-        ..ApiError::new(404, "NotFound", format!("namespaces \"{ns}\" not found"))
+        ..Status::new(404, "NotFound", format!("namespaces \"{ns}\" not found"))
     }
 }
 
-pub(super) fn check_type(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+pub(super) fn check_type(rt: &ResourceType, obj: &Value) -> Result<(), Status> {
     let api_version = obj["apiVersion"].as_str().unwrap_or_default();
     let kind = obj["kind"].as_str().unwrap_or_default();
     if (!api_version.is_empty() && api_version != rt.api_version())
         || (!kind.is_empty() && kind != rt.kind)
     {
-        return Err(ApiError::bad_request(format!(
+        return Err(Status::bad_request(format!(
             "the API version in the data ({api_version}) and the kind ({kind}) do not match the resource {} ({})",
             rt.group_resource(),
             rt.api_version()
         )));
     }
     if !obj.is_object() {
-        return Err(ApiError::bad_request("the body must be a JSON object"));
+        return Err(Status::bad_request("the body must be a JSON object"));
     }
     Ok(())
 }
@@ -38,12 +38,12 @@ pub(super) fn check_namespace(
     rt: &ResourceType,
     meta: &Map<String, Value>,
     ns: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), Status> {
     if !rt.namespaced {
         return Ok(());
     }
     match meta.get("namespace").and_then(Value::as_str) {
-        Some(n) if !n.is_empty() && n != ns => Err(ApiError::bad_request(
+        Some(n) if !n.is_empty() && n != ns => Err(Status::bad_request(
             "the namespace of the provided object does not match the namespace sent on the request",
         )),
         _ => Ok(()),
@@ -55,7 +55,7 @@ pub(super) fn report_unknown(
     unknown: Vec<String>,
     mode: FieldValidation,
     warnings: &mut Vec<String>,
-) -> Result<(), ApiError> {
+) -> Result<(), Status> {
     if unknown.is_empty() {
         return Ok(());
     }
@@ -70,7 +70,7 @@ pub(super) fn report_unknown(
                 .iter()
                 .map(|f| format!("unknown field \"{f}\""))
                 .collect();
-            Err(ApiError::bad_request(format!(
+            Err(Status::bad_request(format!(
                 "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
                 rt.kind,
                 rt.version,

@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 use super::pipeline::effective_scope;
 use super::validation::{check_namespace, check_type, namespace_not_found};
 use super::{EventType, Inner, Key, PatchType, Store, Target, WriteOptions, Written};
-use crate::error::ApiError;
 use crate::managed::{self, Scope};
 use crate::resources::ResourceType;
 use crate::schema::Cause;
+use crate::status::Status;
 use crate::time;
 
 /// The message of a 409 Conflict on a stale resourceVersion, as the API server words it.
@@ -21,19 +21,14 @@ pub(super) const OUTDATED: &str =
 
 impl Store {
     /// POST: creates an object.
-    pub fn create(
-        &self,
-        t: &Target,
-        body: Value,
-        opts: &WriteOptions,
-    ) -> Result<Written, ApiError> {
+    pub fn create(&self, t: &Target, body: Value, opts: &WriteOptions) -> Result<Written, Status> {
         let rt = self.registry.get(t.type_id);
         let mut obj = body;
         check_type(rt, &obj)?;
         let meta = obj
             .get_mut("metadata")
             .and_then(Value::as_object_mut)
-            .ok_or_else(|| ApiError::bad_request("metadata is required"))?;
+            .ok_or_else(|| Status::bad_request("metadata is required"))?;
         let mut name = meta
             .get("name")
             .and_then(Value::as_str)
@@ -45,7 +40,7 @@ impl Store {
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             if prefix.is_empty() {
-                return Err(ApiError::invalid(
+                return Err(Status::invalid(
                     rt,
                     "",
                     vec![Cause::new(
@@ -69,7 +64,7 @@ impl Store {
             return Err(namespace_not_found(&target.namespace));
         }
         if inner.objects[t.type_id].contains_key(&(target.namespace.clone(), target.name.clone())) {
-            return Err(ApiError::already_exists(rt, &target.name));
+            return Err(Status::already_exists(rt, &target.name));
         }
         let mut warnings = Vec::new();
         self.prepare(rt, &target, &mut obj, opts, &mut warnings)?;
@@ -96,12 +91,7 @@ impl Store {
     }
 
     /// PUT: replaces an object (or its status).
-    pub fn update(
-        &self,
-        t: &Target,
-        body: Value,
-        opts: &WriteOptions,
-    ) -> Result<Written, ApiError> {
+    pub fn update(&self, t: &Target, body: Value, opts: &WriteOptions) -> Result<Written, Status> {
         let rt = self.registry.get(t.type_id);
         check_type(rt, &body)?;
         let body_meta = body
@@ -112,7 +102,7 @@ impl Store {
         if let Some(n) = body_meta.get("name").and_then(Value::as_str)
             && n != t.name
         {
-            return Err(ApiError::bad_request(format!(
+            return Err(Status::bad_request(format!(
                 "the name of the object ({n}) does not match the name on the URL ({})",
                 t.name
             )));
@@ -122,13 +112,13 @@ impl Store {
         let old = inner.objects[t.type_id]
             .get(&(t.namespace.clone(), t.name.clone()))
             .cloned()
-            .ok_or_else(|| ApiError::not_found(rt, &t.name))?;
+            .ok_or_else(|| Status::not_found(rt, &t.name))?;
         match body_meta.get("resourceVersion").and_then(Value::as_str) {
             Some(rv) if rv != old["metadata"]["resourceVersion"] => {
-                return Err(ApiError::conflict(rt, &t.name, OUTDATED));
+                return Err(Status::conflict(rt, &t.name, OUTDATED));
             }
             None if rt.custom => {
-                return Err(ApiError::invalid(
+                return Err(Status::invalid(
                     rt,
                     &t.name,
                     vec![Cause::new(
@@ -151,13 +141,13 @@ impl Store {
         kind: PatchType,
         patch: &[u8],
         opts: &WriteOptions,
-    ) -> Result<Written, ApiError> {
+    ) -> Result<Written, Status> {
         let rt = self.registry.get(t.type_id);
         if kind == PatchType::Apply {
             return self.apply(t, patch, opts);
         }
         if kind == PatchType::Strategic && rt.custom {
-            return Err(ApiError::new(
+            return Err(Status::new(
                 415,
                 "UnsupportedMediaType",
                 "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
@@ -167,24 +157,24 @@ impl Store {
         let old = inner.objects[t.type_id]
             .get(&(t.namespace.clone(), t.name.clone()))
             .cloned()
-            .ok_or_else(|| ApiError::not_found(rt, &t.name))?;
+            .ok_or_else(|| Status::not_found(rt, &t.name))?;
         let mut patched = (*old).clone();
         match kind {
             PatchType::Merge | PatchType::Strategic => {
                 let p: Value = serde_json::from_slice(patch)
-                    .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+                    .map_err(|e| Status::bad_request(format!("error decoding patch: {e}")))?;
                 if let Some(rv) = p["metadata"]["resourceVersion"].as_str()
                     && rv != old["metadata"]["resourceVersion"]
                 {
-                    return Err(ApiError::conflict(rt, &t.name, OUTDATED));
+                    return Err(Status::conflict(rt, &t.name, OUTDATED));
                 }
                 json_patch::merge(&mut patched, &p);
             }
             PatchType::Json => {
                 let p: json_patch::Patch = serde_json::from_slice(patch)
-                    .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+                    .map_err(|e| Status::bad_request(format!("error decoding patch: {e}")))?;
                 json_patch::patch(&mut patched, &p).map_err(|e| {
-                    ApiError::new(
+                    Status::new(
                         422,
                         "Invalid",
                         format!(
@@ -193,13 +183,13 @@ impl Store {
                     )
                 })?;
                 if patched["metadata"]["resourceVersion"] != old["metadata"]["resourceVersion"] {
-                    return Err(ApiError::conflict(rt, &t.name, OUTDATED));
+                    return Err(Status::conflict(rt, &t.name, OUTDATED));
                 }
             }
             PatchType::Apply => unreachable!("handled above"),
         }
         if patched["metadata"]["name"] != old["metadata"]["name"] {
-            return Err(ApiError::bad_request(
+            return Err(Status::bad_request(
                 "metadata.name cannot be changed by a patch",
             ));
         }
@@ -249,7 +239,7 @@ impl Store {
         old: &Arc<Value>,
         mut new: Value,
         opts: &WriteOptions,
-    ) -> Result<Written, ApiError> {
+    ) -> Result<Written, Status> {
         let mut warnings = Vec::new();
         self.prepare(rt, t, &mut new, opts, &mut warnings)?;
         let scope = effective_scope(rt, t.scope);
@@ -279,18 +269,18 @@ impl Store {
         t: &Target,
         preconditions: &Value,
         dry_run: bool,
-    ) -> Result<Arc<Value>, ApiError> {
+    ) -> Result<Arc<Value>, Status> {
         let rt = self.registry.get(t.type_id);
         let mut inner = self.lock();
         let key = (t.namespace.clone(), t.name.clone());
         let old = inner.objects[t.type_id]
             .get(&key)
             .cloned()
-            .ok_or_else(|| ApiError::not_found(rt, &t.name))?;
+            .ok_or_else(|| Status::not_found(rt, &t.name))?;
         if let Some(uid) = preconditions["uid"].as_str()
             && uid != old["metadata"]["uid"]
         {
-            return Err(ApiError::conflict(
+            return Err(Status::conflict(
                 rt,
                 &t.name,
                 &format!(
@@ -302,7 +292,7 @@ impl Store {
         if let Some(rv) = preconditions["resourceVersion"].as_str()
             && rv != old["metadata"]["resourceVersion"]
         {
-            return Err(ApiError::conflict(
+            return Err(Status::conflict(
                 rt,
                 &t.name,
                 &format!(

@@ -18,9 +18,9 @@ pub struct FaultRule {
     pub resource: Option<String>,
     /// Probability in [0, 1] of an error answer.
     pub error_rate: f64,
-    /// 500, 503 or 429.
+    /// The status answered: 500, 503 or 429 (the last two with `Retry-After: 1`).
     pub error_code: u16,
-    /// Delay added before answering.
+    /// Delay added before answering (or dropping), whether or not a fault follows.
     pub latency: Duration,
     /// Probability in [0, 1] of dropping the connection without an answer.
     pub drop_rate: f64,
@@ -100,21 +100,22 @@ fn probability(v: &str) -> Option<f64> {
         .filter(|p| (0.0..=1.0).contains(p))
 }
 
-/// What to do to one request.
+/// What to do to one request: the longest latency of the rules it matches, and the fault of
+/// the first matching rule whose dice say so.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
-    /// Delay before answering.
+    /// Wait this long first.
     pub latency: Duration,
-    /// The fault, if any.
+    /// Then fail this way, or answer normally when `None`.
     pub fault: Option<Fault>,
 }
 
-/// An injected failure.
+/// An injected failure, in place of the answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
-    /// Answer with this status code.
+    /// A `Status` answer with this code (500, 503, 429).
     Error(u16),
-    /// Drop the connection.
+    /// Abort the connection without an answer.
     Drop,
 }
 
@@ -125,19 +126,19 @@ pub struct Faults {
 }
 
 impl Faults {
-    /// Faults with these rules and random seed.
+    /// Faults with these rules; the same `seed` gives the same faults to the same requests.
     pub fn new(rules: Vec<FaultRule>, seed: u64) -> Faults {
         Faults {
             state: Mutex::new((rules, seed)),
         }
     }
 
-    /// Replaces the rules.
+    /// Replaces the rules; the random sequence goes on.
     pub fn set(&self, rules: Vec<FaultRule>) {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).0 = rules;
     }
 
-    /// Decides the fate of a request.
+    /// Rolls the dice for one request.
     pub fn decide(&self, verb: &str, resource: &str) -> Decision {
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let (rules, seed) = &mut *guard;

@@ -10,10 +10,11 @@ use crate::schema::{ListType, Schema};
 
 /// One step of a path, already encoded as in `FieldsV1` (`f:spec`, `k:{"type":"A"}`, `v:"x"`).
 pub type Element = String;
-/// A path from the object root.
+/// A path from the object root, e.g. `["f:spec", "f:versionWeights", "f:1.0.0"]`.
 pub type Path = Vec<Element>;
 
-/// A set of field paths.
+/// The fields one manager owns, as paths kept sorted (a path sorts just before the paths
+/// below it).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FieldSet {
     paths: BTreeSet<Path>,
@@ -25,7 +26,7 @@ impl FieldSet {
         FieldSet::default()
     }
 
-    /// Adds a path.
+    /// Adds `p` (the paths above it are not implied).
     pub fn insert(&mut self, p: Path) {
         self.paths.insert(p);
     }
@@ -43,7 +44,7 @@ impl FieldSet {
             .is_some_and(|q| q.starts_with(p))
     }
 
-    /// Removes a path.
+    /// Removes `p` (not the paths below it); whether it was there.
     pub fn remove(&mut self, p: &Path) -> bool {
         self.paths.remove(p)
     }
@@ -79,7 +80,8 @@ impl FieldSet {
         removed
     }
 
-    /// The `fieldsV1` JSON form.
+    /// The `fieldsV1` JSON of `managedFields`: a tree of elements, `.` marking a member that
+    /// also has members below it.
     pub fn to_fields_v1(&self) -> Value {
         let mut root = Map::new();
         for p in &self.paths {
@@ -100,7 +102,7 @@ impl FieldSet {
         Value::Object(root)
     }
 
-    /// Reads the `fieldsV1` JSON form.
+    /// Reads the `fieldsV1` JSON of `managedFields`; a leaf or `.` is a path of the set.
     pub fn from_fields_v1(v: &Value) -> FieldSet {
         fn walk(v: &Value, prefix: &mut Path, out: &mut FieldSet) {
             let Some(map) = v.as_object() else { return };

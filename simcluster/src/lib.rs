@@ -95,7 +95,7 @@ impl Default for Config {
     }
 }
 
-/// The simulated cluster.
+/// The simulated cluster; [`SimCluster::start`] serves one.
 #[derive(Debug)]
 pub struct SimCluster;
 
@@ -222,7 +222,7 @@ impl Handle {
         &self.url
     }
 
-    /// The bound address.
+    /// The bound address (with the port chosen when port 0 was asked for).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -269,7 +269,7 @@ impl Handle {
         self.metrics.request_log()
     }
 
-    /// Replaces the fault rules.
+    /// Replaces the fault rules; requests from now on follow the new rules.
     pub fn set_faults(&self, rules: Vec<FaultRule>) {
         self.faults.set(rules);
     }

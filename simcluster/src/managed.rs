@@ -9,7 +9,7 @@ use crate::schema::{ListType, Schema};
 /// `Apply` or `Update`, as in `managedFields[].operation`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Operation {
-    /// Server-side apply.
+    /// Server-side apply: the manager's fields are exactly what it applied last.
     Apply,
     /// Create, update or a non-apply patch.
     Update,
@@ -27,9 +27,9 @@ impl Operation {
 /// One `managedFields` entry.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
-    /// Field manager.
+    /// The field manager (`fieldManager`, else the user agent).
     pub manager: String,
-    /// Operation.
+    /// Apply entries own what was applied; Update entries grow with each change.
     pub operation: Operation,
     /// apiVersion the manager used.
     pub api_version: String,
@@ -37,7 +37,7 @@ pub struct Entry {
     pub time: String,
     /// `status` for the status subresource, else empty.
     pub subresource: String,
-    /// The owned fields.
+    /// The fields this manager owns, as `fieldsV1`.
     pub fields: FieldSet,
     /// Position of the entry in the `managedFields` it was read from: the entry is copied
     /// from there while nothing of it changes (most writes change one manager's entry, and
@@ -51,7 +51,8 @@ impl Entry {
     }
 }
 
-/// Reads `metadata.managedFields`.
+/// Reads `metadata.managedFields` leniently: missing members read as empty, any operation
+/// but `Apply` as `Update`.
 pub fn read(obj: &Value) -> Vec<Entry> {
     obj["metadata"]["managedFields"]
         .as_array()
@@ -174,7 +175,7 @@ pub fn fields_in_scope(value: &Value, schema: &Schema, scope: Scope) -> FieldSet
 /// A field that another manager owns and an apply would change.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Conflict {
-    /// The other manager.
+    /// The manager that owns the field.
     pub manager: String,
     /// The apiVersion that manager used.
     pub api_version: String,
@@ -228,7 +229,7 @@ pub fn merge(live: &Value, applied: &Value, schema: &Schema) -> Value {
     }
 }
 
-/// The outcome of a server-side apply.
+/// The outcome of a server-side apply that had no conflicts (or was forced).
 #[derive(Debug)]
 pub struct Applied {
     /// The new object (managedFields written).

@@ -22,9 +22,9 @@ pub struct RequestLabels {
 /// Labels of the fault counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FaultLabels {
-    /// Verb.
+    /// The verb of the faulted request, as [`RequestLabels::verb`].
     pub verb: String,
-    /// Resource.
+    /// The resource of the faulted request, as [`RequestLabels::resource`].
     pub resource: String,
     /// `error_500`, `error_503`, `error_429` or `drop`.
     pub fault: String,
@@ -35,7 +35,7 @@ pub struct FaultLabels {
 pub struct LogEntry {
     /// RFC 3339 time the request arrived.
     pub time: String,
-    /// HTTP method.
+    /// HTTP method (`GET`, `PATCH`, ...).
     pub method: String,
     /// Path and query.
     pub uri: String,
@@ -47,7 +47,7 @@ pub struct LogEntry {
     pub status: u16,
     /// Milliseconds until the answer started.
     pub millis: u64,
-    /// User-Agent header.
+    /// The `User-Agent` header, empty when absent.
     pub user_agent: String,
 }
 
@@ -106,7 +106,7 @@ impl Metrics {
         }
     }
 
-    /// Counts a request.
+    /// Adds one to `simcluster_requests_total{verb,resource}`.
     pub fn count(&self, verb: &str, resource: &str) {
         self.requests
             .get_or_create(&RequestLabels {
@@ -116,7 +116,7 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts an injected fault.
+    /// Adds one to `simcluster_faults_total{verb,resource,fault}`.
     pub fn count_fault(&self, verb: &str, resource: &str, fault: &str) {
         self.faults
             .get_or_create(&FaultLabels {
@@ -137,7 +137,7 @@ impl Metrics {
             .get()
     }
 
-    /// The Prometheus text exposition.
+    /// The `/metrics` answer, in the OpenMetrics text format.
     pub fn encode(&self) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
@@ -145,7 +145,8 @@ impl Metrics {
         out
     }
 
-    /// Appends to the request log.
+    /// Appends to the request log (the oldest entry goes past 10,000), and prints the line
+    /// when the metrics were made to.
     pub fn log(&self, entry: LogEntry) {
         if self.print_log {
             eprintln!("{entry}");

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::resources::{Registry, ResourceType};
 
-/// `/openapi/v3`.
+/// The `/openapi/v3` index: one URL per served group version.
 pub fn root(reg: &Registry) -> Value {
     let mut paths = Map::new();
     for t in reg.types() {

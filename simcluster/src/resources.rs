@@ -43,7 +43,7 @@ pub fn crds() -> Vec<Value> {
 pub enum CellSource {
     /// A JSONPath into the object (CRD `additionalPrinterColumns`).
     Path(JsonPath),
-    /// The object name.
+    /// `metadata.name`.
     Name,
     /// Age from `metadata.creationTimestamp`.
     Age,
@@ -54,13 +54,13 @@ pub enum CellSource {
 /// A column of the Table form of a LIST or GET.
 #[derive(Clone, Debug)]
 pub struct Column {
-    /// Header.
+    /// The column header `kubectl get` prints (`NAME`, `AGE`, `AVAILABLE`).
     pub name: String,
     /// `string`, `integer`, `date`, ...
     pub type_: String,
     /// Column format (`name` for the name column).
     pub format: String,
-    /// Description.
+    /// What the column shows, as in the Table's `columnDefinitions`.
     pub description: String,
     /// 0 for default output, 1 for `-o wide`.
     pub priority: i64,
@@ -101,13 +101,13 @@ impl Column {
 pub struct ResourceType {
     /// API group; empty for the core group.
     pub group: String,
-    /// Version.
+    /// The one served version (no conversion between versions).
     pub version: String,
-    /// Kind.
+    /// `kind` of its objects (`Component`); lists are `ComponentList`.
     pub kind: String,
     /// Plural resource name used in paths.
     pub plural: String,
-    /// Singular name.
+    /// Singular name, for discovery (`kubectl get component`).
     pub singular: String,
     /// Short names for kubectl.
     pub short_names: Vec<String>,
@@ -121,7 +121,7 @@ pub struct ResourceType {
     pub writable: bool,
     /// Schema of the whole object, metadata included.
     pub schema: Schema,
-    /// Columns of the Table form.
+    /// Printer columns of the Table form, Name first.
     pub columns: Vec<Column>,
 }
 
@@ -217,7 +217,7 @@ impl Registry {
         &self.types
     }
 
-    /// The type with this id.
+    /// The type with this id; panics on an id that [`Registry::find`] did not give.
     pub fn get(&self, id: usize) -> &ResourceType {
         &self.types[id]
     }
@@ -236,7 +236,7 @@ impl Registry {
             .position(|t| t.group == group && t.kind == kind)
     }
 
-    /// `/version`.
+    /// The `/version` document: a fixed Kubernetes 1.32.
     pub fn version_document() -> Value {
         json!({
             "major": "1",
@@ -251,7 +251,7 @@ impl Registry {
         })
     }
 
-    /// `/api`.
+    /// The `/api` document: the core group serves `v1` only.
     pub fn core_versions(&self) -> Value {
         json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
             {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]})
@@ -267,7 +267,7 @@ impl Registry {
         out
     }
 
-    /// `/apis`.
+    /// The `/apis` document: every group with its one version.
     pub fn group_list(&self) -> Value {
         let groups: Vec<Value> = self
             .groups()

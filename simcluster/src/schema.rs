@@ -21,7 +21,7 @@ pub enum ListType {
 /// One node of a structural schema.
 #[derive(Clone, Debug, Default)]
 pub struct Schema {
-    /// `type`, if given.
+    /// `type`, if given; a node without one accepts any type.
     pub type_: Option<String>,
     /// `format`, if given (`int32`, `int64`, `date-time`).
     pub format: Option<String>,
@@ -45,7 +45,7 @@ pub struct Schema {
     pub map_atomic: bool,
     /// `pattern`, compiled.
     pub pattern: Option<Regex>,
-    /// `enum`.
+    /// `enum`: the allowed values; empty allows any.
     pub enum_: Vec<Value>,
     /// `minimum`.
     pub minimum: Option<f64>,

@@ -142,7 +142,7 @@ impl FieldSelector {
         Ok(FieldSelector { reqs })
     }
 
-    /// Whether the object matches.
+    /// Whether the object's name and namespace match every requirement.
     pub fn matches(&self, obj: &Value) -> bool {
         self.reqs.iter().all(|(k, eq, v)| {
             let field = k.strip_prefix("metadata.").unwrap_or(k);

@@ -11,7 +11,7 @@ use crate::time;
 /// What an `Accept` header asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Form {
-    /// Plain objects and lists.
+    /// Plain objects and lists (no `as=`).
     Object,
     /// `as=Table`.
     Table,
@@ -43,16 +43,16 @@ impl Form {
 /// `includeObject` of a Table request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Include {
-    /// No object in the rows.
+    /// Rows without `object`.
     None,
     /// PartialObjectMetadata (the default).
     Metadata,
-    /// The whole object.
+    /// The whole object in each row.
     Object,
 }
 
 impl Include {
-    /// Parses the query parameter.
+    /// Reads the `includeObject` query parameter; absent or unknown values mean `Metadata`.
     pub fn parse(s: Option<&str>) -> Include {
         match s {
             Some("None") => Include::None,
@@ -62,7 +62,8 @@ impl Include {
     }
 }
 
-/// `PartialObjectMetadata` of an object.
+/// The `PartialObjectMetadata` of an object: its metadata under that kind, what `kubectl get`
+/// and the kube crate's metadata watches ask for.
 pub fn partial(obj: &Value) -> Value {
     json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]})
 }

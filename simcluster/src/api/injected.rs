@@ -26,6 +26,8 @@ pub(super) fn dropped() -> Response {
     r
 }
 
+/// The `Status` answer of an injected error, worded as the API server words it, with
+/// `retryAfterSeconds` (and a `Retry-After` header for 429 and 503).
 pub(super) fn injected_error(code: u16) -> Response {
     let (reason, message) = match code {
         429 => (

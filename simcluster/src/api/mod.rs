@@ -41,11 +41,11 @@ use route::{Route, parse_route, verb_of};
 
 /// Everything the handlers share.
 pub struct AppState {
-    /// The objects.
+    /// The objects, shared with the simulated operator.
     pub store: Arc<Store>,
     /// Counters and request log.
     pub metrics: Arc<Metrics>,
-    /// Fault rules.
+    /// The fault rules in force; [`crate::Handle::set_faults`] replaces them while serving.
     pub faults: Arc<Faults>,
     /// Bearer token every API request must carry.
     pub token: String,

@@ -12,6 +12,7 @@ use crate::status::Status;
 use crate::store::{FieldValidation, WriteOptions};
 use crate::table::Form;
 
+/// One request on objects, as the handlers read it.
 pub(super) struct Ctx<'a> {
     pub(super) state: &'a AppState,
     pub(super) query: HashMap<String, String>,
@@ -19,6 +20,7 @@ pub(super) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// A query parameter; an empty one counts as absent.
     pub(super) fn q(&self, k: &str) -> Option<&str> {
         self.query
             .get(k)
@@ -26,10 +28,12 @@ impl Ctx<'_> {
             .filter(|s| !s.is_empty())
     }
 
+    /// A boolean query parameter (`true` or `1`).
     pub(super) fn flag(&self, k: &str) -> bool {
         matches!(self.q(k), Some("true" | "1"))
     }
 
+    /// The form the `Accept` header asks for; a plain object when there is none.
     pub(super) fn form(&self) -> Form {
         self.headers
             .get(header::ACCEPT)
@@ -38,6 +42,8 @@ impl Ctx<'_> {
             .unwrap_or(Form::Object)
     }
 
+    /// The options of a write from `dryRun`, `fieldManager`, `force` and `fieldValidation`,
+    /// refusing values the API server refuses.
     pub(super) fn write_options(&self) -> Result<WriteOptions, Status> {
         let dry_run = match self.q("dryRun") {
             None => false,
@@ -91,6 +97,7 @@ impl Ctx<'_> {
     }
 }
 
+/// `labelSelector` and `fieldSelector`; a selector that does not parse is a 400.
 pub(super) fn selectors(ctx: &Ctx<'_>) -> Result<(LabelSelector, FieldSelector), Status> {
     let labels = LabelSelector::parse(ctx.q("labelSelector").unwrap_or_default())
         .map_err(Status::bad_request)?;
@@ -99,6 +106,7 @@ pub(super) fn selectors(ctx: &Ctx<'_>) -> Result<(LabelSelector, FieldSelector),
     Ok((labels, fields))
 }
 
+/// The body of a create, update or delete: JSON, or YAML as kubectl may send.
 pub(super) fn parse_json(body: &[u8]) -> Result<Value, Status> {
     if body.is_empty() {
         return Err(Status::bad_request("the request body is empty"));

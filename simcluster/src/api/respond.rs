@@ -17,10 +17,12 @@ pub(super) fn error_response(e: &Status) -> Response {
     json_response(code, &e.body())
 }
 
+/// A JSON body under `code`.
 pub(super) fn json_response(code: StatusCode, v: &Value) -> Response {
     bytes_response(code, serde_json::to_vec(v).expect("JSON values serialize"))
 }
 
+/// JSON already serialized, under `code`.
 pub(super) fn bytes_response(code: StatusCode, bytes: Vec<u8>) -> Response {
     let mut r = Response::new(Body::from(bytes));
     *r.status_mut() = code;
@@ -31,6 +33,8 @@ pub(super) fn bytes_response(code: StatusCode, bytes: Vec<u8>) -> Response {
     r
 }
 
+/// Adds one `Warning: 299 - "..."` header per warning (unknown fields kept by
+/// `fieldValidation=Warn`).
 pub(super) fn with_warnings(mut r: Response, warnings: &[String]) -> Response {
     for w in warnings {
         let text = format!("299 - \"{}\"", w.replace('"', "\\\""));
@@ -41,6 +45,8 @@ pub(super) fn with_warnings(mut r: Response, warnings: &[String]) -> Response {
     r
 }
 
+/// One object in the form the client asked for: the object, its PartialObjectMetadata, or a
+/// one-row Table.
 pub(super) fn single(ctx: &Ctx<'_>, rt: &ResourceType, obj: &Value, code: StatusCode) -> Response {
     match ctx.form() {
         Form::Object => json_response(code, obj),

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, Method, header};
 
 use crate::resources::Registry;
 
-/// A parsed API path.
+/// What an API path asks for: a discovery or OpenAPI document, or objects of a served type.
 #[derive(Debug)]
 pub(super) enum Route {
     Version,
@@ -20,15 +20,19 @@ pub(super) enum Route {
     Object(ObjectRoute),
 }
 
+/// A path to objects of a served type (`/apis/GROUP/VERSION[/namespaces/NS]/PLURAL[/NAME[/SUB]]`).
 #[derive(Debug)]
 pub(super) struct ObjectRoute {
     pub(super) type_id: usize,
     /// Namespace from the path (`None` for cluster-scoped types and all-namespace lists).
     pub(super) namespace: Option<String>,
+    /// `None` for a collection (LIST, WATCH, POST, DELETE of a collection).
     pub(super) name: Option<String>,
+    /// `status`, the one subresource served; others are refused as not found.
     pub(super) subresource: Option<String>,
 }
 
+/// The route of a path, or `None` for a path the server does not serve.
 pub(super) fn parse_route(reg: &Registry, path: &str) -> Option<Route> {
     let segs: Vec<&str> = path
         .trim_matches('/')
@@ -79,6 +83,7 @@ fn object_route(reg: &Registry, group: &str, version: &str, rest: &[&str]) -> Op
     })
 }
 
+/// The Kubernetes verb of a request on objects, the label it is counted and faulted under.
 pub(super) fn verb_of(
     method: &Method,
     route: &ObjectRoute,

@@ -21,7 +21,8 @@ use crate::status::Status;
 use crate::store::{Event, EventType, Subscription};
 use crate::table::{self, Form, Include};
 
-/// State of one watch stream.
+/// One open watch: its selection, the lines waiting to be sent, the live events, the
+/// resourceVersion it has seen (for bookmarks), and when it ends.
 struct WatchState {
     rt: ResourceType,
     type_id: usize,

@@ -39,7 +39,7 @@ pub(super) fn create(
     ))
 }
 
-/// PUT.
+/// PUT: the whole object (or its status), with the resourceVersion it was read at.
 pub(super) fn update(
     ctx: &Ctx<'_>,
     rt: &ResourceType,

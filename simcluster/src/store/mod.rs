@@ -87,7 +87,7 @@ impl Store {
         store
     }
 
-    /// The served types.
+    /// The served types; a type's index in it is the `type_id` of [`Target`] and [`Event`].
     pub fn registry(&self) -> &Registry {
         &self.registry
     }

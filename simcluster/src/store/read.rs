@@ -11,7 +11,7 @@ use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::Status;
 
 impl Store {
-    /// One object.
+    /// One object, or 404 NotFound.
     pub fn get(&self, t: &Target) -> Result<Arc<Value>, Status> {
         let rt = self.registry.get(t.type_id);
         self.lock().objects[t.type_id]

@@ -33,11 +33,11 @@ impl EventType {
 /// A change of one object.
 #[derive(Clone, Debug)]
 pub struct Event {
-    /// resourceVersion of the change.
+    /// The resourceVersion the change got (cluster-wide, increasing).
     pub rv: u64,
-    /// Resource type id.
+    /// The type of the object, its index in the [`crate::resources::Registry`].
     pub type_id: usize,
-    /// What happened.
+    /// Created, changed or deleted.
     pub kind: EventType,
     /// The object after the change (before it, for deletions, with the new resourceVersion).
     pub object: Arc<Value>,
@@ -47,7 +47,7 @@ pub struct Event {
 }
 
 impl Event {
-    /// Namespace of the object.
+    /// Namespace of the object; empty for cluster-scoped types.
     pub fn namespace(&self) -> &str {
         self.object["metadata"]["namespace"]
             .as_str()
@@ -76,7 +76,7 @@ pub struct WriteOptions {
     pub manager: String,
     /// `force` of server-side apply.
     pub force: bool,
-    /// `fieldValidation`.
+    /// What to do with unknown fields.
     pub validation: FieldValidation,
 }
 
@@ -94,17 +94,17 @@ pub struct Written {
 /// Which object a request addresses.
 #[derive(Clone, Debug)]
 pub struct Target {
-    /// Resource type id.
+    /// The type of the object, its index in the [`crate::resources::Registry`].
     pub type_id: usize,
     /// Namespace; empty for cluster-scoped types.
     pub namespace: String,
-    /// Name.
+    /// Name; empty for a create, whose body names the object (or asks for a generated name).
     pub name: String,
     /// Main resource or status subresource.
     pub scope: Scope,
 }
 
-/// Patch formats.
+/// The patch formats of PATCH, by `Content-Type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PatchType {
     /// `application/apply-patch+yaml`.
@@ -120,9 +120,9 @@ pub enum PatchType {
 /// A page of a LIST.
 #[derive(Debug)]
 pub struct Page {
-    /// The objects.
+    /// The objects of the page, in (namespace, name) order.
     pub items: Vec<Arc<Value>>,
-    /// resourceVersion of the list.
+    /// The cluster's resourceVersion when the page was read.
     pub rv: u64,
     /// Continue token when more items remain.
     pub continue_token: Option<String>,
@@ -133,10 +133,11 @@ pub struct Page {
 /// A watch subscription: past events to replay, then live ones.
 #[derive(Debug)]
 pub struct Subscription {
-    /// Events to send first.
+    /// Events to send first: the logged events after the asked version, or the current
+    /// objects as ADDED.
     pub backlog: Vec<Arc<Event>>,
     /// resourceVersion of the store when subscribed.
     pub rv: u64,
-    /// Later events.
+    /// Every later change of the store, of every type: the watch filters them.
     pub rx: broadcast::Receiver<Arc<Event>>,
 }

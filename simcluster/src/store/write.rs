@@ -20,7 +20,8 @@ pub(super) const OUTDATED: &str =
     "the object has been modified; please apply your changes to the latest version and try again";
 
 impl Store {
-    /// POST: creates an object.
+    /// POST: creates an object, named by its body or by `generateName` plus a random suffix,
+    /// in a namespace that exists.
     pub fn create(&self, t: &Target, body: Value, opts: &WriteOptions) -> Result<Written, Status> {
         let rt = self.registry.get(t.type_id);
         let mut obj = body;

@@ -58,7 +58,7 @@ pub enum Error {
         what: String,
         /// The API client's error.
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// A namespace could not be read or created (`--create-namespace`).
     #[error("cannot {action} namespace {namespace}: {}", describe(source))]
@@ -69,7 +69,7 @@ pub enum Error {
         namespace: String,
         /// The API client's error.
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// A kubeconfig file or context cannot be used.
     #[error("{what}")]
@@ -78,16 +78,16 @@ pub enum Error {
         what: String,
         /// Why.
         #[source]
-        source: kube::config::KubeconfigError,
+        source: Box<kube::config::KubeconfigError>,
     },
     /// Neither a kubeconfig nor an in-cluster service account was found.
     #[error(
         "no cluster configured: give --kubeconfig, set KUBECONFIG, run in a cluster, or use --cluster embedded"
     )]
-    NoCluster(#[source] kube::config::InferConfigError),
+    NoCluster(#[source] Box<kube::config::InferConfigError>),
     /// The simulated cluster of `--cluster embedded` did not start.
     #[error("cannot start the embedded cluster")]
-    Embedded(#[source] simcluster::Error),
+    Embedded(#[source] Box<simcluster::Error>),
     /// Discovery found the cluster without some of the Vimana CRDs.
     #[error(
         "the cluster does not serve {missing} of {}: install the CustomResourceDefinitions with `kubectl apply --server-side -f deploy/crds/`",

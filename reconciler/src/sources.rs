@@ -4,8 +4,9 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use render::{SourceError, SourceTree};
+
+use crate::error::Error;
 
 /// Where the sources are and how to label what they render to.
 #[derive(clap::Args, Debug, Clone)]
@@ -110,15 +111,16 @@ impl SourceTree for FsTree {
 
 /// The repository that holds `dir`: the closest enclosing Git work tree, else `dir` itself;
 /// and `dir` relative to it.
-pub fn locate(dir: &Path) -> anyhow::Result<(FsTree, String)> {
-    let abs = dir
-        .canonicalize()
-        .with_context(|| format!("cannot open the source folder {}", dir.display()))?;
-    anyhow::ensure!(
-        abs.is_dir(),
-        "{} is not a folder; give the folder that holds the Vimana sources",
-        dir.display()
-    );
+pub fn locate(dir: &Path) -> Result<(FsTree, String), Error> {
+    let abs = dir.canonicalize().map_err(|source| Error::SourceFolder {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    if !abs.is_dir() {
+        return Err(Error::NotAFolder {
+            path: dir.to_path_buf(),
+        });
+    }
     let root = abs
         .ancestors()
         .find(|a| a.join(".git").exists())
@@ -129,7 +131,8 @@ pub fn locate(dir: &Path) -> anyhow::Result<(FsTree, String)> {
         .expect("an ancestor is a prefix")
         .to_string_lossy()
         .replace('\\', "/");
-    Ok((FsTree::new(&root)?, rel))
+    let tree = FsTree::new(&root).map_err(|source| Error::SourceFolder { path: root, source })?;
+    Ok((tree, rel))
 }
 
 /// Renders `path` of `tree` with the labels of `args`.
@@ -166,7 +169,7 @@ pub fn print_diagnostics(diags: &render::Diagnostics, display: &dyn Fn(&str) -> 
 }
 
 /// Renders the sources of `args`. Diagnostics go to stderr; `None` when there were errors.
-pub fn render_reporting(args: &SourceArgs) -> anyhow::Result<Option<render::Output>> {
+pub fn render_reporting(args: &SourceArgs) -> Result<Option<render::Output>, Error> {
     let (tree, path) = locate(&args.dir)?;
     let output = render_tree(&tree, &path, args);
     let diags = &output.diagnostics;

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::Context;
 use futures_util::future::BoxFuture;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -11,6 +10,7 @@ use model::{Kind, Object, ObjectKey, keys};
 use serde_json::{Value, json};
 
 use super::{Cluster, retry};
+use crate::error::Error;
 
 /// Prefix of the inventory ConfigMap's name; the instance name follows.
 pub const INVENTORY_PREFIX: &str = "reconciler-inventory-";
@@ -40,26 +40,29 @@ pub struct LiveObject {
 
 impl LiveObject {
     /// Reads an object of a LIST answer.
-    pub fn from_api(item: DynamicObject) -> anyhow::Result<LiveObject> {
-        let mut raw = serde_json::to_value(&item)?;
+    pub fn from_api(item: DynamicObject) -> Result<LiveObject, Error> {
+        let schema = |raw: &Value, source| Error::LiveSchema {
+            namespace: text_at(raw, "/metadata/namespace"),
+            name: text_at(raw, "/metadata/name"),
+            source,
+        };
+        let mut raw = serde_json::to_value(&item)
+            .map_err(|e| schema(&json!({"metadata": item.metadata}), e))?;
         drop(item);
         let owned = graph::owned_keys(&raw, keys::FIELD_MANAGER);
         if let Some(meta) = raw.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.remove("managedFields");
         }
-        let object = Object::from_value(raw.clone()).with_context(|| {
-            format!(
-                "the live object {}/{} does not match the Vimana schema",
-                raw.pointer("/metadata/namespace")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default(),
-                raw.pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-            )
-        })?;
+        let object = Object::from_value(raw.clone()).map_err(|e| schema(&raw, e))?;
         Ok(LiveObject { object, raw, owned })
     }
+}
+
+fn text_at(raw: &Value, pointer: &str) -> String {
+    raw.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Live objects of an instance and its inventory.
@@ -101,19 +104,24 @@ pub async fn read_inventory(
     cluster: &Cluster,
     namespace: &str,
     instance: &str,
-) -> anyhow::Result<Inventory> {
+) -> Result<Inventory, Error> {
     let api: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), namespace);
     let name = inventory_name(instance);
     let cm = retry::retry("read the inventory", || api.get_opt(&name))
         .await
-        .with_context(|| format!("cannot read the inventory ConfigMap {namespace}/{name}"))?;
+        .map_err(|source| Error::Kube {
+            what: format!("cannot read the inventory ConfigMap {namespace}/{name}"),
+            source: Box::new(source),
+        })?;
     let Some(cm) = cm else {
         return Ok(Inventory::default());
     };
     let data = cm.data.unwrap_or_default();
     let listed: Vec<String> = match data.get("objects") {
-        Some(text) => serde_json::from_str(text).with_context(|| {
-            format!("the inventory ConfigMap {namespace}/{name} is damaged: `objects` is not a JSON list; delete it to start over (nothing will be pruned until the next sync records it again)")
+        Some(text) => serde_json::from_str(text).map_err(|source| Error::InventoryDamaged {
+            namespace: namespace.to_owned(),
+            name: name.clone(),
+            source,
         })?,
         None => Vec::new(),
     };
@@ -131,14 +139,14 @@ pub async fn write_inventory(
     instance: &str,
     objects: &BTreeSet<ObjectKey>,
     revision: Option<&str>,
-) -> anyhow::Result<()> {
+) -> Result<(), Error> {
     let api: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), namespace);
     let name = inventory_name(instance);
     let listed: Vec<String> = objects.iter().map(key_text).collect();
     let mut data = serde_json::Map::new();
     data.insert(
         "objects".into(),
-        Value::String(serde_json::to_string(&listed)?),
+        Value::String(serde_json::to_string(&listed).expect("strings serialize")),
     );
     if let Some(r) = revision {
         data.insert("revision".into(), Value::String(r.to_owned()));
@@ -160,7 +168,10 @@ pub async fn write_inventory(
     let patch = Patch::Apply(&body);
     retry::retry("write the inventory", || api.patch(&name, &params, &patch))
         .await
-        .with_context(|| format!("cannot write the inventory ConfigMap {namespace}/{name}"))?;
+        .map_err(|source| Error::Kube {
+            what: format!("cannot write the inventory ConfigMap {namespace}/{name}"),
+            source: Box::new(source),
+        })?;
     Ok(())
 }
 
@@ -171,13 +182,13 @@ pub async fn read(
     instance: &str,
     inventory_namespace: &str,
     namespaces: &BTreeSet<String>,
-) -> anyhow::Result<LiveState> {
+) -> Result<LiveState, Error> {
     let inventory = read_inventory(cluster, inventory_namespace, instance).await?;
     let mut all_ns: BTreeSet<String> = namespaces.clone();
     all_ns.extend(inventory.keys.iter().map(|k| k.namespace.clone()));
     let selector = format!("{}={instance}", keys::INSTANCE);
     type Listed = (Kind, String, String, Vec<LiveObject>);
-    let mut lists: Vec<BoxFuture<'_, anyhow::Result<Listed>>> = Vec::new();
+    let mut lists: Vec<BoxFuture<'_, Result<Listed, Error>>> = Vec::new();
     for ns in &all_ns {
         for kind in Kind::ALL {
             let selector = selector.as_str();
@@ -195,7 +206,7 @@ pub async fn read(
                     },
                 )
                 .await?;
-                anyhow::Ok((kind, ns.clone(), version, out))
+                Ok((kind, ns.clone(), version, out))
             }));
         }
     }

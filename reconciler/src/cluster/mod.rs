@@ -1,16 +1,19 @@
 //! Cluster access with the kube crate: which cluster (`--kubeconfig`, `--context`, in-cluster
 //! config, or `--cluster embedded`), discovery of the Vimana kinds, and the typed paths to them.
 
+pub mod availability;
+pub mod fresh;
 pub mod live;
 pub mod retry;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, ObjectList, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use model::Kind;
+
+use crate::error::Error;
 
 /// Which cluster to talk to.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -67,8 +70,8 @@ pub async fn list_each<T: Clone + serde::de::DeserializeOwned>(
     kind: Kind,
     namespace: &str,
     selector: &str,
-    mut each: impl FnMut(T) -> anyhow::Result<()>,
-) -> anyhow::Result<String> {
+    mut each: impl FnMut(T) -> Result<(), Error>,
+) -> Result<String, Error> {
     let request = kube::core::Request::new(
         Api::<DynamicObject>::namespaced_with(client.clone(), namespace, &resource(kind))
             .resource_url(),
@@ -85,7 +88,10 @@ pub async fn list_each<T: Clone + serde::de::DeserializeOwned>(
             client.request(req).await
         })
         .await
-        .with_context(|| format!("cannot list {} in namespace {namespace}", kind.plural()))?;
+        .map_err(|source| Error::Kube {
+            what: format!("cannot list {} in namespace {namespace}", kind.plural()),
+            source: Box::new(source),
+        })?;
         if version.is_empty() {
             version = page.metadata.resource_version.clone().unwrap_or_default();
         }
@@ -119,6 +125,13 @@ pub struct Cluster {
     pub embedded: Option<simcluster::Handle>,
 }
 
+fn build_client(config: kube::Config) -> Result<kube::Client, Error> {
+    kube::Client::try_from(config).map_err(|source| Error::Kube {
+        what: "cannot build the cluster client".into(),
+        source: Box::new(source),
+    })
+}
+
 /// The API resource of a Vimana kind.
 pub fn resource(kind: Kind) -> ApiResource {
     ApiResource {
@@ -132,7 +145,7 @@ pub fn resource(kind: Kind) -> ApiResource {
 
 impl Cluster {
     /// Connects as `args` say and checks that the Vimana CRDs are served.
-    pub async fn connect(args: &ClusterArgs) -> anyhow::Result<Cluster> {
+    pub async fn connect(args: &ClusterArgs) -> Result<Cluster, Error> {
         if args.cluster == Some(ClusterKind::Embedded) {
             return Cluster::embedded(simcluster::Config {
                 log_requests: false,
@@ -141,15 +154,20 @@ impl Cluster {
             .await;
         }
         let (mut config, embedded) = if let Some(path) = &args.kubeconfig {
-            let kubeconfig = Kubeconfig::read_from(path)
-                .with_context(|| format!("cannot read the kubeconfig {}", path.display()))?;
+            let kubeconfig = Kubeconfig::read_from(path).map_err(|source| Error::Kubeconfig {
+                what: format!("cannot read the kubeconfig {}", path.display()),
+                source: Box::new(source),
+            })?;
             let options = KubeConfigOptions {
                 context: args.context.clone(),
                 ..KubeConfigOptions::default()
             };
             let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
                 .await
-                .with_context(|| format!("cannot use the kubeconfig {}", path.display()))?;
+                .map_err(|source| Error::Kubeconfig {
+                    what: format!("cannot use the kubeconfig {}", path.display()),
+                    source: Box::new(source),
+                })?;
             (config, None)
         } else if let Some(context) = &args.context {
             let options = KubeConfigOptions {
@@ -158,32 +176,41 @@ impl Cluster {
             };
             let config = kube::Config::from_kubeconfig(&options)
                 .await
-                .with_context(|| format!("cannot use the context {context:?} of ~/.kube/config"))?;
+                .map_err(|source| Error::Kubeconfig {
+                    what: format!("cannot use the context {context:?} of ~/.kube/config"),
+                    source: Box::new(source),
+                })?;
             (config, None)
         } else {
-            let config = kube::Config::infer().await.context(
-                "no cluster configured: give --kubeconfig, set KUBECONFIG, run in a cluster, or use --cluster embedded",
-            )?;
+            let config = kube::Config::infer()
+                .await
+                .map_err(|e| Error::NoCluster(Box::new(e)))?;
             (config, None)
         };
         config.read_timeout = Some(args.request_timeout);
         config.write_timeout = Some(args.request_timeout);
         config.connect_timeout = Some(args.request_timeout.min(Duration::from_secs(10)));
-        let client = kube::Client::try_from(config).context("cannot build the cluster client")?;
+        let client = build_client(config)?;
         let cluster = Cluster { client, embedded };
         cluster.check_crds().await?;
         Ok(cluster)
     }
 
     /// Starts a simulated cluster in this process with `config` and connects to it.
-    pub async fn embedded(config: simcluster::Config) -> anyhow::Result<Cluster> {
+    pub async fn embedded(config: simcluster::Config) -> Result<Cluster, Error> {
         let sim = simcluster::SimCluster::start(config)
             .await
-            .context("cannot start the embedded cluster")?;
-        let kubeconfig = Kubeconfig::from_yaml(&sim.kubeconfig())?;
+            .map_err(|e| Error::Embedded(Box::new(e)))?;
+        let embedded_kubeconfig = |source| Error::Kubeconfig {
+            what: "cannot use the kubeconfig of the embedded cluster".into(),
+            source: Box::new(source),
+        };
+        let kubeconfig = Kubeconfig::from_yaml(&sim.kubeconfig()).map_err(embedded_kubeconfig)?;
         let config =
-            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
-        let client = kube::Client::try_from(config).context("cannot build the cluster client")?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                .await
+                .map_err(embedded_kubeconfig)?;
+        let client = build_client(config)?;
         let cluster = Cluster {
             client,
             embedded: Some(sim),
@@ -193,7 +220,7 @@ impl Cluster {
     }
 
     /// Checks by discovery that the four Vimana kinds are served.
-    pub async fn check_crds(&self) -> anyhow::Result<()> {
+    pub async fn check_crds(&self) -> Result<(), Error> {
         let served = retry::retry("discovery", || async {
             match self
                 .client
@@ -210,18 +237,19 @@ impl Cluster {
             }
         })
         .await
-        .context("cannot reach the cluster")?;
+        .map_err(|source| Error::Kube {
+            what: "cannot reach the cluster".into(),
+            source: Box::new(source),
+        })?;
         let missing: Vec<&str> = Kind::ALL
             .iter()
             .map(|k| k.plural())
             .filter(|p| !served.iter().any(|s| s == p))
             .collect();
         if !missing.is_empty() {
-            bail!(
-                "the cluster does not serve {} of {}: install the CustomResourceDefinitions with `kubectl apply --server-side -f deploy/crds/`",
-                missing.join(", "),
-                model::API_VERSION
-            );
+            return Err(Error::MissingCrds {
+                missing: missing.join(", "),
+            });
         }
         Ok(())
     }

@@ -15,6 +15,7 @@ use crate::daemon::{
 use crate::notify::{self, Notifier};
 use crate::rollout::Status;
 use crate::sync;
+use crate::verb::Verb;
 
 /// Arguments of `reconciler run`.
 #[derive(clap::Args, Debug)]
@@ -209,31 +210,20 @@ async fn pass(
             Ok((
                 SyncReport {
                     objects,
-                    applied: outcome.count("create")
-                        + outcome.count("update")
-                        + outcome.count("weights"),
-                    pruned: outcome.count("delete"),
+                    applied: outcome.count(Verb::Create)
+                        + outcome.count(Verb::Update)
+                        + outcome.count(Verb::Weights),
+                    pruned: outcome.count(Verb::Delete),
                     rollouts,
                 },
                 wake,
             ))
         }
-        Err(e) => {
-            let retry = matches!(
-                e,
-                sync::Error::Cluster(_) | sync::Error::Apply { .. } | sync::Error::Stopped { .. }
-            );
-            Err(SyncError {
-                message: e.to_string().lines().next().unwrap_or_default().to_owned(),
-                errors: e
-                    .to_string()
-                    .lines()
-                    .skip(1)
-                    .map(|l| l.trim().to_owned())
-                    .collect(),
-                retry,
-            })
-        }
+        Err(e) => Err(SyncError {
+            message: e.headline(),
+            errors: e.details(),
+            retry: e.is_transient(),
+        }),
     }
 }
 

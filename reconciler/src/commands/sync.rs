@@ -12,6 +12,7 @@ use crate::git::GitTree;
 use crate::rollout;
 use crate::sources::{self, SourceArgs};
 use crate::sync;
+use crate::verb::Verb;
 
 /// Arguments of `reconciler sync`.
 #[derive(clap::Args, Debug)]
@@ -274,10 +275,10 @@ struct Totals {
 
 impl Totals {
     fn add(&mut self, o: &sync::Outcome) {
-        self.create += o.count("create");
-        self.update += o.count("update");
-        self.weights += o.count("weights");
-        self.delete += o.count("delete");
+        self.create += o.count(Verb::Create);
+        self.update += o.count(Verb::Update);
+        self.weights += o.count(Verb::Weights);
+        self.delete += o.count(Verb::Delete);
     }
 }
 

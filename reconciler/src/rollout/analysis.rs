@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::Measurement;
+use super::{Measurement, Verdict};
 
 /// A named analysis of the configuration.
 #[derive(Clone, Debug, PartialEq)]
@@ -149,15 +149,15 @@ impl Analysis {
             Err(e) => Outcome::Error(e),
         };
         let (value, name, detail) = match outcome {
-            Outcome::Pass(v) => (Some(v), "pass", self.thresholds()),
-            Outcome::Fail(v) => (Some(v), "fail", self.thresholds()),
-            Outcome::NoData => (None, "no-data", format!("no sample for {query}")),
-            Outcome::Error(e) => (None, "error", e),
+            Outcome::Pass(v) => (Some(v), Verdict::Pass, self.thresholds()),
+            Outcome::Fail(v) => (Some(v), Verdict::Fail, self.thresholds()),
+            Outcome::NoData => (None, Verdict::NoData, format!("no sample for {query}")),
+            Outcome::Error(e) => (None, Verdict::Error, e),
         };
         Measurement {
             version: subject.version.to_owned(),
             value,
-            outcome: name.into(),
+            outcome: name,
             detail: format!("{}: {detail}", self.name),
         }
     }

@@ -15,12 +15,12 @@ use model::{Kind, Object, ObjectKey, keys, rollout::Policy};
 use serde_json::{Value, json};
 
 use super::analysis::{Analysis, Subject};
-use super::fresh::Fresh;
 use super::{Advance, Input, Measurement, Probe, State, Status, Weights, control};
+use crate::cluster::availability::{Availability, availability};
+use crate::cluster::fresh::Fresh;
 use crate::cluster::live::LiveObject;
 use crate::cluster::{Cluster, retry};
 use crate::notify::{self, Notifier};
-use crate::sync::{Availability, availability};
 
 /// Field manager of the weights and the rollout state. Weights have one owner, so that a
 /// version dropped from the weights is removed by server-side apply (a second owner would keep

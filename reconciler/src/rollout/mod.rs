@@ -13,9 +13,9 @@
 pub mod analysis;
 pub mod control;
 pub mod drive;
-pub mod fresh;
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -60,10 +60,43 @@ pub struct Measurement {
     pub version: String,
     /// The value, when there was one.
     pub value: Option<f64>,
-    /// `pass`, `fail`, `no-data` or `error`.
-    pub outcome: String,
+    /// What the value says about the version.
+    pub outcome: Verdict,
     /// Details (the threshold, the error).
     pub detail: String,
+}
+
+/// What a measurement says, as recorded in the rollout state (`pass`, `fail`, `no-data`,
+/// `error`). Only `Fail` counts towards `max-failures`; no data and errors hold the step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Within the thresholds.
+    Pass,
+    /// Outside them.
+    Fail,
+    /// The query returned no sample.
+    NoData,
+    /// The query could not be made or answered.
+    Error,
+}
+
+impl Verdict {
+    /// The word recorded and shown: `pass`, `fail`, `no-data`, `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::NoData => "no-data",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The state of a rollout, as kept in the Server annotation.
@@ -269,120 +302,57 @@ fn later(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     now + chrono::Duration::from_std(d).unwrap_or_default()
 }
 
-/// One transition of a Server's rollout.
+/// One transition of a Server's rollout: a held target stays held, a target already live ends
+/// the rollout; otherwise the running rollout (or a new one) obeys a manual request or a pause,
+/// then its current step bakes and is analysed before the next step.
 pub async fn advance(input: Input<'_>, probe: &dyn Probe) -> Advance {
     let Input {
         now,
         live,
         desired,
+        state,
         policy,
+        analysis,
         revision,
-        ..
+        paused,
+        request,
     } = input;
     let target_digest = digest(desired);
-    let mut state = input.state;
-    let request = input
-        .request
-        .filter(|(id, _)| state.as_ref().and_then(|s| s.handled.as_ref()) != Some(id));
-
-    // An aborted target is not retried until Git changes or a retry is asked for.
-    if let Some(s) = &state
-        && s.phase == Phase::Aborted
-        && s.target_digest == target_digest
-        && s.revision.as_deref() == revision
-    {
-        match &request {
-            Some((_, Request::Retry)) => state = None,
-            _ => {
-                let reason = s.reason.clone().unwrap_or_default();
-                return Advance {
-                    status: Status::Held(reason),
-                    ..Advance::idle()
-                };
-            }
-        }
-    }
-
-    // The last step of a running rollout still bakes (and is analysed) before it succeeds.
-    let final_bake = state.as_ref().is_some_and(|s| {
-        s.target_digest == target_digest
-            && matches!(s.phase, Phase::Progressing | Phase::Paused)
-            && s.step == Some(s.steps.len() - 1)
-    });
-    if weights_math::same_shares(live, desired) && !final_bake {
-        // The target is live: record the end of a rollout that reached it.
-        return match state {
-            Some(mut s) if s.phase != Phase::Succeeded && s.target_digest == target_digest => {
-                s.phase = Phase::Succeeded;
-                s.reason = None;
-                s.waiting_since = None;
-                if let Some((id, _)) = request {
-                    s.handled = Some(id);
-                }
-                Advance {
-                    apply: None,
-                    state: Some(s),
-                    wake: None,
-                    status: Status::Succeeded,
-                }
-            }
-            _ => Advance::idle(),
-        };
-    }
-
-    let mut s = match state {
-        Some(s)
-            if s.target_digest == target_digest
-                && matches!(s.phase, Phase::Progressing | Phase::Paused) =>
-        {
-            s
-        }
-        previous => {
-            // A new target. Back to the baseline of a running rollout: apply at once (fast
-            // revert; the baseline's versions carried traffic a moment ago).
-            if let Some(p) = &previous
-                && matches!(p.phase, Phase::Progressing | Phase::Paused)
-                && weights_math::same_shares(&p.baseline, desired)
-            {
-                let mut done = new_state(now, live, desired, policy, revision, &target_digest);
-                done.phase = Phase::Succeeded;
-                done.reason =
-                    Some("reverted to the baseline of the previous rollout at once".into());
-                return Advance {
-                    apply: Some(desired.clone()),
-                    state: Some(done),
-                    wake: None,
-                    status: Status::Succeeded,
-                };
-            }
-            let mut fresh = new_state(now, live, desired, policy, revision, &target_digest);
-            fresh.handled = previous.and_then(|p| p.handled);
-            // No live traffic to shift: the target at once, once its versions are available,
-            // with no bake (there is nothing to protect).
-            if !live.values().any(|w| *w > 0) {
-                fresh.steps = vec![100];
-            }
-            fresh
-        }
+    let request =
+        request.filter(|(id, _)| state.as_ref().and_then(|s| s.handled.as_ref()) != Some(id));
+    let state = match unless_held(state, request.as_ref(), &target_digest, revision) {
+        ControlFlow::Continue(state) => state,
+        ControlFlow::Break(held) => return held,
     };
-    let handle = |s: &mut State, id: &str| s.handled = Some(id.to_owned());
-
-    // Manual control.
+    if weights_math::same_shares(live, desired) && !in_final_bake(state.as_ref(), &target_digest) {
+        return target_reached(state, &target_digest, request);
+    }
+    let target = Target {
+        now,
+        live,
+        desired,
+        policy,
+        revision,
+        digest: &target_digest,
+    };
+    let mut s = match running_or_new(state, &target) {
+        ControlFlow::Continue(s) => s,
+        ControlFlow::Break(reverted) => return reverted,
+    };
     if let Some((id, req)) = &request {
+        s.handled = Some(id.clone());
         match req {
             Request::Abort => {
-                handle(&mut s, id);
                 return abort(s, now, "aborted by hand (reconciler rollout abort)".into());
             }
             Request::Promote => {
-                handle(&mut s, id);
                 let last = s.steps.len() - 1;
                 return step_to(s, last, now, policy, probe).await;
             }
-            Request::Retry => handle(&mut s, id),
+            Request::Retry => {}
         }
     }
-    if input.paused {
+    if paused {
         let changed = s.phase != Phase::Paused;
         s.phase = Phase::Paused;
         return Advance {
@@ -397,123 +367,255 @@ pub async fn advance(input: Input<'_>, probe: &dyn Probe) -> Advance {
         s.phase = Phase::Progressing;
         s.step_started_at = now;
     }
+    match s.step {
+        Some(k) => after_step(s, k, now, policy, analysis, probe).await,
+        None if !s.baseline.values().any(|w| *w > 0) => first_weights(s, now, policy, probe).await,
+        None => step_to(s, 0, now, policy, probe).await,
+    }
+}
 
-    if let Some(k) = s.step {
-        // Bake, then analysis, before the next step.
-        let bake_end = s.bake_end(policy.interval);
-        if now < bake_end {
-            return Advance {
-                apply: None,
-                state: None,
-                wake: Some(bake_end),
-                status: Status::Progressing,
-            };
-        }
-        if input.analysis && !s.analysis_passed {
-            let canaries: Vec<String> = positive(&s.current_weights())
-                .into_iter()
-                .filter(|v| s.current_weights().get(v) > s.baseline.get(v).or(Some(&0)))
-                .collect();
-            let measured = probe.analyze(&canaries).await;
-            let failed = measured.iter().filter(|m| m.outcome == "fail").count();
-            let missing = measured.iter().filter(|m| m.outcome == "no-data").count();
-            let broken = measured.iter().filter(|m| m.outcome == "error").count();
-            s.measurements = measured;
-            if failed > 0 {
-                s.failures += 1;
-                if s.failures >= policy.max_failures {
-                    let values = describe(&s.measurements);
-                    let reason = format!(
-                        "analysis failed {} time(s) (max-failures {}): {values}",
-                        s.failures, policy.max_failures
-                    );
-                    return abort(s, now, reason);
-                }
-                s.step_started_at = now;
-                let wake = s.bake_end(policy.interval);
-                return Advance {
-                    apply: None,
-                    state: Some(s),
-                    wake: Some(wake),
-                    status: Status::Waiting(
-                        "analysis failed; measuring again after another bake".into(),
-                    ),
-                };
+/// What a new rollout is made from.
+struct Target<'a> {
+    now: DateTime<Utc>,
+    live: &'a Weights,
+    desired: &'a Weights,
+    policy: &'a Policy,
+    revision: Option<&'a str>,
+    digest: &'a str,
+}
+
+/// The state, unless it holds this very target as aborted: an aborted target is not retried
+/// until Git changes or a retry is asked for (which starts over).
+fn unless_held(
+    state: Option<State>,
+    request: Option<&(String, Request)>,
+    target_digest: &str,
+    revision: Option<&str>,
+) -> ControlFlow<Advance, Option<State>> {
+    match &state {
+        Some(s)
+            if s.phase == Phase::Aborted
+                && s.target_digest == target_digest
+                && s.revision.as_deref() == revision =>
+        {
+            match request {
+                Some((_, Request::Retry)) => ControlFlow::Continue(None),
+                _ => ControlFlow::Break(Advance {
+                    status: Status::Held(s.reason.clone().unwrap_or_default()),
+                    ..Advance::idle()
+                }),
             }
-            if missing > 0 || broken > 0 {
-                s.no_data += u32::try_from(missing).unwrap_or(0);
-                s.errors += u32::try_from(broken).unwrap_or(0);
-                let since = *s.waiting_since.get_or_insert(now);
-                if now - since
-                    >= chrono::Duration::from_std(policy.progress_deadline).unwrap_or_default()
-                {
-                    let values = describe(&s.measurements);
-                    return abort(
-                        s,
-                        now,
-                        format!(
-                            "no analysis result within the progress deadline {}: {values}",
-                            model::duration::format(policy.progress_deadline)
-                        ),
-                    );
-                }
-                let wake = later(now, recheck(now - since).min(policy.progress_deadline));
-                return Advance {
-                    apply: None,
-                    state: Some(s),
-                    wake: Some(wake),
-                    status: Status::Waiting("analysis has no data yet".into()),
-                };
-            }
-            s.analysis_passed = true;
-            s.waiting_since = None;
         }
-        if k + 1 == s.steps.len() {
+        _ => ControlFlow::Continue(state),
+    }
+}
+
+/// Whether the last step of a running rollout to this target still bakes (and is analysed)
+/// before it succeeds, although its weights are live.
+fn in_final_bake(state: Option<&State>, target_digest: &str) -> bool {
+    state.is_some_and(|s| {
+        s.target_digest == target_digest
+            && matches!(s.phase, Phase::Progressing | Phase::Paused)
+            && s.step == Some(s.steps.len() - 1)
+    })
+}
+
+/// The target is live: records the end of a rollout that reached it.
+fn target_reached(
+    state: Option<State>,
+    target_digest: &str,
+    request: Option<(String, Request)>,
+) -> Advance {
+    match state {
+        Some(mut s) if s.phase != Phase::Succeeded && s.target_digest == target_digest => {
             s.phase = Phase::Succeeded;
             s.reason = None;
-            return Advance {
+            s.waiting_since = None;
+            if let Some((id, _)) = request {
+                s.handled = Some(id);
+            }
+            Advance {
                 apply: None,
                 state: Some(s),
                 wake: None,
                 status: Status::Succeeded,
-            };
+            }
         }
-        let next = k + 1;
-        step_to(s, next, now, policy, probe).await
-    } else if !s.baseline.values().any(|w| *w > 0) {
-        // No live traffic to shift: the target at once, once its versions are available, with
-        // no bake (there is nothing to protect).
-        let mut a = step_to(s, 0, now, policy, probe).await;
-        if a.apply.is_some()
-            && let Some(s) = a.state.as_mut()
-        {
-            s.phase = Phase::Succeeded;
-            a.wake = None;
-            a.status = Status::Succeeded;
-        }
-        a
-    } else {
-        step_to(s, 0, now, policy, probe).await
+        _ => Advance::idle(),
     }
 }
 
-fn new_state(
+/// The rollout running towards the target, or a new one. A new target that is the baseline of
+/// the running rollout is applied at once (a fast revert: the baseline's versions carried
+/// traffic a moment ago), and ends the transition.
+fn running_or_new(state: Option<State>, t: &Target<'_>) -> ControlFlow<Advance, State> {
+    match state {
+        Some(s)
+            if s.target_digest == t.digest
+                && matches!(s.phase, Phase::Progressing | Phase::Paused) =>
+        {
+            ControlFlow::Continue(s)
+        }
+        previous => {
+            if let Some(p) = &previous
+                && matches!(p.phase, Phase::Progressing | Phase::Paused)
+                && weights_math::same_shares(&p.baseline, t.desired)
+            {
+                let mut done = new_state(t);
+                done.phase = Phase::Succeeded;
+                done.reason =
+                    Some("reverted to the baseline of the previous rollout at once".into());
+                return ControlFlow::Break(Advance {
+                    apply: Some(t.desired.clone()),
+                    state: Some(done),
+                    wake: None,
+                    status: Status::Succeeded,
+                });
+            }
+            let mut fresh = new_state(t);
+            fresh.handled = previous.and_then(|p| p.handled);
+            // No live traffic to shift: the target at once, once its versions are available,
+            // with no bake (there is nothing to protect).
+            if !t.live.values().any(|w| *w > 0) {
+                fresh.steps = vec![100];
+            }
+            ControlFlow::Continue(fresh)
+        }
+    }
+}
+
+/// After step `k` was applied: its bake, then its analysis, then the next step or the end.
+async fn after_step(
+    mut s: State,
+    k: usize,
     now: DateTime<Utc>,
-    live: &Weights,
-    desired: &Weights,
     policy: &Policy,
-    revision: Option<&str>,
-    digest: &str,
-) -> State {
+    analysis: bool,
+    probe: &dyn Probe,
+) -> Advance {
+    let bake_end = s.bake_end(policy.interval);
+    if now < bake_end {
+        return Advance {
+            apply: None,
+            state: None,
+            wake: Some(bake_end),
+            status: Status::Progressing,
+        };
+    }
+    if analysis && !s.analysis_passed {
+        s = match analyse(s, now, policy, probe).await {
+            ControlFlow::Continue(passed) => passed,
+            ControlFlow::Break(waiting_or_aborted) => return waiting_or_aborted,
+        };
+    }
+    if k + 1 == s.steps.len() {
+        s.phase = Phase::Succeeded;
+        s.reason = None;
+        return Advance {
+            apply: None,
+            state: Some(s),
+            wake: None,
+            status: Status::Succeeded,
+        };
+    }
+    step_to(s, k + 1, now, policy, probe).await
+}
+
+/// Measures the versions the current step gives more traffic than the baseline did. The state
+/// with the analysis passed, or the end of the transition: another bake after a failure, a
+/// wait for data, or the abort once failures reach `max-failures` or data misses the progress
+/// deadline.
+async fn analyse(
+    mut s: State,
+    now: DateTime<Utc>,
+    policy: &Policy,
+    probe: &dyn Probe,
+) -> ControlFlow<Advance, State> {
+    let canaries: Vec<String> = positive(&s.current_weights())
+        .into_iter()
+        .filter(|v| s.current_weights().get(v) > s.baseline.get(v).or(Some(&0)))
+        .collect();
+    let measured = probe.analyze(&canaries).await;
+    let count = |v: Verdict| measured.iter().filter(|m| m.outcome == v).count();
+    let (failed, missing, broken) = (
+        count(Verdict::Fail),
+        count(Verdict::NoData),
+        count(Verdict::Error),
+    );
+    s.measurements = measured;
+    if failed > 0 {
+        s.failures += 1;
+        if s.failures >= policy.max_failures {
+            let values = describe(&s.measurements);
+            let reason = format!(
+                "analysis failed {} time(s) (max-failures {}): {values}",
+                s.failures, policy.max_failures
+            );
+            return ControlFlow::Break(abort(s, now, reason));
+        }
+        s.step_started_at = now;
+        let wake = s.bake_end(policy.interval);
+        return ControlFlow::Break(Advance {
+            apply: None,
+            state: Some(s),
+            wake: Some(wake),
+            status: Status::Waiting("analysis failed; measuring again after another bake".into()),
+        });
+    }
+    if missing > 0 || broken > 0 {
+        s.no_data += u32::try_from(missing).unwrap_or(0);
+        s.errors += u32::try_from(broken).unwrap_or(0);
+        let since = *s.waiting_since.get_or_insert(now);
+        if now - since >= chrono::Duration::from_std(policy.progress_deadline).unwrap_or_default() {
+            let values = describe(&s.measurements);
+            let reason = format!(
+                "no analysis result within the progress deadline {}: {values}",
+                model::duration::format(policy.progress_deadline)
+            );
+            return ControlFlow::Break(abort(s, now, reason));
+        }
+        let wake = later(now, recheck(now - since).min(policy.progress_deadline));
+        return ControlFlow::Break(Advance {
+            apply: None,
+            state: Some(s),
+            wake: Some(wake),
+            status: Status::Waiting("analysis has no data yet".into()),
+        });
+    }
+    s.analysis_passed = true;
+    s.waiting_since = None;
+    ControlFlow::Continue(s)
+}
+
+/// The first weights of a Server without live traffic: the target at once, once its versions
+/// are available, with no bake (there is nothing to protect).
+async fn first_weights(
+    s: State,
+    now: DateTime<Utc>,
+    policy: &Policy,
+    probe: &dyn Probe,
+) -> Advance {
+    let mut a = step_to(s, 0, now, policy, probe).await;
+    if a.apply.is_some()
+        && let Some(s) = a.state.as_mut()
+    {
+        s.phase = Phase::Succeeded;
+        a.wake = None;
+        a.status = Status::Succeeded;
+    }
+    a
+}
+
+fn new_state(t: &Target<'_>) -> State {
     State {
         phase: Phase::Progressing,
         step: None,
-        steps: policy.steps.clone(),
-        step_started_at: now,
-        baseline: live.clone(),
-        target: desired.clone(),
-        target_digest: digest.to_owned(),
-        revision: revision.map(str::to_owned),
+        steps: t.policy.steps.clone(),
+        step_started_at: t.now,
+        baseline: t.live.clone(),
+        target: t.desired.clone(),
+        target_digest: t.digest.to_owned(),
+        revision: t.revision.map(str::to_owned),
         failures: 0,
         errors: 0,
         no_data: 0,

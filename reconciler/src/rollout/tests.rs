@@ -9,7 +9,7 @@ use super::*;
 #[derive(Default)]
 struct Fake {
     unavailable: Mutex<BTreeSet<String>>,
-    analysis: Mutex<Option<(&'static str, Option<f64>)>>,
+    analysis: Mutex<Option<(Verdict, Option<f64>)>>,
     analyzed: Mutex<Vec<Vec<String>>>,
 }
 
@@ -30,14 +30,18 @@ impl Probe for Fake {
 
     fn analyze<'a>(&'a self, versions: &'a [String]) -> BoxFuture<'a, Vec<Measurement>> {
         self.analyzed.lock().unwrap().push(versions.to_vec());
-        let (outcome, value) = self.analysis.lock().unwrap().unwrap_or(("pass", Some(0.0)));
+        let (outcome, value) = self
+            .analysis
+            .lock()
+            .unwrap()
+            .unwrap_or((Verdict::Pass, Some(0.0)));
         Box::pin(async move {
             versions
                 .iter()
                 .map(|v| Measurement {
                     version: v.clone(),
                     value,
-                    outcome: outcome.into(),
+                    outcome,
                     detail: "test".into(),
                 })
                 .collect()
@@ -229,7 +233,7 @@ async fn an_unavailable_version_aborts_at_the_deadline_without_traffic() {
 #[tokio::test]
 async fn failing_analysis_rolls_back_to_the_baseline() {
     let probe = Fake::default();
-    *probe.analysis.lock().unwrap() = Some(("fail", Some(0.5)));
+    *probe.analysis.lock().unwrap() = Some((Verdict::Fail, Some(0.5)));
     let b = w(&[("1.0.0", 100)]);
     let t = w(&[("1.1.0", 100)]);
     let mut s = Server::new(b.clone());
@@ -259,7 +263,7 @@ async fn failing_analysis_rolls_back_to_the_baseline() {
     assert_eq!(s.live, b);
     assert_eq!(s.state().failures, 2);
     // A retry request tries again.
-    *probe.analysis.lock().unwrap() = Some(("pass", Some(0.0)));
+    *probe.analysis.lock().unwrap() = Some((Verdict::Pass, Some(0.0)));
     s.request = Some(("retry@1".into(), Request::Retry));
     s.pass(&t, &p, &probe).await;
     assert_eq!(s.live, w(&[("1.0.0", 90), ("1.1.0", 10)]));
@@ -268,7 +272,7 @@ async fn failing_analysis_rolls_back_to_the_baseline() {
 #[tokio::test]
 async fn no_data_holds_the_step_then_fails_at_the_deadline() {
     let probe = Fake::default();
-    *probe.analysis.lock().unwrap() = Some(("no-data", None));
+    *probe.analysis.lock().unwrap() = Some((Verdict::NoData, None));
     let mut s = Server::new(w(&[("1.0.0", 100)]));
     s.analysis = true;
     let t = w(&[("1.1.0", 100)]);

@@ -475,12 +475,15 @@ const VIMANA: &str = "api.vimana.host";
 const KINDS: [&str; 4] = ["vimanas", "domains", "servers", "components"];
 
 /// The files whose code `reconciler run` runs against the cluster.
-const DAEMON_FILES: [&str; 8] = [
-    "sync.rs",
+const DAEMON_FILES: [&str; 11] = [
+    "sync/mod.rs",
+    "sync/apply.rs",
+    "sync/prune.rs",
+    "sync/waves.rs",
     "cluster/live.rs",
     "cluster/mod.rs",
     "rollout/drive.rs",
-    "rollout/fresh.rs",
+    "cluster/fresh.rs",
     "rollout/mod.rs",
     "daemon/lease.rs",
     "commands/run.rs",
@@ -519,7 +522,7 @@ fn uses() -> Vec<Use> {
             why: "server-side apply of any kind, its dry run, and a Server's weights and rollout state (as field manager vimana-reconciler-rollout); one that creates is authorized as create too",
         },
         Use {
-            file: "sync.rs",
+            file: "sync/prune.rs",
             code: r#"retry::retry("delete", || api.delete(&key.name, &params))"#,
             needs: &[
                 (VIMANA, "vimanas", "delete", Name::Any),
@@ -530,13 +533,13 @@ fn uses() -> Vec<Use> {
             why: "prune",
         },
         Use {
-            file: "sync.rs",
+            file: "sync/apply.rs",
             code: r#"retry::retry("read a namespace", || api.get_opt(&ns))"#,
             needs: &[],
             why: "only with --create-namespace, which `reconciler run` never sets (checked below)",
         },
         Use {
-            file: "sync.rs",
+            file: "sync/apply.rs",
             code: r#"retry::retry("create a namespace", || api.patch(&ns, &params, &patch))"#,
             needs: &[],
             why: "only with --create-namespace, which `reconciler run` never sets (checked below)",
@@ -568,7 +571,7 @@ fn uses() -> Vec<Use> {
             why: "the live state: one LIST per kind; the Components a pass created, again when their watch expired",
         },
         Use {
-            file: "rollout/fresh.rs",
+            file: "cluster/fresh.rs",
             code: "                    .request\n                    .watch(&params, &version)",
             needs: &[(VIMANA, "components", "watch", Name::Any)],
             why: "a rollout step waits for the Components the pass created to be Available",

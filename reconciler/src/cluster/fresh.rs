@@ -20,9 +20,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::cluster::live::LiveObject;
-use crate::cluster::{Cluster, retry};
-use crate::sync::{Availability, availability, settled};
+use super::availability::{Availability, availability, settled};
+use super::live::LiveObject;
+use super::{Cluster, retry};
 
 /// The longest a pass waits, in all, for the Components it created to settle.
 pub const SETTLE: Duration = Duration::from_secs(10);
@@ -345,7 +345,7 @@ async fn list(source: &Source) -> Result<Listed, String> {
         },
     )
     .await
-    .map_err(|e| format!("{e:#}"))?;
+    .map_err(|e| e.with_causes())?;
     Ok((out, version))
 }
 

@@ -248,18 +248,7 @@ pub fn parse(text: &str) -> Parsed {
                     anchor,
                     ..
                 }) => {
-                    let mut seen: HashMap<String, Range<usize>> = HashMap::new();
-                    for (k, _) in &entries {
-                        if let Some(first) = seen.get(&k.key_text()) {
-                            out.duplicates.push(DuplicateKey {
-                                key: k.key_text(),
-                                first: first.clone(),
-                                second: k.span.clone(),
-                            });
-                        } else {
-                            seen.insert(k.key_text(), k.span.clone());
-                        }
-                    }
+                    duplicate_keys(&entries, &mut out.duplicates);
                     let end = entries
                         .last()
                         .map_or(span.end, |(_, v)| v.span.end.max(start));
@@ -274,12 +263,13 @@ pub fn parse(text: &str) -> Parsed {
             },
             Event::Scalar(text, style, anchor, tag) => {
                 let is_str_tag = tag.as_ref().is_some_and(|t| t.suffix == "str");
-                let value = if style == ScalarStyle::Plain && !is_str_tag {
-                    resolve_plain(&text)
-                } else {
-                    Value::String(text.into_owned())
+                let node = Node {
+                    value: scalar(
+                        text.into_owned(),
+                        style == ScalarStyle::Plain && !is_str_tag,
+                    ),
+                    span,
                 };
-                let node = Node { value, span };
                 remember(&mut anchors, anchor, &node);
                 node
             }
@@ -295,16 +285,47 @@ pub fn parse(text: &str) -> Parsed {
             },
             Event::StreamStart | Event::StreamEnd | Event::Nothing => continue,
         };
-        match stack.last_mut() {
-            Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
-                None => *key = Some(node),
-                Some(k) => entries.push((k, node)),
-            },
-            None => root = Some(node),
-        }
+        attach(&mut stack, &mut root, node);
     }
     out
+}
+
+/// Adds a complete node to the collection being read, as an item, a key or a value, or makes it
+/// the root of the document.
+fn attach(stack: &mut [Frame], root: &mut Option<Node>, node: Node) {
+    match stack.last_mut() {
+        Some(Frame::Seq { items, .. }) => items.push(node),
+        Some(Frame::Map { entries, key, .. }) => match key.take() {
+            None => *key = Some(node),
+            Some(k) => entries.push((k, node)),
+        },
+        None => *root = Some(node),
+    }
+}
+
+/// Records every key of a mapping that an earlier key of the same mapping repeats.
+fn duplicate_keys(entries: &[(Node, Node)], out: &mut Vec<DuplicateKey>) {
+    let mut seen: HashMap<String, Range<usize>> = HashMap::new();
+    for (k, _) in entries {
+        if let Some(first) = seen.get(&k.key_text()) {
+            out.push(DuplicateKey {
+                key: k.key_text(),
+                first: first.clone(),
+                second: k.span.clone(),
+            });
+        } else {
+            seen.insert(k.key_text(), k.span.clone());
+        }
+    }
+}
+
+/// The value of a scalar: a plain one resolved by the core schema, any other a string.
+fn scalar(text: String, plain: bool) -> Value {
+    if plain {
+        resolve_plain(&text)
+    } else {
+        Value::String(text)
+    }
 }
 
 fn remember(anchors: &mut HashMap<usize, Node>, anchor: usize, node: &Node) {

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use model::{Kind, Object, ObjectKey, canonical_domain_name};
+use model::{Component, Kind, Object, ObjectKey, Server, canonical_domain_name};
 
 use super::SourceObject;
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -28,11 +28,34 @@ fn duplicate(
 
 /// Checks every rule between objects.
 pub fn all(objects: &[SourceObject<'_>], diags: &mut Diagnostics) {
+    let ids = unique_identities(objects, diags);
+    aliases(objects, &ids.domains, diags);
+    references(objects, &ids, diags);
+}
+
+/// The identities of the objects, by position of the first object that has each.
+struct Identities<'o> {
+    /// Vimanas by namespace and name.
+    vimanas: HashMap<(String, String), usize>,
+    /// Domains by id.
+    domains: HashMap<&'o str, usize>,
+    /// Servers by domain id and server id.
+    servers: HashMap<(&'o str, &'o str), usize>,
+    /// Components by domain id, server id and version.
+    components: HashMap<(&'o str, &'o str, &'o str), usize>,
+}
+
+/// Reports every object whose Kubernetes key or platform identity an earlier object has;
+/// returns the identities.
+fn unique_identities<'o>(
+    objects: &'o [SourceObject<'_>],
+    diags: &mut Diagnostics,
+) -> Identities<'o> {
     let mut keys: HashMap<ObjectKey, usize> = HashMap::new();
-    let mut vimanas: HashMap<(String, String), usize> = HashMap::new();
-    let mut domains: HashMap<&str, usize> = HashMap::new();
-    let mut servers: HashMap<(&str, &str), usize> = HashMap::new();
-    let mut components: HashMap<(&str, &str, &str), usize> = HashMap::new();
+    let mut vimanas = HashMap::new();
+    let mut domains = HashMap::new();
+    let mut servers = HashMap::new();
+    let mut components = HashMap::new();
 
     for (i, obj) in objects.iter().enumerate() {
         let key = obj.object.key();
@@ -73,7 +96,7 @@ pub fn all(objects: &[SourceObject<'_>], diags: &mut Diagnostics) {
                         "domain ids are unique in the cluster; give one of them a new id (`openssl rand -hex 16`)",
                     );
                 } else {
-                    domains.insert(&d.spec.id, i);
+                    domains.insert(d.spec.id.as_str(), i);
                 }
             }
             Object::Server(s) if !s.spec.id.is_empty() && !s.spec.domain.is_empty() => {
@@ -123,9 +146,17 @@ pub fn all(objects: &[SourceObject<'_>], diags: &mut Diagnostics) {
             _ => {}
         }
     }
+    Identities {
+        vimanas,
+        domains,
+        servers,
+        components,
+    }
+}
 
-    aliases(objects, &domains, diags);
-
+/// Reports references to objects that do not exist: a Domain's Vimana, a Server's Domain and
+/// the versions it weights, a Component's Domain and Server.
+fn references(objects: &[SourceObject<'_>], ids: &Identities<'_>, diags: &mut Diagnostics) {
     // An object whose own fields are wrong has been reported; references that may point at it
     // are not reported again, so that one mistake gives one error.
     let broken = |kind: Kind| objects.iter().any(|o| o.broken && o.object.kind() == kind);
@@ -133,68 +164,25 @@ pub fn all(objects: &[SourceObject<'_>], diags: &mut Diagnostics) {
     let check_domain = !broken(Kind::Domain);
     let check_server = !broken(Kind::Server);
     let check_version = !broken(Kind::Component);
-
+    let Identities {
+        vimanas,
+        domains,
+        servers,
+        components,
+    } = ids;
     for obj in objects {
         match &obj.object {
             Object::Domain(d) => {
                 if let Some(v) = d.spec.vimana.as_ref().filter(|_| check_vimana) {
-                    let ns = obj.object.key().namespace;
-                    if !vimanas.contains_key(&(ns.clone(), v.clone())) {
-                        let elsewhere: Vec<&str> = vimanas
-                            .keys()
-                            .filter(|(_, n)| n == v)
-                            .map(|(ns, _)| ns.as_str())
-                            .collect();
-                        let mut d = Diagnostic::error(
-                            "unknown-vimana",
-                            format!("{} belongs to Vimana `{v}`, which is not defined in namespace `{ns}`", obj.describe()),
-                        )
-                        .at(obj.file, obj.span("spec.vimana"), "no such Vimana")
-                        .help(format!("define a Vimana named `{v}` in namespace `{ns}`, or correct `spec.vimana`"));
-                        if !elsewhere.is_empty() {
-                            d = d.note(format!("a Vimana `{v}` exists in namespace(s) {}; references stay within a namespace", elsewhere.join(", ")));
-                        }
-                        diags.push(d);
-                    }
+                    vimana_reference(obj, v, vimanas, diags);
                 }
             }
             Object::Server(s) if !s.spec.domain.is_empty() => {
                 if check_domain && !domains.contains_key(s.spec.domain.as_str()) {
                     diags.push(unknown_domain(obj, &s.spec.domain));
                 }
-                for version in s.spec.version_weights.keys().filter(|_| check_version) {
-                    if !components.contains_key(&(
-                        s.spec.domain.as_str(),
-                        s.spec.id.as_str(),
-                        version.as_str(),
-                    )) {
-                        let mut known: Vec<&str> = components
-                            .keys()
-                            .filter(|(d, srv, _)| *d == s.spec.domain && *srv == s.spec.id)
-                            .map(|(_, _, v)| *v)
-                            .collect();
-                        known.sort_unstable();
-                        let help = if known.is_empty() {
-                            format!(
-                                "add a Component with `server: {}` and `version: {version}`, or remove the weight",
-                                s.spec.id
-                            )
-                        } else {
-                            format!(
-                                "the versions of this server are {}; add a Component for {version} or remove the weight",
-                                known.join(", ")
-                            )
-                        };
-                        diags.push(
-                            Diagnostic::error(
-                                "weight-unknown-version",
-                                format!("server {}:{} gives weight to version {version}, which has no Component", s.spec.domain, s.spec.id),
-                                )
-                            .at(obj.file, obj.span(&format!("spec.versionWeights.{version}")), "no Component of this version")
-                            .help(help)
-                            .note("a weight that points at a missing Component sends errors to users"),
-                        );
-                    }
+                if check_version {
+                    weighted_versions(obj, s, components, diags);
                 }
             }
             Object::Component(c) if !c.spec.domain.is_empty() => {
@@ -206,19 +194,118 @@ pub fn all(objects: &[SourceObject<'_>], diags: &mut Diagnostics) {
                     && !c.spec.server.is_empty()
                     && !servers.contains_key(&(c.spec.domain.as_str(), c.spec.server.as_str()))
                 {
-                    diags.push(
-                        Diagnostic::error(
-                            "unknown-server",
-                            format!("{} is a version of server `{}`, which domain {} does not have", obj.describe(), c.spec.server, c.spec.domain),
-                        )
-                        .at(obj.file, obj.span("spec.server"), "no such Server in this domain")
-                        .help(format!("define a Server with `id: {}` and `domain: {}`, or correct `spec.server`", c.spec.server, c.spec.domain)),
-                    );
+                    diags.push(unknown_server(obj, c));
                 }
             }
             _ => {}
         }
     }
+}
+
+/// Reports a Domain's `spec.vimana` that names no Vimana of its namespace.
+fn vimana_reference(
+    obj: &SourceObject<'_>,
+    v: &String,
+    vimanas: &HashMap<(String, String), usize>,
+    diags: &mut Diagnostics,
+) {
+    let ns = obj.object.key().namespace;
+    if vimanas.contains_key(&(ns.clone(), v.clone())) {
+        return;
+    }
+    let elsewhere: Vec<&str> = vimanas
+        .keys()
+        .filter(|(_, n)| n == v)
+        .map(|(ns, _)| ns.as_str())
+        .collect();
+    let mut d = Diagnostic::error(
+        "unknown-vimana",
+        format!(
+            "{} belongs to Vimana `{v}`, which is not defined in namespace `{ns}`",
+            obj.describe()
+        ),
+    )
+    .at(obj.file, obj.span("spec.vimana"), "no such Vimana")
+    .help(format!(
+        "define a Vimana named `{v}` in namespace `{ns}`, or correct `spec.vimana`"
+    ));
+    if !elsewhere.is_empty() {
+        d = d.note(format!(
+            "a Vimana `{v}` exists in namespace(s) {}; references stay within a namespace",
+            elsewhere.join(", ")
+        ));
+    }
+    diags.push(d);
+}
+
+/// Reports the versions a Server weights that no Component of the Server has.
+fn weighted_versions(
+    obj: &SourceObject<'_>,
+    s: &Server,
+    components: &HashMap<(&str, &str, &str), usize>,
+    diags: &mut Diagnostics,
+) {
+    for version in s.spec.version_weights.keys() {
+        if components.contains_key(&(s.spec.domain.as_str(), s.spec.id.as_str(), version.as_str()))
+        {
+            continue;
+        }
+        let mut known: Vec<&str> = components
+            .keys()
+            .filter(|(d, srv, _)| *d == s.spec.domain && *srv == s.spec.id)
+            .map(|(_, _, v)| *v)
+            .collect();
+        known.sort_unstable();
+        let help = if known.is_empty() {
+            format!(
+                "add a Component with `server: {}` and `version: {version}`, or remove the weight",
+                s.spec.id
+            )
+        } else {
+            format!(
+                "the versions of this server are {}; add a Component for {version} or remove the weight",
+                known.join(", ")
+            )
+        };
+        diags.push(
+            Diagnostic::error(
+                "weight-unknown-version",
+                format!(
+                    "server {}:{} gives weight to version {version}, which has no Component",
+                    s.spec.domain, s.spec.id
+                ),
+            )
+            .at(
+                obj.file,
+                obj.span(&format!("spec.versionWeights.{version}")),
+                "no Component of this version",
+            )
+            .help(help)
+            .note("a weight that points at a missing Component sends errors to users"),
+        );
+    }
+}
+
+/// The error for a Component whose Server its Domain does not have.
+fn unknown_server(obj: &SourceObject<'_>, c: &Component) -> Diagnostic {
+    Diagnostic::error(
+        "unknown-server",
+        format!(
+            "{} is a version of server `{}`, which domain {} does not have",
+            obj.describe(),
+            c.spec.server,
+            c.spec.domain
+        ),
+    )
+    .at(
+        obj.file,
+        obj.span("spec.server"),
+        "no such Server in this domain",
+    )
+    .help(format!(
+        "define a Server with `id: {}` and `domain: {}`, or correct `spec.server`",
+        c.spec.server, c.spec.domain
+    ))
 }
 
 fn unknown_domain(obj: &SourceObject<'_>, id: &str) -> Diagnostic {

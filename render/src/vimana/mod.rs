@@ -80,106 +80,17 @@ pub fn render(tree: &dyn SourceTree, options: &Options) -> Output {
     };
     let rules = IgnoreRules::load(tree, path, &files, &mut diags);
 
-    let mut parsed: Vec<(String, Parsed)> = Vec::new();
-    for file in files.iter().filter(|f| is_yaml(f) && !rules.is_ignored(f)) {
-        let bytes = match tree.read(file) {
-            Ok(b) => b,
-            Err(e) => {
-                diags.push(
-                    Diagnostic::error("unreadable-file", format!("cannot read {file}: {e}")).help(
-                        format!("fix the file, or exclude it in {}", crate::IGNORE_FILE),
-                    ),
-                );
-                continue;
-            }
-        };
-        let text = match String::from_utf8(bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                diags.push(
-                    Diagnostic::error(
-                        "not-utf8",
-                        format!(
-                            "{file} is not UTF-8 text (invalid byte at offset {})",
-                            e.utf8_error().valid_up_to()
-                        ),
-                    )
-                    .help(format!(
-                        "save the file as UTF-8, or exclude it in {}",
-                        crate::IGNORE_FILE
-                    )),
-                );
-                continue;
-            }
-        };
-        let p = yaml::parse(&text);
-        diags.files.add(file, &text);
-        if let Some(e) = &p.error {
-            diags.push(
-                Diagnostic::error("yaml-syntax", format!("invalid YAML: {}", e.message))
-                    .at(file, e.span.clone(), "the parser stopped here")
-                    .help("fix the YAML syntax; documents after this point were not read"),
-            );
-        }
-        for d in &p.duplicates {
-            diags.push(
-                Diagnostic::error(
-                    "duplicate-key",
-                    format!("the key `{}` appears twice in one mapping", d.key),
-                )
-                .at(file, d.second.clone(), "repeated here")
-                .also(file, d.first.clone(), "first here")
-                .help("keep one of the two; YAML mappings may not repeat a key"),
-            );
-        }
-        parsed.push((file.clone(), p));
-    }
-
-    let mut objects: Vec<SourceObject<'_>> = Vec::new();
-    for (file, p) in &parsed {
-        for doc in &p.documents {
-            let mut cx = Cx {
-                file,
-                diags: &mut diags,
-            };
-            let before = cx.diags.error_count();
-            if let Some(mut obj) = convert::document(&mut cx, file, &doc.root) {
-                obj.broken = cx.diags.error_count() > before;
-                objects.push(obj);
-            }
-        }
-    }
-
+    let parsed: Vec<(String, Parsed)> = files
+        .iter()
+        .filter(|f| is_yaml(f) && !rules.is_ignored(f))
+        .filter_map(|file| Some((file.clone(), parse_file(tree, file, &mut diags)?)))
+        .collect();
+    let mut objects = convert_documents(&parsed, &mut diags);
     for obj in &mut objects {
         label(obj, options);
     }
     check::all(&objects, &mut diags);
-
-    let mut manifests = Vec::with_capacity(objects.len());
-    let mut modules = kumori::ModuleCache::new();
-    for mut obj in objects {
-        if let (Some(binding), Object::Component(c)) = (&obj.kumori, &mut obj.object)
-            && let Some(r) = kumori::render_binding_cached(tree, binding, &mut modules, &mut diags)
-        {
-            c.spec.image = r.image;
-            let a = &mut c.metadata.annotations;
-            a.insert(keys::KUMORI_RENDERED.into(), r.rendered);
-            a.insert(keys::KUMORI_DIGEST.into(), r.digest);
-            a.insert(keys::KUMORI_SOURCE.into(), r.source);
-        }
-        let mut info = SourceInfo {
-            document: diags.files.location(obj.file, obj.doc_span.start),
-            fields: BTreeMap::new(),
-        };
-        for (field, span) in &obj.spans {
-            info.fields
-                .insert(field.clone(), diags.files.location(obj.file, span.start));
-        }
-        manifests.push(Manifest {
-            object: obj.object,
-            source: Some(info),
-        });
-    }
+    let mut manifests = manifests(tree, objects, &mut diags);
     manifests.sort_by_cached_key(|m| m.object.key());
 
     if manifests.is_empty() && !diags.has_errors() {
@@ -203,6 +114,117 @@ pub fn render(tree: &dyn SourceTree, options: &Options) -> Output {
         manifests,
         diagnostics: diags,
     }
+}
+
+/// Reads and parses one YAML file, reporting what stands in the way; `None` when it cannot be
+/// read as text.
+fn parse_file(tree: &dyn SourceTree, file: &str, diags: &mut Diagnostics) -> Option<Parsed> {
+    let bytes = match tree.read(file) {
+        Ok(b) => b,
+        Err(e) => {
+            diags.push(
+                Diagnostic::error("unreadable-file", format!("cannot read {file}: {e}")).help(
+                    format!("fix the file, or exclude it in {}", crate::IGNORE_FILE),
+                ),
+            );
+            return None;
+        }
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.push(
+                Diagnostic::error(
+                    "not-utf8",
+                    format!(
+                        "{file} is not UTF-8 text (invalid byte at offset {})",
+                        e.utf8_error().valid_up_to()
+                    ),
+                )
+                .help(format!(
+                    "save the file as UTF-8, or exclude it in {}",
+                    crate::IGNORE_FILE
+                )),
+            );
+            return None;
+        }
+    };
+    let p = yaml::parse(&text);
+    diags.files.add(file, &text);
+    if let Some(e) = &p.error {
+        diags.push(
+            Diagnostic::error("yaml-syntax", format!("invalid YAML: {}", e.message))
+                .at(file, e.span.clone(), "the parser stopped here")
+                .help("fix the YAML syntax; documents after this point were not read"),
+        );
+    }
+    for d in &p.duplicates {
+        diags.push(
+            Diagnostic::error(
+                "duplicate-key",
+                format!("the key `{}` appears twice in one mapping", d.key),
+            )
+            .at(file, d.second.clone(), "repeated here")
+            .also(file, d.first.clone(), "first here")
+            .help("keep one of the two; YAML mappings may not repeat a key"),
+        );
+    }
+    Some(p)
+}
+
+/// Converts every document of the parsed files into a source object; an object whose
+/// conversion reported an error is marked broken.
+fn convert_documents<'a>(
+    parsed: &'a [(String, Parsed)],
+    diags: &mut Diagnostics,
+) -> Vec<SourceObject<'a>> {
+    let mut objects: Vec<SourceObject<'a>> = Vec::new();
+    for (file, p) in parsed {
+        for doc in &p.documents {
+            let mut cx = Cx { file, diags };
+            let before = cx.diags.error_count();
+            if let Some(mut obj) = convert::document(&mut cx, file, &doc.root) {
+                obj.broken = cx.diags.error_count() > before;
+                objects.push(obj);
+            }
+        }
+    }
+    objects
+}
+
+/// The manifests of the objects: Kumori bindings rendered into their Components, and the
+/// locations of every field.
+fn manifests(
+    tree: &dyn SourceTree,
+    objects: Vec<SourceObject<'_>>,
+    diags: &mut Diagnostics,
+) -> Vec<Manifest> {
+    let mut manifests = Vec::with_capacity(objects.len());
+    let mut modules = kumori::ModuleCache::new();
+    for mut obj in objects {
+        if let (Some(binding), Object::Component(c)) = (&obj.kumori, &mut obj.object)
+            && let Some(r) = kumori::render_binding_cached(tree, binding, &mut modules, diags)
+        {
+            c.spec.image = r.image;
+            let a = &mut c.metadata.annotations;
+            a.insert(keys::KUMORI_RENDERED.into(), r.rendered);
+            a.insert(keys::KUMORI_DIGEST.into(), r.digest);
+            a.insert(keys::KUMORI_SOURCE.into(), r.source);
+        }
+        let mut info = SourceInfo {
+            document: diags.files.location(obj.file, obj.doc_span.start),
+            fields: BTreeMap::new(),
+        };
+        for (field, span) in &obj.spans {
+            info.fields
+                .insert(field.clone(), diags.files.location(obj.file, span.start));
+        }
+        manifests.push(Manifest {
+            object: obj.object,
+            source: Some(info),
+        });
+    }
+    manifests
 }
 
 /// Defaults the namespace and sets the labels the reconciler owns.

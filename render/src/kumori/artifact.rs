@@ -1,0 +1,155 @@
+//! Finding the artifact a binding names in its module: `Name` in any package of the module (the
+//! root first) or `folder/Name` in one folder, and the diagnostic when there is none.
+
+use crate::diagnostic::Diagnostic;
+use crate::source;
+
+use super::binding::{Artifact, Binding};
+use super::component::Cx;
+use super::module::ItemRef;
+use super::types::suggest;
+
+/// What an artifact name found: a component implementation or a kdsl deployment.
+pub(super) enum Found {
+    /// A component implementation.
+    Component(ItemRef),
+    /// A kdsl `deployment`.
+    Deployment(ItemRef),
+}
+
+impl Cx<'_> {
+    /// The package, short name and item the binding's artifact names, or `None` (reported)
+    /// when the module has no such artifact.
+    pub(super) fn find_artifact(
+        &self,
+        module: usize,
+        binding: &Binding<'_>,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<(usize, String, Found)> {
+        let prog = self.prog;
+        match &binding.artifact {
+            Artifact::Component(name) => {
+                let (pkg, short) = self.find_package(module, name);
+                let imp = pkg.and_then(|p| {
+                    prog.components(p)
+                        .1
+                        .into_iter()
+                        .find(|r| prog.component(*r).name.text == short)
+                        .map(|r| (p, r))
+                });
+                match imp {
+                    Some((p, r)) => Some((p, short.to_owned(), Found::Component(r))),
+                    None => {
+                        self.unknown_artifact(module, binding, "component", name, diags);
+                        None
+                    }
+                }
+            }
+            Artifact::Deployment(name) => {
+                let (pkg, short) = self.find_package(module, name);
+                let dep = pkg.and_then(|p| {
+                    prog.deployments(p)
+                        .into_iter()
+                        .find(|(n, _)| n == short)
+                        .map(|(_, r)| (p, r))
+                });
+                match dep {
+                    Some((p, r)) => Some((p, short.to_owned(), Found::Deployment(r))),
+                    None => {
+                        self.unknown_artifact(module, binding, "deployment", name, diags);
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// The package an artifact name points into: `Name` in any package of the module (the
+    /// root first), `folder/Name` in that folder of the module.
+    fn find_package<'n>(&self, module: usize, name: &'n str) -> (Option<usize>, &'n str) {
+        let dir = &self.prog.modules[module].dir;
+        match name.rsplit_once('/') {
+            Some((folder, short)) => {
+                let want = source::join(dir, folder).ok();
+                let pkg = self
+                    .prog
+                    .packages
+                    .iter()
+                    .position(|p| p.module == module && Some(&p.dir) == want.as_ref());
+                (pkg, short)
+            }
+            None => {
+                let mut candidates: Vec<usize> = (0..self.prog.packages.len())
+                    .filter(|&p| self.prog.packages[p].module == module)
+                    .collect();
+                candidates.sort_by_key(|&p| {
+                    (
+                        self.prog.packages[p].dir != *dir,
+                        self.prog.packages[p].dir.clone(),
+                    )
+                });
+                let pkg = candidates.into_iter().find(|&p| {
+                    self.prog
+                        .components(p)
+                        .1
+                        .iter()
+                        .any(|r| self.prog.component(*r).name.text == name)
+                        || self.prog.deployments(p).iter().any(|(n, _)| n == name)
+                });
+                (pkg, name)
+            }
+        }
+    }
+
+    fn unknown_artifact(
+        &self,
+        module: usize,
+        binding: &Binding<'_>,
+        kind: &str,
+        name: &str,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        let mut names: Vec<String> = Vec::new();
+        let mut interface_only = false;
+        for p in 0..self.prog.packages.len() {
+            if self.prog.packages[p].module != module {
+                continue;
+            }
+            if kind == "component" {
+                let (ifaces, imps) = self.prog.components(p);
+                names.extend(
+                    imps.iter()
+                        .map(|r| self.prog.component(*r).name.text.clone()),
+                );
+                interface_only |= ifaces
+                    .iter()
+                    .any(|r| self.prog.component(*r).name.text == name);
+            } else {
+                names.extend(self.prog.deployments(p).into_iter().map(|(n, _)| n));
+            }
+        }
+        let mpath = &self.prog.modules[module].path;
+        let mut d = Diagnostic::error(
+            "kumori-unknown-artifact",
+            format!("module \"{mpath}\" has no {kind} `{name}`"),
+        )
+        .at(
+            binding.file,
+            binding.artifact_span.clone(),
+            format!("no such {kind}"),
+        );
+        d = if interface_only {
+            d.help(format!("`{name}` has an interface but no implementation: add `component {name} {{ ... }}` to a .kumori file"))
+        } else if let Some(s) = suggest(
+            name.rsplit('/').next().unwrap_or(name),
+            names.iter().map(String::as_str),
+        ) {
+            d.help(format!("did you mean `{s}`?"))
+        } else if names.is_empty() {
+            d.help(format!("the module defines no {kind}s"))
+        } else {
+            d.help(format!("the module's {kind}s: {}", names.join(", ")))
+        };
+        diags.push(d);
+    }
+}

@@ -157,24 +157,15 @@ async fn pass(
         errors: Vec::new(),
         retry: true,
     })?
-    .map_err(|e| SyncError {
-        message: e.to_string(),
-        errors: Vec::new(),
-        retry: true,
-    })?;
+    .map_err(|e| SyncError::from(&crate::Error::Git(e)))?;
     if output.diagnostics.has_errors() {
-        let text = output.diagnostics.to_text(&|p| p.to_owned(), false);
         let n = output.diagnostics.error_count();
         return Err(SyncError {
             message: format!(
                 "{n} error(s) in the sources at {}; nothing was applied and the last good state stays live",
                 short(&req.revision.commit)
             ),
-            errors: text
-                .split("\n\n")
-                .filter(|s| !s.trim().is_empty())
-                .map(str::to_owned)
-                .collect(),
+            errors: one_text_each(&output.diagnostics),
             retry: false,
         });
     }
@@ -219,12 +210,27 @@ async fn pass(
                 wake,
             ))
         }
-        Err(e) => Err(SyncError {
-            message: e.headline(),
-            errors: e.details(),
-            retry: e.is_transient(),
-        }),
+        Err(e) => Err(SyncError::from(&e)),
     }
+}
+
+/// Every diagnostic as text of its own (as `/status` lists them), each rendered with the
+/// files it points into.
+fn one_text_each(diagnostics: &render::Diagnostics) -> Vec<String> {
+    diagnostics
+        .items
+        .iter()
+        .map(|d| {
+            let mut one = render::Diagnostics::default();
+            for label in d.primary.iter().chain(&d.secondary) {
+                if let Some(text) = diagnostics.files.text(&label.file) {
+                    one.files.add(&label.file, text);
+                }
+            }
+            one.push(d.clone());
+            one.to_text(&|p| p.to_owned(), false).trim_end().to_owned()
+        })
+        .collect()
 }
 
 fn short(commit: &str) -> &str {

@@ -24,7 +24,8 @@ use git2::{
 };
 use sha2::{Digest, Sha256};
 
-use super::config::{Auth, SourceConfig, UrlKind, redact_url, url_kind};
+use super::config::urls::{UrlKind, explicit_port, redact_url, url_kind};
+use super::config::{Auth, SourceConfig};
 use super::error::{GitError, GitErrorKind};
 use super::knownhosts::{HostKeyCheck, KnownHosts};
 
@@ -455,7 +456,7 @@ impl GitSource {
             let Some(key) = hostkey.hostkey() else {
                 return refuse(format!("{host} sent no host key"));
             };
-            let port = ssh_port(&self.url);
+            let port = explicit_port(&self.url);
             match known.check(host, port, key) {
                 HostKeyCheck::Known => Ok(CertificateCheckStatus::CertificateOk),
                 HostKeyCheck::Unknown => refuse(format!(
@@ -711,17 +712,4 @@ fn scrub(message: &str, url: &str) -> String {
     } else {
         message.replace(url, &redacted)
     }
-}
-
-/// The port of an `ssh://host:port/...` URL; `None` for the default and for `user@host:path`.
-fn ssh_port(url: &str) -> Option<u16> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split('/').next()?;
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let port = if host_port.starts_with('[') {
-        host_port.rsplit_once("]:")?.1
-    } else {
-        host_port.rsplit_once(':')?.1
-    };
-    port.parse().ok()
 }

@@ -186,7 +186,7 @@ impl Elector {
         }
     }
 
-    /// The settings.
+    /// Which Lease, this replica's identity in it, and the timings.
     pub fn settings(&self) -> &Settings {
         &self.settings
     }

@@ -14,6 +14,10 @@ pub mod runner;
 pub mod schedule;
 pub mod server;
 pub mod state;
+pub mod status;
+pub mod syncfn;
+pub mod time;
+pub mod trigger;
 pub mod webhook;
 
 use std::future::Future;
@@ -24,10 +28,11 @@ pub use crate::stop::StopSignal;
 pub use config::{Config, Secret};
 pub use error::{Error, GitError, GitErrorKind};
 pub use gitsource::{GitSource, Revision};
-pub use runner::{
-    Backoff, Runner, SyncError, SyncFn, SyncReport, SyncRequest, SyncResult, Trigger,
-};
-pub use state::{Role, RolloutStatus, State};
+pub use runner::{Backoff, Runner};
+pub use state::State;
+pub use status::{Role, RolloutStatus};
+pub use syncfn::{SyncError, SyncFn, SyncReport, SyncRequest, SyncResult};
+pub use trigger::Trigger;
 
 /// Runs the daemon of `config` until `shutdown` resolves: binds `webhook.listen`, serves the
 /// endpoints and webhooks, and runs the sync loop with `sync`. On shutdown the current sync is

@@ -10,232 +10,23 @@
 //! starts (until it leads again).
 
 use std::future::Future;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use futures_util::future::BoxFuture;
-use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
-use super::GitTree;
-use super::config::Provider;
 use super::error::{GitError, GitErrorKind};
 use super::gitsource::{GitSource, Revision};
 use super::schedule::Schedule;
-use super::state::{Role, RolloutStatus, State, SyncRecord, rfc3339};
+use super::state::State;
+use super::status::{Role, SyncRecord};
+pub use super::syncfn::{SyncError, SyncFn, SyncReport, SyncRequest, SyncResult, sync_fn};
+use super::time::rfc3339;
+use super::trigger::Pending;
+pub use super::trigger::Trigger;
 use crate::stop::StopSignal;
-
-/// What asked for a sync.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trigger {
-    /// The daemon started, or this replica became leader.
-    Start,
-    /// The cron schedule fired.
-    Schedule,
-    /// A webhook of this provider reported a push of the tracked ref.
-    Webhook(Provider),
-    /// Someone asked (`State::trigger`).
-    Manual,
-    /// A retry after a failed fetch or sync.
-    Retry,
-    /// A rollout step is due (its bake ended, or a wait should look again).
-    Rollout,
-}
-
-impl Trigger {
-    /// The `trigger` label of `reconciler_sync_triggers_total`.
-    pub fn metric_label(self) -> &'static str {
-        match self {
-            Trigger::Start => "start",
-            Trigger::Schedule => "schedule",
-            Trigger::Webhook(_) => "webhook",
-            Trigger::Manual => "manual",
-            Trigger::Retry => "retry",
-            Trigger::Rollout => "rollout",
-        }
-    }
-}
-
-impl std::fmt::Display for Trigger {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Trigger::Webhook(p) => write!(f, "webhook:{}", p.as_str()),
-            other => f.write_str(other.metric_label()),
-        }
-    }
-}
-
-/// The queue of sync requests: at most one pending request, which remembers the first trigger
-/// and how many were folded into it.
-#[derive(Clone, Default)]
-pub struct Triggers {
-    inner: Arc<TriggersInner>,
-}
-
-#[derive(Default)]
-struct TriggersInner {
-    pending: Mutex<Option<Pending>>,
-    notify: Notify,
-}
-
-/// The pending request: its first trigger, how many requests it stands for, and whether they
-/// were all webhooks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Pending {
-    /// The first trigger folded in.
-    pub first: Trigger,
-    /// How many triggers were folded in.
-    pub count: u64,
-    /// Whether every trigger was a webhook: a webhook says Git changed, so when the fetch finds
-    /// the revision already synced there is nothing to do (a burst of webhooks for one push
-    /// makes one sync). Other triggers sync unchanged revisions too (drift, rollout steps).
-    pub webhooks_only: bool,
-}
-
-impl std::fmt::Debug for Triggers {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Triggers")
-            .field(
-                "pending",
-                &*self.inner.pending.lock().expect("not poisoned"),
-            )
-            .finish()
-    }
-}
-
-impl Triggers {
-    /// Asks for a sync; folds into the pending request if there is one.
-    pub fn fire(&self, trigger: Trigger) {
-        let mut pending = self.inner.pending.lock().expect("not poisoned");
-        let webhook = matches!(trigger, Trigger::Webhook(_));
-        match pending.as_mut() {
-            Some(p) => {
-                p.count += 1;
-                p.webhooks_only &= webhook;
-            }
-            None => {
-                *pending = Some(Pending {
-                    first: trigger,
-                    count: 1,
-                    webhooks_only: webhook,
-                })
-            }
-        }
-        drop(pending);
-        // One stored permit at most: any number of fires during a sync wake the loop once.
-        self.inner.notify.notify_one();
-    }
-
-    /// Takes the pending request: its first trigger and how many requests it stands for.
-    pub fn take(&self) -> Option<(Trigger, u64)> {
-        self.take_pending().map(|p| (p.first, p.count))
-    }
-
-    /// Takes the pending request.
-    pub fn take_pending(&self) -> Option<Pending> {
-        self.inner.pending.lock().expect("not poisoned").take()
-    }
-
-    /// Whether a request is pending.
-    pub fn is_pending(&self) -> bool {
-        self.inner.pending.lock().expect("not poisoned").is_some()
-    }
-
-    /// Resolves after a [`Triggers::fire`] (at once if one happened since the last wait).
-    pub async fn notified(&self) {
-        self.inner.notify.notified().await;
-    }
-}
-
-/// One request to the sync: the revision to make live.
-#[derive(Clone, Debug)]
-pub struct SyncRequest {
-    /// The revision fetched for this sync.
-    pub revision: Revision,
-    /// The bare repository that holds it (open with `git2::Repository::open_bare`).
-    pub repository: PathBuf,
-    /// `source.path`: the folder of the sources in the repository.
-    pub path: String,
-    /// What asked for the sync.
-    pub trigger: Trigger,
-    /// The commit of the last successful sync, if any (equal to `revision.commit` when Git did
-    /// not change).
-    pub previous: Option<String>,
-    /// Raised when the daemon is stopping or this replica leaves the leadership.
-    pub stop: StopSignal,
-}
-
-impl SyncRequest {
-    /// The commit id to sync.
-    pub fn commit(&self) -> &str {
-        &self.revision.commit
-    }
-
-    /// Runs `f` over the files of the revision ([`GitTree`] is a `render::SourceTree`).
-    /// Blocking: call it from `spawn_blocking`.
-    pub fn with_tree<R>(&self, f: impl FnOnce(&GitTree<'_>) -> R) -> Result<R, GitError> {
-        let repo = git2::Repository::open_bare(&self.repository).map_err(|e| {
-            GitError::new(
-                GitErrorKind::Cache,
-                format!("cannot open {}: {}", self.repository.display(), e.message()),
-            )
-        })?;
-        let tree = GitTree::at_revision(&repo, &self.revision.commit).map_err(|e| {
-            GitError::new(
-                GitErrorKind::Cache,
-                format!(
-                    "cannot read commit {}: {}",
-                    self.revision.commit,
-                    e.message()
-                ),
-            )
-        })?;
-        Ok(f(&tree))
-    }
-}
-
-/// What a successful sync did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SyncReport {
-    /// Objects in the render.
-    pub objects: usize,
-    /// Objects created or changed (0 when nothing changed).
-    pub applied: usize,
-    /// Objects deleted.
-    pub pruned: usize,
-    /// Rollouts after the sync.
-    pub rollouts: Vec<RolloutStatus>,
-}
-
-/// Why a sync failed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct SyncError {
-    /// One line: what failed.
-    pub message: String,
-    /// Every error (render diagnostics, failed objects), for `/status`.
-    pub errors: Vec<String>,
-    /// Whether to retry with backoff (the cluster was unreachable) or wait for the next
-    /// trigger (the sources are invalid: only a new commit helps).
-    pub retry: bool,
-}
-
-/// The result of a sync.
-pub type SyncResult = Result<SyncReport, SyncError>;
-
-/// The sync the loop calls: given a revision, make the cluster equal to it.
-pub type SyncFn = Arc<dyn Fn(SyncRequest) -> BoxFuture<'static, SyncResult> + Send + Sync>;
-
-/// A [`SyncFn`] from an async closure.
-pub fn sync_fn<F, Fut>(f: F) -> SyncFn
-where
-    F: Fn(SyncRequest) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = SyncResult> + Send + 'static,
-{
-    Arc::new(move |request| Box::pin(f(request)))
-}
 
 /// Exponential backoff with jitter for retries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -266,7 +57,7 @@ impl Backoff {
     }
 }
 
-/// The loop.
+/// The loop: one pass at a time, asked for by the triggers of [`State`].
 pub struct Runner {
     state: Arc<State>,
     source: Arc<GitSource>,
@@ -280,6 +71,28 @@ enum Pass {
     Synced,
     FetchFailed(GitError),
     SyncFailed { retry: bool },
+}
+
+/// Failures in a row, and when the retry they asked for fires.
+#[derive(Default)]
+struct Retries {
+    failures: u32,
+    at: Option<Instant>,
+}
+
+impl Retries {
+    fn clear(&mut self) {
+        self.failures = 0;
+        self.at = None;
+    }
+
+    /// Counts a failure and plans a retry after the backoff's delay for it; returns the delay.
+    fn plan(&mut self, backoff: &Backoff) -> Duration {
+        self.failures += 1;
+        let delay = backoff.delay(self.failures, rand::random::<f64>());
+        self.at = Some(Instant::now() + delay);
+        delay
+    }
 }
 
 async fn sleep_until(at: Option<Instant>) {
@@ -307,12 +120,13 @@ impl Runner {
         }
     }
 
-    /// Sets the retry backoff.
+    /// Replaces the retry backoff (tests use short delays).
     pub fn with_backoff(mut self, backoff: Backoff) -> Runner {
         self.backoff = backoff;
         self
     }
 
+    /// When the schedule fires next, also shown in `/status`.
     fn next_schedule(&self) -> Option<Instant> {
         let schedule = self.schedule.as_ref()?;
         let now = Utc::now();
@@ -329,8 +143,7 @@ impl Runner {
         tokio::pin!(shutdown);
         self.state.trigger(Trigger::Start);
         let mut next_schedule = self.next_schedule();
-        let mut retry_at: Option<Instant> = None;
-        let mut failures = 0u32;
+        let mut retries = Retries::default();
         let mut last_synced: Option<String> = None;
         loop {
             if self.state.role() == Role::Standby {
@@ -347,80 +160,87 @@ impl Runner {
                     self.state.trigger(Trigger::Schedule);
                     next_schedule = self.next_schedule();
                 }
-                () = sleep_until(retry_at) => {
-                    retry_at = None;
+                () = sleep_until(retries.at) => {
+                    retries.at = None;
                     self.state.trigger(Trigger::Retry);
                 }
             }
-            // Subscribed before the role is read: a change after this point, even one that
-            // flips back, is seen by `role.changed()` below.
-            let mut role = self.state.watch_role();
-            if *role.borrow_and_update() != Role::Leader {
-                continue;
-            }
-            let Some(pending) = self.state.triggers().take_pending() else {
+            let Some(((pass, synced), stopping)) =
+                self.leader_pass(&mut shutdown, last_synced.clone()).await
+            else {
                 continue;
             };
-            // A signal per pass: one raised by a lost leadership must not stop the next pass.
-            let (stop_tx, stop) = StopSignal::new();
-            let pass = self.pass(pending, stop, last_synced.clone());
-            tokio::pin!(pass);
-            let (outcome, stopping) = tokio::select! {
-                result = &mut pass => (result, false),
-                () = &mut shutdown => {
-                    tracing::info!("stopping: waiting for the running sync to reach a safe point");
-                    let _ = stop_tx.send(true);
-                    ((&mut pass).await, true)
-                }
-                _ = role.changed() => {
-                    // The Lease may soon belong to another replica: stop writing before it can.
-                    tracing::warn!("leadership lost: stopping the running sync at its next safe point");
-                    let _ = stop_tx.send(true);
-                    ((&mut pass).await, false)
-                }
-            };
-            match outcome {
-                (Pass::Synced, synced) => {
-                    failures = 0;
-                    retry_at = None;
-                    last_synced = synced;
-                }
-                (Pass::FetchFailed(error), _) => {
-                    failures += 1;
-                    let delay = self.backoff.delay(failures, rand::random::<f64>());
-                    retry_at = Some(Instant::now() + delay);
-                    let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-                    let in_a_row = self.state.fetch_failed(&error, Some(next));
-                    tracing::warn!(
-                        error = %error,
-                        kind = error.kind.as_str(),
-                        failures = in_a_row,
-                        retry_in_ms = delay.as_millis() as u64,
-                        last_good = self.source.last_good().map(|r| r.commit).unwrap_or_default(),
-                        "fetch failed; the last good revision stays live"
-                    );
-                }
-                (Pass::SyncFailed { retry }, _) => {
-                    if retry {
-                        failures += 1;
-                        let delay = self.backoff.delay(failures, rand::random::<f64>());
-                        tracing::info!(
-                            retry_in_ms = delay.as_millis() as u64,
-                            "sync will be retried"
-                        );
-                        retry_at = Some(Instant::now() + delay);
-                    } else {
-                        failures = 0;
-                        retry_at = None;
-                    }
-                }
-            }
+            last_synced = synced;
+            self.after_pass(pass, &mut retries);
             if stopping {
                 break;
             }
         }
         self.state.set_next_schedule(None);
         tracing::info!("sync loop stopped");
+    }
+
+    /// Runs the pending pass if this replica leads, and stops it at its next safe point on
+    /// shutdown or when the leadership is lost. `None` when there was nothing to run; else how
+    /// the pass ended, the last synced commit, and whether the loop is stopping.
+    async fn leader_pass<F: Future<Output = ()>>(
+        &self,
+        shutdown: &mut Pin<&mut F>,
+        previous: Option<String>,
+    ) -> Option<((Pass, Option<String>), bool)> {
+        // Subscribed before the role is read: a change after this point, even one that flips
+        // back, is seen by `role.changed()` below.
+        let mut role = self.state.watch_role();
+        if *role.borrow_and_update() != Role::Leader {
+            return None;
+        }
+        let pending = self.state.triggers().take_pending()?;
+        // A signal per pass: one raised by a lost leadership must not stop the next pass.
+        let (stop_tx, stop) = StopSignal::new();
+        let pass = self.pass(pending, stop, previous);
+        tokio::pin!(pass);
+        Some(tokio::select! {
+            result = &mut pass => (result, false),
+            () = shutdown.as_mut() => {
+                tracing::info!("stopping: waiting for the running sync to reach a safe point");
+                let _ = stop_tx.send(true);
+                ((&mut pass).await, true)
+            }
+            _ = role.changed() => {
+                // The Lease may soon belong to another replica: stop writing before it can.
+                tracing::warn!("leadership lost: stopping the running sync at its next safe point");
+                let _ = stop_tx.send(true);
+                ((&mut pass).await, false)
+            }
+        })
+    }
+
+    /// The retry policy: a failed fetch, or a sync failure that may pass if tried again, is
+    /// retried with backoff; anything else waits for the next trigger.
+    fn after_pass(&self, pass: Pass, retries: &mut Retries) {
+        match pass {
+            Pass::Synced | Pass::SyncFailed { retry: false } => retries.clear(),
+            Pass::FetchFailed(error) => {
+                let delay = retries.plan(&self.backoff);
+                let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+                let in_a_row = self.state.fetch_failed(&error, Some(next));
+                tracing::warn!(
+                    error = %error,
+                    kind = error.kind.as_str(),
+                    failures = in_a_row,
+                    retry_in_ms = delay.as_millis() as u64,
+                    last_good = self.source.last_good().map(|r| r.commit).unwrap_or_default(),
+                    "fetch failed; the last good revision stays live"
+                );
+            }
+            Pass::SyncFailed { retry: true } => {
+                let delay = retries.plan(&self.backoff);
+                tracing::info!(
+                    retry_in_ms = delay.as_millis() as u64,
+                    "sync will be retried"
+                );
+            }
+        }
     }
 
     /// Fetch, then sync. Returns how it ended and, on success, the synced commit.
@@ -447,29 +267,7 @@ impl Runner {
     ) -> Result<String, Pass> {
         let (trigger, folded) = (pending.first, pending.count);
         tracing::debug!(%trigger, requests = folded, "sync pass starting");
-        let source = self.source.clone();
-        // The fetch has its own deadline (transfer callbacks); this one also covers a connect
-        // that never answers. A fetch left behind holds the source's lock until it ends.
-        let limit = self.source.timeout() + Duration::from_secs(5);
-        let fetched =
-            match tokio::time::timeout(limit, tokio::task::spawn_blocking(move || source.fetch()))
-                .await
-            {
-                Ok(Ok(result)) => result,
-                Ok(Err(join)) => Err(GitError::new(
-                    GitErrorKind::Cache,
-                    format!("the fetch failed: {join}"),
-                )),
-                Err(_) => Err(GitError::new(
-                    GitErrorKind::Timeout,
-                    format!(
-                        "fetching {} took longer than source.timeout ({})",
-                        self.source.display_url(),
-                        model::duration::format(self.source.timeout())
-                    ),
-                )),
-            };
-        let revision = fetched.map_err(Pass::FetchFailed)?;
+        let revision = self.fetch().await.map_err(Pass::FetchFailed)?;
         self.state.fetch_succeeded(&revision);
         if pending.webhooks_only && previous.as_deref() == Some(revision.commit.as_str()) {
             tracing::debug!(
@@ -489,21 +287,13 @@ impl Runner {
         };
         let started_at = Utc::now();
         let started = std::time::Instant::now();
-        let result = match tokio::spawn((self.sync)(request)).await {
-            Ok(r) => r,
-            Err(e) => Err(SyncError {
-                message: format!("the sync task failed: {e}"),
-                errors: Vec::new(),
-                retry: true,
-            }),
-        };
-        let elapsed = started.elapsed();
-        let mut record = SyncRecord {
+        let result = self.call_sync(request).await;
+        let record = SyncRecord {
             trigger: trigger.to_string(),
             revision: revision.commit.clone(),
             started: rfc3339(started_at),
             finished: rfc3339(Utc::now()),
-            duration_seconds: elapsed.as_secs_f64(),
+            duration_seconds: started.elapsed().as_secs_f64(),
             result: "success".into(),
             message: None,
             errors: Vec::new(),
@@ -511,28 +301,71 @@ impl Runner {
             applied: 0,
             pruned: 0,
         };
+        self.record(record, result)?;
+        Ok(revision.commit)
+    }
+
+    /// Fetches in a blocking task. The fetch has its own deadline (transfer callbacks); this
+    /// one also covers a connect that never answers. A fetch left behind holds the source's
+    /// lock until it ends.
+    async fn fetch(&self) -> Result<Revision, GitError> {
+        let source = self.source.clone();
+        let limit = self.source.timeout() + Duration::from_secs(5);
+        match tokio::time::timeout(limit, tokio::task::spawn_blocking(move || source.fetch())).await
+        {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(GitError::new(
+                GitErrorKind::Cache,
+                format!("the fetch failed: {join}"),
+            )),
+            Err(_) => Err(GitError::new(
+                GitErrorKind::Timeout,
+                format!(
+                    "fetching {} took longer than source.timeout ({})",
+                    self.source.display_url(),
+                    model::duration::format(self.source.timeout())
+                ),
+            )),
+        }
+    }
+
+    /// Runs the sync in a task of its own; a task that panics is a failure worth retrying.
+    async fn call_sync(&self, request: SyncRequest) -> SyncResult {
+        match tokio::spawn((self.sync)(request)).await {
+            Ok(r) => r,
+            Err(e) => Err(SyncError {
+                message: format!("the sync task failed: {e}"),
+                errors: Vec::new(),
+                retry: true,
+            }),
+        }
+    }
+
+    /// Logs the end of a sync and records it in `/status` and the metrics.
+    fn record(&self, mut record: SyncRecord, result: SyncResult) -> Result<(), Pass> {
+        let duration_ms = (record.duration_seconds * 1000.0) as u64;
         match result {
             Ok(report) => {
                 record.objects = report.objects;
                 record.applied = report.applied;
                 record.pruned = report.pruned;
                 tracing::info!(
-                    %trigger,
-                    revision = %revision.commit,
-                    duration_ms = elapsed.as_millis() as u64,
+                    trigger = %record.trigger,
+                    revision = %record.revision,
+                    duration_ms,
                     objects = report.objects,
                     applied = report.applied,
                     pruned = report.pruned,
                     "sync succeeded"
                 );
                 self.state.sync_finished(record, Some(report.rollouts));
-                Ok(revision.commit)
+                Ok(())
             }
             Err(e) => {
                 tracing::warn!(
-                    %trigger,
-                    revision = %revision.commit,
-                    duration_ms = elapsed.as_millis() as u64,
+                    trigger = %record.trigger,
+                    revision = %record.revision,
+                    duration_ms,
                     error = %e.message,
                     errors = e.errors.len(),
                     "sync failed"

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-/// A parsed schedule.
+/// A cron expression, parsed once, with the jitter added to each fire.
 #[derive(Clone, Debug)]
 pub struct Schedule {
     expr: String,

@@ -4,10 +4,11 @@
 
 use render::SourceTree;
 
+use super::imp::StopSignal;
 use super::imp::config::{Auth, SecretRef};
 use super::imp::error::GitErrorKind;
 use super::imp::gitsource::GitSource;
-use super::imp::runner::{StopSignal, SyncRequest, Trigger};
+use super::imp::runner::{SyncRequest, Trigger};
 use super::support::{GitDaemon, HttpGit, Sshd, Upstream, git};
 
 /// The content of `path` at the source's last good revision, read from Git objects.

@@ -1,0 +1,23 @@
+//! The webhook receiver: `POST /hooks/{github,gitlab,gitea,bitbucket,generic}`.
+//!
+//! Each request goes through, in order: the provider is enabled and a secret is configured
+//! (else 404), the shared rate limit (429), the body size limit (413), the provider's signature
+//! checked in constant time (401), then the payload: a push of the tracked ref asks the sync
+//! loop for a sync (202); pings, other events and other refs are acknowledged (200); a payload
+//! that cannot be read is 400.
+//!
+//! Nothing here knows the daemon's state: [`receive`] answers a request from the
+//! [`WebhookSettings`], and the route of [`super::server`] asks for the sync.
+
+mod answer;
+mod event;
+mod ratelimit;
+mod receive;
+pub mod settings;
+mod signature;
+
+pub use answer::Answer;
+pub use ratelimit::RateLimiter;
+pub use receive::receive;
+pub use settings::WebhookSettings;
+pub use signature::{sign, verify};

@@ -41,6 +41,11 @@ impl Label {
 }
 
 /// One finding about the sources.
+///
+/// A diagnostic is made in two steps: [`Diagnostic::error`] or [`Diagnostic::warning`] start a
+/// [`Draft`], which takes locations and notes, and [`Draft::help`] finishes it. So every
+/// diagnostic has a help line, as ARCHITECTURE.md promises: there is no other way to make one
+/// (but writing out the struct, which nothing does).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
     /// Error or warning.
@@ -53,32 +58,53 @@ pub struct Diagnostic {
     pub primary: Option<Label>,
     /// Other places that take part (the first definition of a duplicate, say).
     pub secondary: Vec<Label>,
-    /// How to fix it.
-    pub help: Option<String>,
+    /// How to fix it; never empty.
+    pub help: String,
     /// Extra facts.
     pub notes: Vec<String>,
 }
 
+/// A diagnostic that still lacks its help line: [`Draft::help`] makes it a [`Diagnostic`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use = "a draft becomes a diagnostic with `.help(...)`"]
+pub struct Draft(Diagnostic);
+
 impl Diagnostic {
-    /// An error with a code and a message, without location yet.
-    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
-        Diagnostic {
+    /// Starts an error with a code and a message, without location yet.
+    pub fn error(code: &'static str, message: impl Into<String>) -> Draft {
+        Draft(Diagnostic {
             severity: Severity::Error,
             code,
             message: message.into(),
             primary: None,
             secondary: Vec::new(),
-            help: None,
+            help: String::new(),
             notes: Vec::new(),
-        }
+        })
     }
 
-    /// A warning with a code and a message, without location yet.
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        Diagnostic {
+    /// Starts a warning with a code and a message, without location yet.
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Draft {
+        let Draft(d) = Diagnostic::error(code, message);
+        Draft(Diagnostic {
             severity: Severity::Warning,
-            ..Diagnostic::error(code, message)
-        }
+            ..d
+        })
+    }
+
+    /// Starts the error for something given twice: primary at the second occurrence
+    /// (`"{what} again here"`), secondary at the first (`"first {what} here"`), where `what` is
+    /// the verb of the sources (`declared`, `defined`, `given`).
+    pub fn duplicate(
+        code: &'static str,
+        message: impl Into<String>,
+        what: &str,
+        (again_file, again): (impl Into<String>, Range<usize>),
+        (first_file, first): (impl Into<String>, Range<usize>),
+    ) -> Draft {
+        Diagnostic::error(code, message)
+            .at(again_file, again, format!("{what} again here"))
+            .also(first_file, first, format!("first {what} here"))
     }
 
     /// Sets the primary location.
@@ -103,12 +129,6 @@ impl Diagnostic {
         self
     }
 
-    /// Sets the help line.
-    pub fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
-        self
-    }
-
     /// Adds a note.
     pub fn note(mut self, note: impl Into<String>) -> Self {
         self.notes.push(note.into());
@@ -118,6 +138,61 @@ impl Diagnostic {
     /// Whether this is an error.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
+    }
+}
+
+impl Draft {
+    /// Sets the primary location.
+    pub fn at(self, file: impl Into<String>, span: Range<usize>, label: impl Into<String>) -> Self {
+        Draft(self.0.at(file, span, label))
+    }
+
+    /// Adds a secondary location.
+    pub fn also(
+        self,
+        file: impl Into<String>,
+        span: Range<usize>,
+        label: impl Into<String>,
+    ) -> Self {
+        Draft(self.0.also(file, span, label))
+    }
+
+    /// Adds a note.
+    pub fn note(self, note: impl Into<String>) -> Self {
+        Draft(self.0.note(note))
+    }
+
+    /// Finishes the diagnostic with the line that says how to fix it, which must say
+    /// something.
+    pub fn help(self, help: impl Into<String>) -> Diagnostic {
+        let help = help.into();
+        debug_assert!(
+            !help.trim().is_empty(),
+            "diagnostic `{}` needs a help line",
+            self.0.code
+        );
+        Diagnostic { help, ..self.0 }
+    }
+}
+
+/// The candidate closest to `name`, if close enough to be a likely typo (Jaro-Winkler
+/// similarity above 0.8; of equally close candidates, the first in alphabetical order).
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+        .map(|(_, c)| c)
+}
+
+/// The help line for an unknown name: "did you mean `x`?" when `suggestion` (a likely typo fix,
+/// from [`closest`] or a finder of the caller's) is one, else `otherwise()`: what there is to
+/// choose from, or how to declare the name.
+pub fn did_you_mean(suggestion: Option<&str>, otherwise: impl FnOnce() -> String) -> String {
+    match suggestion {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => otherwise(),
     }
 }
 
@@ -264,9 +339,7 @@ impl Diagnostics {
             }
             let mut notes: Vec<String> = loose;
             notes.extend(d.notes.iter().cloned());
-            if let Some(help) = &d.help {
-                notes.push(format!("help: {help}"));
-            }
+            notes.push(format!("help: {}", d.help));
             let diag = match d.severity {
                 Severity::Error => cs::Diagnostic::error(),
                 Severity::Warning => cs::Diagnostic::warning(),

@@ -79,10 +79,10 @@ impl IgnoreRules {
             }
             match builder.build() {
                 Ok(m) => matchers.push((folder, m)),
-                Err(e) => diagnostics.push(Diagnostic::error(
-                    "invalid-ignore-pattern",
-                    format!("{file}: {e}"),
-                )),
+                Err(e) => diagnostics.push(
+                    Diagnostic::error("invalid-ignore-pattern", format!("{file}: {e}"))
+                        .help("write gitignore patterns such as `drafts/` or `*.local.yaml`"),
+                ),
             }
         }
         IgnoreRules { matchers }

@@ -1,13 +1,12 @@
 //! Finding the artifact a binding names in its module: `Name` in any package of the module (the
 //! root first) or `folder/Name` in one folder, and the diagnostic when there is none.
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, closest, did_you_mean};
 use crate::source;
 
 use super::binding::{Artifact, Binding};
 use super::component::Cx;
 use super::module::ItemRef;
-use super::types::suggest;
 
 /// What an artifact name found: a component implementation or a kdsl deployment.
 pub(super) enum Found {
@@ -129,27 +128,31 @@ impl Cx<'_> {
             }
         }
         let mpath = &self.prog.modules[module].path;
-        let mut d = Diagnostic::error(
-            "kumori-unknown-artifact",
-            format!("module \"{mpath}\" has no {kind} `{name}`"),
-        )
-        .at(
-            binding.file,
-            binding.artifact_span.clone(),
-            format!("no such {kind}"),
-        );
-        d = if interface_only {
-            d.help(format!("`{name}` has an interface but no implementation: add `component {name} {{ ... }}` to a .kumori file"))
-        } else if let Some(s) = suggest(
-            name.rsplit('/').next().unwrap_or(name),
-            names.iter().map(String::as_str),
-        ) {
-            d.help(format!("did you mean `{s}`?"))
-        } else if names.is_empty() {
-            d.help(format!("the module defines no {kind}s"))
+        let help = if interface_only {
+            format!(
+                "`{name}` has an interface but no implementation: add `component {name} {{ ... }}` to a .kumori file"
+            )
         } else {
-            d.help(format!("the module's {kind}s: {}", names.join(", ")))
+            let short = name.rsplit('/').next().unwrap_or(name);
+            did_you_mean(closest(short, names.iter().map(String::as_str)), || {
+                if names.is_empty() {
+                    format!("the module defines no {kind}s")
+                } else {
+                    format!("the module's {kind}s: {}", names.join(", "))
+                }
+            })
         };
-        diags.push(d);
+        diags.push(
+            Diagnostic::error(
+                "kumori-unknown-artifact",
+                format!("module \"{mpath}\" has no {kind} `{name}`"),
+            )
+            .at(
+                binding.file,
+                binding.artifact_span.clone(),
+                format!("no such {kind}"),
+            )
+            .help(help),
+        );
     }
 }

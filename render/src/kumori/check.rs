@@ -3,13 +3,13 @@
 //! formats, modes, probes, resources), and the generic structural checks (unknown and missing
 //! fields, mismatched types) for everything else.
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, closest, did_you_mean};
 
 use super::ast::{DeclKind, Span};
 use super::eval::{V, Value, number_text};
 use super::lexer::Unit;
 use super::module::Program;
-use super::types::{DeclId, Known, StructTy, Ty, TypeEnv, suggest};
+use super::types::{DeclId, Known, StructTy, Ty, TypeEnv};
 
 /// Checks values against types and collects diagnostics.
 pub struct Checker<'a> {
@@ -117,9 +117,10 @@ impl<'a> Checker<'a> {
     }
 
     fn push(&mut self, code: &'static str, span: Span, msg: String, label: String, help: String) {
-        let d = Diagnostic::error(code, msg).at(self.file(span), self.head(span), label);
-        self.diags
-            .push(if help.is_empty() { d } else { d.help(help) });
+        let d = Diagnostic::error(code, msg)
+            .at(self.file(span), self.head(span), label)
+            .help(help);
+        self.diags.push(d);
     }
 
     /// Checks `v` against `ty`; `what` names the value in messages (`config.Port`, or words
@@ -162,7 +163,7 @@ impl<'a> Checker<'a> {
         };
         let found = describe_value(v, self.env);
         let subject = top.map_or_else(|| cx.what(), str::to_owned);
-        let mut help = String::new();
+        let mut help = format!("give a value of type {expected}");
         if let (V::Str(s), Ty::Decl(id)) = (&v.kind, self.env.expand(ty))
             && self.env.decls[*id].kind == DeclKind::Type
         {
@@ -291,18 +292,10 @@ impl<'a> Checker<'a> {
                 None => match &st.open {
                     Some(t) => self.check_at(fv, t, &cx.child(&k.text), None),
                     None => {
-                        let names = st.fields.iter().map(|f| f.name.as_str());
-                        let help = match suggest(&k.text, names) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => format!(
-                                "the fields here are: {}",
-                                st.fields
-                                    .iter()
-                                    .map(|f| f.name.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ),
-                        };
+                        let names: Vec<&str> = st.fields.iter().map(|f| f.name.as_str()).collect();
+                        let help = did_you_mean(closest(&k.text, names.iter().copied()), || {
+                            format!("the fields here are: {}", names.join(", "))
+                        });
                         let at = if cx.path.is_empty() {
                             "in the component".to_owned()
                         } else {
@@ -626,11 +619,13 @@ impl Rules<'_> {
                 .unwrap_or_default();
             for (k, _) in probe.fields() {
                 if !names.contains(&k.text.as_str()) {
-                    let help = match suggest(&k.text, names.iter().copied()) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None if names.is_empty() => "the component has no `code` containers".into(),
-                        None => format!("containers: {}", names.join(", ")),
-                    };
+                    let help = did_you_mean(closest(&k.text, names.iter().copied()), || {
+                        if names.is_empty() {
+                            "the component has no `code` containers".into()
+                        } else {
+                            format!("containers: {}", names.join(", "))
+                        }
+                    });
                     let c = &mut self.checker;
                     c.push(
                         "kumori-probe-unknown-container",
@@ -697,7 +692,7 @@ impl Rules<'_> {
         let c = &mut self.checker;
         match found {
             None => {
-                let help = match suggest(name, self.resources.iter().map(|(n, _, _)| n.as_str())) {
+                let help = match closest(name, self.resources.iter().map(|(n, _, _)| n.as_str())) {
                     Some(s) => format!(
                         "did you mean `{s}`? Otherwise declare it: `resource {{ {name}: {type_name} }}`"
                     ),

@@ -5,14 +5,14 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, closest, did_you_mean};
 use crate::source::SourceTree;
 
 use super::ast::{self, Block, ExprKind, Item, Name, Span, VarBinding};
 use super::check::{Checker, Rules};
 use super::eval::{self, Declared, Evaluator, Given, Mode, V, Value};
 use super::module::{ItemRef, Program};
-use super::types::{Known, Ty, TypeEnv, suggest};
+use super::types::{Known, Ty, TypeEnv};
 
 /// Values given to a component by a binding or a deployment.
 #[derive(Default)]
@@ -256,23 +256,19 @@ impl<'p> Cx<'p> {
         for f in &block.fields {
             if let Some(first) = out.iter().find(|d| d.name.text == f.key.text) {
                 diags.push(
-                    Diagnostic::error(
+                    Diagnostic::duplicate(
                         "kumori-duplicate-declaration",
                         format!(
                             "{} `{}` is declared twice",
                             if resource { "resource" } else { "config" },
                             f.key.text
                         ),
-                    )
-                    .at(
-                        self.prog.map.path(f.key.span.file),
-                        f.key.span.range(),
-                        "declared again here",
-                    )
-                    .also(
-                        self.prog.map.path(first.name.span.file),
-                        first.name.span.range(),
-                        "first declared here",
+                        "declared",
+                        (self.prog.map.path(f.key.span.file), f.key.span.range()),
+                        (
+                            self.prog.map.path(first.name.span.file),
+                            first.name.span.range(),
+                        ),
                     )
                     .help("interface and implementation sections merge; declare each name once"),
                 );
@@ -344,20 +340,20 @@ impl<'p> Cx<'p> {
                 }
                 let span = values.keys[&(section == "config", k.clone())];
                 let names: Vec<&str> = decls.iter().map(|d| d.name.text.as_str()).collect();
-                let help = match suggest(k, names.iter().copied()) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None if names.is_empty() => {
+                let help = did_you_mean(closest(k, names.iter().copied()), || {
+                    if names.is_empty() {
                         format!(
                             "the interface of `{}` declares no {section}",
                             component.text
                         )
+                    } else {
+                        format!(
+                            "the interface of `{}` declares: {}",
+                            component.text,
+                            names.join(", ")
+                        )
                     }
-                    None => format!(
-                        "the interface of `{}` declares: {}",
-                        component.text,
-                        names.join(", ")
-                    ),
-                };
+                });
                 diags.push(
                     Diagnostic::error(
                         "kumori-unknown-value",

@@ -179,7 +179,7 @@ pub struct LexError {
     /// Label under the span.
     pub label: String,
     /// How to fix it.
-    pub help: Option<String>,
+    pub help: String,
 }
 
 /// Splits `text` into tokens (always ending with [`TokenKind::Eof`]) and lexical errors.
@@ -235,14 +235,14 @@ impl Lexer<'_> {
         span: Range<usize>,
         message: impl Into<String>,
         label: impl Into<String>,
-        help: Option<String>,
+        help: impl Into<String>,
     ) {
         self.errors.push(LexError {
             code,
             message: message.into(),
             span,
             label: label.into(),
-            help,
+            help: help.into(),
         });
     }
 
@@ -318,7 +318,8 @@ impl Lexer<'_> {
                         start..self.pos,
                         format!("unexpected character `{}`", c.escape_debug()),
                         "not part of the Kumori language",
-                        None,
+                        "remove it; Kumori is written with names, numbers, strings in double quotes \
+                         and the punctuation { } [ ] ( ) : ? = | . ,",
                     );
                 }
             }
@@ -360,7 +361,7 @@ impl Lexer<'_> {
                     start..start + 2,
                     "unterminated block comment",
                     "this comment is never closed",
-                    Some("close it with `*/`".into()),
+                    "close it with `*/`",
                 );
                 break;
             }
@@ -410,7 +411,7 @@ impl Lexer<'_> {
             start..self.pos,
             "unterminated string",
             "this string has no closing `\"` on its line",
-            Some("close the string with `\"`; strings cannot span lines (use `\\n`)".into()),
+            "close the string with `\"`; strings cannot span lines (use `\\n`)",
         );
     }
 
@@ -441,10 +442,7 @@ impl Lexer<'_> {
                     &self.text[start..self.pos]
                 ),
                 "not a JSON escape",
-                Some(
-                    "use one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX, or write `\\\\` for a backslash"
-                        .into(),
-                ),
+                "use one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX, or write `\\\\` for a backslash",
             ),
         }
     }
@@ -496,10 +494,7 @@ impl Lexer<'_> {
             start..self.pos,
             "typographic quotes around a string",
             "these are `“` `”`, not `\"`",
-            Some(format!(
-                "use straight double quotes: \"{}\"",
-                value.escape_debug()
-            )),
+            format!("use straight double quotes: \"{}\"", value.escape_debug()),
         );
         self.tokens.push(Token {
             kind: TokenKind::Str,
@@ -528,7 +523,7 @@ impl Lexer<'_> {
             start..self.pos,
             "strings are written in double quotes",
             "single quotes",
-            Some(format!("write \"{}\"", value.escape_debug())),
+            format!("write \"{}\"", value.escape_debug()),
         );
         self.tokens.push(Token {
             kind: TokenKind::Str,
@@ -562,7 +557,7 @@ impl Lexer<'_> {
                         start..self.pos,
                         format!("`{}` is not an octal number", &self.text[start..self.pos]),
                         "octal digits are 0 to 7",
-                        Some("write an octal number such as `0o755`".into()),
+                        "write an octal number such as `0o755`",
                     );
                     0.0
                 }
@@ -595,11 +590,8 @@ impl Lexer<'_> {
                     suffix_start..self.pos,
                     format!("unknown unit `{suffix}`"),
                     "not a unit",
-                    Some(
-                        "sizes take K, M, G, T (powers of 1000), Ki, Mi, Gi, Ti (powers of 1024) \
-                         or m (millicores); put a space between a number and a name"
-                            .into(),
-                    ),
+                    "sizes take K, M, G, T (powers of 1000), Ki, Mi, Gi, Ti (powers of 1024) \
+                     or m (millicores); put a space between a number and a name",
                 ),
             }
         }

@@ -347,10 +347,15 @@ impl Program {
         let files = match tree.files(&dir) {
             Ok(f) => f,
             Err(e) => {
-                self.error(Diagnostic::error(
-                    "kumori-module-not-found",
-                    format!("cannot list the module folder `{dir}`: {e}"),
-                ));
+                self.error(
+                    Diagnostic::error(
+                        "kumori-module-not-found",
+                        format!("cannot list the module folder `{dir}`: {e}"),
+                    )
+                    .help(format!(
+                        "point `module` at a folder that holds a {MANIFEST} file"
+                    )),
+                );
                 return;
             }
         };
@@ -409,10 +414,13 @@ impl Program {
                         }
                     },
                     Err(e) => {
-                        self.error(Diagnostic::error(
-                            "kumori-unreadable",
-                            format!("cannot read {path}: {e}"),
-                        ));
+                        self.error(
+                            Diagnostic::error(
+                                "kumori-unreadable",
+                                format!("cannot read {path}: {e}"),
+                            )
+                            .help("make the file readable, or remove it from the module"),
+                        );
                         continue;
                     }
                 };
@@ -742,22 +750,15 @@ impl Program {
                     let c = self.component(*r);
                     if let Some(first) = seen.get(c.name.text.as_str()) {
                         out.push(
-                            Diagnostic::error(
+                            Diagnostic::duplicate(
                                 "kumori-duplicate-component",
                                 format!(
                                     "component `{}` is defined twice in this package",
                                     c.name.text
                                 ),
-                            )
-                            .at(
-                                self.map.path(c.name.span.file),
-                                c.name.span.range(),
-                                "defined again here",
-                            )
-                            .also(
-                                self.map.path(first.file),
-                                first.range(),
-                                "first defined here",
+                                "defined",
+                                (self.map.path(c.name.span.file), c.name.span.range()),
+                                (self.map.path(first.file), first.range()),
                             )
                             .help("rename one of them"),
                         );

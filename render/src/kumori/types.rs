@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, closest, did_you_mean};
 
 use super::ast::{DeclKind, Expr, ExprKind, FileId, Item, Name, Span, path_text};
 use super::module::{ImportTarget, Program};
@@ -151,19 +151,12 @@ impl TypeEnv {
                 if let Some(&first) = env.names.get(&key) {
                     let first_span = env.decls[first].span;
                     diags.push(
-                        Diagnostic::error(
+                        Diagnostic::duplicate(
                             "kumori-duplicate-type",
                             format!("type `{}` is declared twice", d.name.text),
-                        )
-                        .at(
-                            prog.map.path(d.name.span.file),
-                            d.name.span.range(),
-                            "declared again here",
-                        )
-                        .also(
-                            prog.map.path(first_span.file),
-                            first_span.range(),
-                            "first declared here",
+                            "declared",
+                            (prog.map.path(d.name.span.file), d.name.span.range()),
+                            (prog.map.path(first_span.file), first_span.range()),
                         )
                         .help("rename one of them"),
                     );
@@ -262,17 +255,9 @@ impl TypeEnv {
             .filter(|(p, _)| *p == pkg)
             .map(|(_, n)| n.as_str())
             .chain(PRIMITIVES.iter().copied());
-        let mut d = Diagnostic::error("kumori-unknown-type", format!("unknown type `{name}`")).at(
-            prog.map.path(span.file),
-            span.range(),
-            "not declared",
-        );
-        if let Some(s) = suggest(last, candidates) {
-            d = d.help(format!("did you mean `{s}`?"));
-        } else {
-            d = d.help(note.to_owned());
-        }
-        d
+        Diagnostic::error("kumori-unknown-type", format!("unknown type `{name}`"))
+            .at(prog.map.path(span.file), span.range(), "not declared")
+            .help(did_you_mean(closest(last, candidates), || note.to_owned()))
     }
 
     /// Lowers a type expression written in its file.
@@ -300,19 +285,12 @@ impl TypeEnv {
                 for f in &fields.fields {
                     if let Some(first) = out.iter().find(|o| o.name == f.key.text) {
                         diags.push(
-                            Diagnostic::error(
+                            Diagnostic::duplicate(
                                 "kumori-duplicate-field",
                                 format!("field `{}` is declared twice", f.key.text),
-                            )
-                            .at(
-                                prog.map.path(f.key.span.file),
-                                f.key.span.range(),
-                                "declared again here",
-                            )
-                            .also(
-                                prog.map.path(first.span.file),
-                                first.span.range(),
-                                "first declared here",
+                                "declared",
+                                (prog.map.path(f.key.span.file), f.key.span.range()),
+                                (prog.map.path(first.span.file), first.span.range()),
                             )
                             .help("remove one of them"),
                         );
@@ -609,14 +587,4 @@ pub fn not_imported(prog: &Program, head: &Name) -> Diagnostic {
         "not imported",
     )
     .help(help)
-}
-
-/// The candidate closest to `name`, if close enough to be a likely typo.
-pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(name, c), c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
-        .map(|(_, c)| c)
 }

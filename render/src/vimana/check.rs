@@ -19,10 +19,14 @@ fn duplicate(
     help: &str,
 ) {
     diags.push(
-        Diagnostic::error(code, message)
-            .at(second.file, second.span(second_field), "defined again here")
-            .also(first.file, first.span(first_field), "first defined here")
-            .help(help),
+        Diagnostic::duplicate(
+            code,
+            message,
+            "defined",
+            (second.file, second.span(second_field)),
+            (first.file, first.span(first_field)),
+        )
+        .help(help),
     );
 }
 
@@ -340,15 +344,15 @@ fn aliases(objects: &[SourceObject<'_>], domains: &HashMap<&str, usize>, diags: 
             }
             match seen.get(alias.as_str()) {
                 Some(&(first, first_j)) if first != i => diags.push(
-                    Diagnostic::error(
+                    Diagnostic::duplicate(
                         "duplicate-alias",
                         format!("the alias `{alias}` is claimed by two Domains"),
-                    )
-                    .at(obj.file, obj.span(&field), "claimed again here")
-                    .also(
-                        objects[first].file,
-                        objects[first].span(&format!("spec.aliases[{first_j}]")),
-                        "first claimed here",
+                        "claimed",
+                        (obj.file, obj.span(&field)),
+                        (
+                            objects[first].file,
+                            objects[first].span(&format!("spec.aliases[{first_j}]")),
+                        ),
                     )
                     .help("an alias routes to one Domain only; remove it from one of them"),
                 ),

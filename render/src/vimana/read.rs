@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use crate::yaml::{Node, Value};
 
 /// The file being read and where its diagnostics go.
@@ -109,10 +109,14 @@ impl Cx<'_> {
             }
             if let Some(first) = out.iter().position(|o| *o == s) {
                 self.push(
-                    Diagnostic::error("duplicate-entry", format!("`{path}` lists {s:?} twice"))
-                        .at(self.file, item.span.clone(), "listed again here")
-                        .also(self.file, spans[first].clone(), "first listed here")
-                        .help("remove one of the two entries"),
+                    Diagnostic::duplicate(
+                        "duplicate-entry",
+                        format!("`{path}` lists {s:?} twice"),
+                        "listed",
+                        (self.file, item.span.clone()),
+                        (self.file, spans[first].clone()),
+                    )
+                    .help("remove one of the two entries"),
                 );
                 continue;
             }
@@ -231,11 +235,13 @@ impl<'n> Fields<'n> {
                 .filter(|(d, _)| *d <= 2)
                 .min()
                 .map(|(_, k)| *k);
-            let help = match suggestion {
-                Some(k) => format!("did you mean `{k}`?"),
-                None if known.is_empty() => format!("{what} has no fields; remove `{name}`"),
-                None => format!("{what} accepts: {}", known.join(", ")),
-            };
+            let help = did_you_mean(suggestion, || {
+                if known.is_empty() {
+                    format!("{what} has no fields; remove `{name}`")
+                } else {
+                    format!("{what} accepts: {}", known.join(", "))
+                }
+            });
             cx.error(
                 "unknown-field",
                 key.span.clone(),

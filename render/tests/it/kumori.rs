@@ -9,7 +9,7 @@
 //! Run with `UPDATE_EXPECT=1` to rewrite the `.expect` files.
 
 mod fuzz;
-mod harness;
+pub(crate) mod harness;
 
 use render::MemTree;
 use render::kumori::{Artifact, Binding, render_binding};

@@ -1,4 +1,5 @@
 //! Integration tests of the render crate: one binary, one module per area.
 
+mod help;
 mod kumori;
 mod vimana;

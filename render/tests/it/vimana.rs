@@ -68,6 +68,7 @@ fn render_with(changes: &[(&str, &str)]) -> Output {
 
 /// The diagnostics of a render as `code@file:line:col` (warnings prefixed with `warning:`).
 fn findings(out: &Output) -> Vec<String> {
+    crate::help::assert_helpful(&out.diagnostics.items);
     out.diagnostics
         .items
         .iter()
@@ -509,8 +510,8 @@ fn unknown_fields_kinds_and_documents() {
     let out = render_with(&[("src/server.yaml", &typo)]);
     assert_eq!(findings(&out), ["unknown-field@src/server.yaml:8:3"]);
     assert_eq!(
-        out.diagnostics.items[0].help.as_deref(),
-        Some("did you mean `versionWeights`?")
+        out.diagnostics.items[0].help,
+        "did you mean `versionWeights`?"
     );
     expect(
         &[(

@@ -9,6 +9,10 @@ use crate::kumori::check::Checker;
 use crate::kumori::module::ImportTarget;
 use crate::kumori::types::{DeclId, Ty, not_imported};
 
+/// The functions there are, for the help of an unknown one.
+const FUNCTIONS: &str = "functions are `string(x)`, `io.Open`, `strconv.Concat`, `strconv.Format`, \
+                         `strconv.JSON` and type constructors such as `kumori.Port(\"name\")`";
+
 impl<'a> Evaluator<'a> {
     pub(super) fn call(&mut self, callee: &'a [Name], args: &'a [Expr], span: Span) -> Value {
         let file = span.file;
@@ -29,8 +33,7 @@ impl<'a> Evaluator<'a> {
                         f.span,
                         format!("unknown function `{}`", f.text),
                         "not a function",
-                        "functions are `string(x)`, `io.Open`, `strconv.Concat`, `strconv.Format`, \
-                         `strconv.JSON` and type constructors such as `kumori.Port(\"name\")`",
+                        FUNCTIONS,
                     );
                     Value::new(V::Error, span)
                 }
@@ -69,7 +72,7 @@ impl<'a> Evaluator<'a> {
                     whole,
                     format!("unknown function `{}`", path_text(callee)),
                     "not a function",
-                    "",
+                    FUNCTIONS,
                 );
                 Value::new(V::Error, span)
             }
@@ -101,7 +104,7 @@ impl<'a> Evaluator<'a> {
                 span,
                 format!("`{name}` takes one argument, {} given", args.len()),
                 "wrong number of arguments",
-                "",
+                &format!("call it with one argument: `{name}(value)`"),
             );
             return None;
         }
@@ -308,7 +311,7 @@ impl<'a> Evaluator<'a> {
                 base.span,
                 format!("base {} is not between 2 and 36", number_text(b)),
                 "invalid base",
-                "",
+                "give a whole base from 2 to 36, such as 16 for hexadecimal",
             );
             return Value::new(V::Error, span);
         }
@@ -324,7 +327,7 @@ impl<'a> Evaluator<'a> {
                     number_text(n)
                 ),
                 "not an integer",
-                "",
+                "format it in base 10, or give a whole number",
             );
             return Value::new(V::Error, span);
         }

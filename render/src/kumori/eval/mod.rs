@@ -134,9 +134,10 @@ impl<'a> Evaluator<'a> {
     }
 
     fn err(&mut self, code: &'static str, span: Span, message: String, label: &str, help: &str) {
-        let d = Diagnostic::error(code, message).at(self.path(span), span.range(), label);
-        self.diags
-            .push(if help.is_empty() { d } else { d.help(help) });
+        let d = Diagnostic::error(code, message)
+            .at(self.path(span), span.range(), label)
+            .help(help);
+        self.diags.push(d);
     }
 
     /// Evaluates `key` once; re-entering it while it is being evaluated is a cycle.
@@ -252,19 +253,12 @@ impl<'a> Evaluator<'a> {
                 );
             }
             if let Some((first, _)) = fields.iter().find(|(k, _)| k.text == f.key.text) {
-                let d = Diagnostic::error(
+                let d = Diagnostic::duplicate(
                     "kumori-duplicate-field",
                     format!("field `{}` is given twice", f.key.text),
-                )
-                .at(
-                    self.path(f.key.span),
-                    f.key.span.range(),
-                    "given again here",
-                )
-                .also(
-                    self.path(first.span),
-                    first.span.range(),
-                    "first given here",
+                    "given",
+                    (self.path(f.key.span), f.key.span.range()),
+                    (self.path(first.span), first.span.range()),
                 )
                 .help("remove one of them");
                 self.diags.push(d);

@@ -3,9 +3,10 @@
 //! declared config and resources (given, default, or unknown).
 
 use super::{Declared, Evaluator, Given, Key, V, Value};
+use crate::diagnostic::{closest, did_you_mean};
 use crate::kumori::ast::{ExprKind, Name, Span, path_text};
 use crate::kumori::check::Checker;
-use crate::kumori::types::{Ty, suggest};
+use crate::kumori::types::Ty;
 
 impl<'a> Evaluator<'a> {
     pub(super) fn reference(&mut self, path: &'a [Name], span: Span) -> Value {
@@ -79,13 +80,14 @@ impl<'a> Evaluator<'a> {
                 let Some(decl) = decls.iter().find(|d| d.name.text == name.text) else {
                     let candidates: Vec<&str> =
                         decls.iter().map(|d| d.name.text.as_str()).collect();
-                    let help = match suggest(&name.text, candidates.iter().copied()) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None if candidates.is_empty() => {
+                    let suggestion = closest(&name.text, candidates.iter().copied());
+                    let help = did_you_mean(suggestion, || {
+                        if candidates.is_empty() {
                             format!("the interface declares no {}", section.text)
+                        } else {
+                            format!("declared: {}", candidates.join(", "))
                         }
-                        None => format!("declared: {}", candidates.join(", ")),
-                    };
+                    });
                     self.err(
                         "kumori-unresolved-reference",
                         name.span,
@@ -125,19 +127,23 @@ impl<'a> Evaluator<'a> {
         for (i, seg) in rest.iter().enumerate() {
             let so_far = || path_text(&[done, &rest[..i]].concat());
             v = match v.kind {
-                V::Struct(fields) => match fields.into_iter().find(|(k, _)| k.text == seg.text) {
-                    Some((_, fv)) => fv,
-                    None => {
-                        self.err(
-                            "kumori-unresolved-reference",
-                            seg.span,
-                            format!("`{}` has no field `{}`", so_far(), seg.text),
-                            "no such field",
-                            "",
-                        );
-                        return Value::new(V::Error, span);
+                V::Struct(mut fields) => {
+                    match fields.iter().position(|(k, _)| k.text == seg.text) {
+                        Some(at) => fields.swap_remove(at).1,
+                        None => {
+                            let names: Vec<&str> =
+                                fields.iter().map(|(k, _)| k.text.as_str()).collect();
+                            self.err(
+                                "kumori-unresolved-reference",
+                                seg.span,
+                                format!("`{}` has no field `{}`", so_far(), seg.text),
+                                "no such field",
+                                &field_help(&seg.text, &names),
+                            );
+                            return Value::new(V::Error, span);
+                        }
                     }
-                },
+                }
                 V::Named(_, inner) => {
                     v = *inner;
                     // Look through the distinct type once more for this segment.
@@ -151,12 +157,14 @@ impl<'a> Evaluator<'a> {
                             None => match &st.open {
                                 Some(o) => Value::new(V::Unknown(o.clone()), span),
                                 None => {
+                                    let names: Vec<&str> =
+                                        st.fields.iter().map(|f| f.name.as_str()).collect();
                                     self.err(
                                         "kumori-unresolved-reference",
                                         seg.span,
                                         format!("`{}` has no field `{}`", so_far(), seg.text),
                                         "no such field",
-                                        "",
+                                        &field_help(&seg.text, &names),
                                     );
                                     return Value::new(V::Error, span);
                                 }
@@ -170,7 +178,7 @@ impl<'a> Evaluator<'a> {
                                 seg.span,
                                 format!("`{}` is of type {d}, which has no fields", so_far()),
                                 "no fields here",
-                                "",
+                                &format!("end the reference at `{}`", so_far()),
                             );
                             return Value::new(V::Error, span);
                         }
@@ -187,7 +195,7 @@ impl<'a> Evaluator<'a> {
                             seg.text
                         ),
                         "no fields here",
-                        "",
+                        &format!("end the reference at `{}`", so_far()),
                     );
                     return Value::new(V::Error, span);
                 }
@@ -203,7 +211,7 @@ impl<'a> Evaluator<'a> {
                 span,
                 "`self` is only available inside a component implementation".into(),
                 "no component here",
-                "",
+                "write the value itself here, or refer to `var.NAME`",
             );
             return Value::new(V::Error, span);
         };
@@ -222,9 +230,7 @@ impl<'a> Evaluator<'a> {
             let Some(f) = block.field(&seg.text) else {
                 let candidates: Vec<&str> =
                     block.fields.iter().map(|f| f.key.text.as_str()).collect();
-                let help = suggest(&seg.text, candidates)
-                    .map(|s| format!("did you mean `{s}`?"))
-                    .unwrap_or_default();
+                let help = field_help(&seg.text, &candidates);
                 self.err(
                     "kumori-unresolved-reference",
                     seg.span,
@@ -261,9 +267,9 @@ impl<'a> Evaluator<'a> {
         };
         let Some(binding) = self.scope.vars.get(&name.text).copied() else {
             let candidates: Vec<&str> = self.scope.vars.keys().map(String::as_str).collect();
-            let help = suggest(&name.text, candidates)
-                .map(|s| format!("did you mean `{s}`?"))
-                .unwrap_or_else(|| "declare it in a `var ( NAME = value )` block".into());
+            let help = did_you_mean(closest(&name.text, candidates), || {
+                "declare it in a `var ( NAME = value )` block".into()
+            });
             self.err(
                 "kumori-unresolved-reference",
                 name.span,
@@ -354,4 +360,15 @@ impl<'a> Evaluator<'a> {
         // A value of the wrong type is reported once, here, not again where it is used.
         if ok { v } else { Value::new(V::Error, v.span) }
     }
+}
+
+/// The help line for a field `name` that a struct with the fields `fields` does not have.
+fn field_help(name: &str, fields: &[&str]) -> String {
+    did_you_mean(closest(name, fields.iter().copied()), || {
+        if fields.is_empty() {
+            "it has no fields".into()
+        } else {
+            format!("its fields are: {}", fields.join(", "))
+        }
+    })
 }

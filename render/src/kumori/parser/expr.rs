@@ -19,6 +19,7 @@ impl Parser<'_> {
                 span,
                 "nesting is too deep".into(),
                 "too many levels",
+                "nest values at most 200 levels deep",
             );
             self.recover();
             Expr {

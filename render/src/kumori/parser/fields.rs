@@ -16,6 +16,7 @@ impl Parser<'_> {
                 open,
                 "nesting is too deep".into(),
                 "too many levels",
+                "nest blocks at most 200 levels deep",
             );
             self.recover();
             (Vec::new(), Vec::new())
@@ -65,7 +66,19 @@ impl Parser<'_> {
             ) {
                 let span = self.span();
                 let message = format!("unexpected {}", k.describe());
-                self.error("kumori-syntax", span, message, "nothing opens this here");
+                let opening = match k {
+                    TokenKind::RBrace => "`{`",
+                    TokenKind::RBracket => "`[`",
+                    _ => "`(`",
+                };
+                let help = format!("remove it, or add the {opening} it closes");
+                self.error(
+                    "kumori-syntax",
+                    span,
+                    message,
+                    "nothing opens this here",
+                    &help,
+                );
                 self.bump();
                 continue;
             }
@@ -120,7 +133,7 @@ impl Parser<'_> {
             && let Some(eq) = self.eat(TokenKind::Eq)
         {
             let message = format!("unexpected `=` after field `{}`", key.text);
-            self.error_help(
+            self.error(
                 "kumori-syntax",
                 eq,
                 message,
@@ -133,7 +146,7 @@ impl Parser<'_> {
             TokenKind::Newline | TokenKind::Comma | TokenKind::RBrace | TokenKind::Eof
         ) {
             let message = format!("field `{}` has no value", key.text);
-            self.error_help(
+            self.error(
                 "kumori-missing-value",
                 key.span,
                 message,

@@ -44,6 +44,7 @@ impl Parser<'_> {
                     span,
                     "unmatched `}`".into(),
                     "no `{` opens this",
+                    "remove it, or add the `{` it closes",
                 );
                 self.bump();
                 return;
@@ -88,7 +89,7 @@ impl Parser<'_> {
                 let message = format!(
                     "expected a declaration (`component`, `deployment`, `import`, `alias`, ...), found `{keyword}`"
                 );
-                self.error_help(
+                self.error(
                     "kumori-syntax",
                     kw_span,
                     message,
@@ -110,7 +111,8 @@ impl Parser<'_> {
                 self.diagnostics.push(
                     Diagnostic::error("kumori-syntax", "a file has one `package` line")
                         .at(self.path, kw_span.to(name.span).range(), "second package")
-                        .also(self.path, first.span.range(), "first declared here"),
+                        .also(self.path, first.span.range(), "first declared here")
+                        .help("remove one of the two lines; a file belongs to one package"),
                 );
             } else {
                 file.package = Some(name);

@@ -32,11 +32,9 @@ pub fn parse(path: &str, file: FileId, text: &str) -> Parse {
     let mut diagnostics: Vec<Diagnostic> = lex_errors
         .into_iter()
         .map(|e| {
-            let d = Diagnostic::error(e.code, e.message).at(path, e.span, e.label);
-            match e.help {
-                Some(h) => d.help(h),
-                None => d,
-            }
+            Diagnostic::error(e.code, e.message)
+                .at(path, e.span, e.label)
+                .help(e.help)
         })
         .collect();
     let mut p = Parser {
@@ -138,19 +136,7 @@ impl Parser<'_> {
         }
     }
 
-    fn error(&mut self, code: &'static str, span: Span, message: String, label: &str) {
-        self.diagnostics
-            .push(Diagnostic::error(code, message).at(self.path, span.range(), label));
-    }
-
-    fn error_help(
-        &mut self,
-        code: &'static str,
-        span: Span,
-        message: String,
-        label: &str,
-        help: &str,
-    ) {
+    fn error(&mut self, code: &'static str, span: Span, message: String, label: &str, help: &str) {
         self.diagnostics.push(
             Diagnostic::error(code, message)
                 .at(self.path, span.range(), label)
@@ -169,7 +155,8 @@ impl Parser<'_> {
         }
         // An unexpected character was already reported by the lexer.
         if self.kind() != TokenKind::Unknown {
-            self.error("kumori-syntax", span, message, &label);
+            let help = format!("write {what} here");
+            self.error("kumori-syntax", span, message, &label, &help);
         }
     }
 
@@ -224,7 +211,7 @@ impl Parser<'_> {
                     end: at.start,
                     ..at
                 };
-                self.error_help(
+                self.error(
                     "kumori-missing-separator",
                     span,
                     format!("expected a line break or `,` before {}", self.found()),

@@ -21,6 +21,7 @@ use model::{
 
 use super::SourceObject;
 use super::read::{Cx, Fields, non_empty};
+use crate::diagnostic::did_you_mean;
 use crate::yaml::Node;
 
 use component::component_spec;
@@ -132,18 +133,18 @@ fn kind(cx: &mut Cx<'_>, top: &mut Fields<'_>) -> Option<Kind> {
     let Some(kind) = Kind::from_kind_str(&kind_str) else {
         let suggestion = Kind::ALL
             .iter()
-            .find(|k| k.as_str().eq_ignore_ascii_case(&kind_str))
-            .map_or_else(
-                || "use one of Vimana, Domain, Server, Component".to_owned(),
-                |k| format!("did you mean `{k}`?"),
-            );
+            .map(|k| k.as_str())
+            .find(|k| k.eq_ignore_ascii_case(&kind_str));
+        let help = did_you_mean(suggestion, || {
+            "use one of Vimana, Domain, Server, Component".to_owned()
+        });
         invalid(
             cx,
             "unknown-kind",
             kind_node,
             format!("unknown kind `{kind_str}` in {}", model::API_VERSION),
             "unknown kind",
-            suggestion,
+            help,
         );
         return None;
     };

@@ -88,6 +88,7 @@ pub fn run_case(tree: &MemTree, yaml_path: &str) -> CaseOutput {
     let mut ds = Diagnostics::default();
     ds.files.add(yaml_path, &text);
     let rendered = render_binding(tree, &binding, &mut ds);
+    crate::help::assert_helpful(&ds.items);
     assert_eq!(
         rendered.is_some(),
         !ds.has_errors(),
@@ -124,6 +125,7 @@ fn actual(group: &str, text: &str) -> String {
         let mut ds = Diagnostics::default();
         ds.files.add("input.kumori", text);
         ds.items = p.diagnostics;
+        crate::help::assert_helpful(&ds.items);
         ds.sort();
         let mut out = render::kumori::ast::dump(&p.file);
         if !ds.items.is_empty() {
@@ -150,6 +152,7 @@ fn actual(group: &str, text: &str) -> String {
             let mut ds = Diagnostics::default();
             let ok = render::kumori::check_module(&tree, "", &mut ds);
             assert_eq!(ok, !ds.has_errors());
+            crate::help::assert_helpful(&ds.items);
             ds.sort();
             (ds.to_text(&|p| p.to_owned(), false), None)
         }

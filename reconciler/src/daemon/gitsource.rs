@@ -25,7 +25,7 @@ use git2::{
 use sha2::{Digest, Sha256};
 
 use super::config::urls::{UrlKind, explicit_port, redact_url, url_kind};
-use super::config::{Auth, SourceConfig};
+use super::config::{Auth, Secret, SourceConfig};
 use super::error::{GitError, GitErrorKind};
 use super::knownhosts::{HostKeyCheck, KnownHosts};
 
@@ -130,6 +130,15 @@ struct Attempt {
     credential_offers: Cell<u32>,
     failure: RefCell<Option<GitError>>,
     timed_out: Cell<bool>,
+}
+
+impl Attempt {
+    /// Whether the fetch is still within `source.timeout`; libgit2 stops when it is not.
+    fn in_time(&self) -> bool {
+        let ok = Instant::now() < self.deadline;
+        self.timed_out.set(!ok);
+        ok
+    }
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -390,46 +399,14 @@ impl GitSource {
     }
 
     fn download(&self, repo: &Repository, wanted: &Wanted) -> Result<(), GitError> {
-        let token = match &self.auth {
-            Auth::Token { token, .. } => Some(
-                token
-                    .read("source.auth")
-                    .map_err(|e| GitError::new(GitErrorKind::Credentials, e.to_string()))?,
-            ),
-            _ => None,
-        };
-        let known_hosts = match &self.auth {
-            Auth::Ssh {
-                known_hosts_file, ..
-            } => {
-                let text = std::fs::read_to_string(known_hosts_file).map_err(|e| {
-                    GitError::new(
-                        GitErrorKind::Credentials,
-                        format!(
-                            "cannot read source.auth.knownHostsFile {}: {e}",
-                            known_hosts_file.display()
-                        ),
-                    )
-                })?;
-                Some(KnownHosts::parse(&text).map_err(|e| {
-                    GitError::new(
-                        GitErrorKind::Credentials,
-                        format!(
-                            "source.auth.knownHostsFile {}: {e}",
-                            known_hosts_file.display()
-                        ),
-                    )
-                })?)
-            }
-            _ => None,
-        };
+        let token = self.read_token()?;
+        let known_hosts = self.read_known_hosts()?;
         let attempt = Attempt {
             deadline: Instant::now() + self.timeout,
             credential_offers: Cell::new(0),
             failure: RefCell::new(None),
             timed_out: Cell::new(false),
         };
-        let display_url = self.display_url();
         let mut callbacks = RemoteCallbacks::new();
         callbacks.credentials(|_url, url_user, allowed| {
             self.credentials(
@@ -444,40 +421,17 @@ impl GitSource {
                 // TLS certificates: libgit2 checks them against the system's roots.
                 return Ok(CertificateCheckStatus::CertificatePassthrough);
             };
-            let refuse = |message: String| {
-                *attempt.failure.borrow_mut() = Some(GitError::new(GitErrorKind::HostKey, message));
-                Err(git2::Error::from_str("host key refused"))
-            };
-            let Some(known) = &known_hosts else {
-                return refuse(format!(
-                    "{display_url}: SSH needs source.auth.knownHostsFile to check the host key of {host}"
-                ));
-            };
-            let Some(key) = hostkey.hostkey() else {
-                return refuse(format!("{host} sent no host key"));
-            };
-            let port = explicit_port(&self.url);
-            match known.check(host, port, key) {
-                HostKeyCheck::Known => Ok(CertificateCheckStatus::CertificateOk),
-                HostKeyCheck::Unknown => refuse(format!(
-                    "the host key of {host} is not in source.auth.knownHostsFile; add it (ssh-keyscan {host}) after checking its fingerprint"
-                )),
-                HostKeyCheck::Mismatch => refuse(format!(
-                    "the host key of {host} differs from the one in source.auth.knownHostsFile: refusing to connect (the key changed, or someone is in between)"
-                )),
-                HostKeyCheck::Revoked => refuse(format!("the host key of {host} is revoked in source.auth.knownHostsFile")),
+            match self.check_host_key(known_hosts.as_ref(), host, hostkey.hostkey()) {
+                Ok(()) => Ok(CertificateCheckStatus::CertificateOk),
+                Err(message) => {
+                    *attempt.failure.borrow_mut() =
+                        Some(GitError::new(GitErrorKind::HostKey, message));
+                    Err(git2::Error::from_str("host key refused"))
+                }
             }
         });
-        callbacks.transfer_progress(|_| {
-            let ok = Instant::now() < attempt.deadline;
-            attempt.timed_out.set(!ok);
-            ok
-        });
-        callbacks.sideband_progress(|_| {
-            let ok = Instant::now() < attempt.deadline;
-            attempt.timed_out.set(!ok);
-            ok
-        });
+        callbacks.transfer_progress(|_| attempt.in_time());
+        callbacks.sideband_progress(|_| attempt.in_time());
         let mut options = FetchOptions::new();
         options
             .remote_callbacks(callbacks)
@@ -497,6 +451,75 @@ impl GitSource {
                 Ok(())
             }
             Err(e) => Err(self.classify(&e, &attempt)),
+        }
+    }
+
+    /// The token of `source.auth`, read now: a rotated Secret is used at the next fetch.
+    fn read_token(&self) -> Result<Option<Secret>, GitError> {
+        match &self.auth {
+            Auth::Token { token, .. } => token
+                .read("source.auth")
+                .map(Some)
+                .map_err(|e| GitError::new(GitErrorKind::Credentials, e.to_string())),
+            _ => Ok(None),
+        }
+    }
+
+    /// The host keys of `source.auth.knownHostsFile` for SSH, read now.
+    fn read_known_hosts(&self) -> Result<Option<KnownHosts>, GitError> {
+        let Auth::Ssh {
+            known_hosts_file, ..
+        } = &self.auth
+        else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(known_hosts_file).map_err(|e| {
+            GitError::new(
+                GitErrorKind::Credentials,
+                format!(
+                    "cannot read source.auth.knownHostsFile {}: {e}",
+                    known_hosts_file.display()
+                ),
+            )
+        })?;
+        KnownHosts::parse(&text).map(Some).map_err(|e| {
+            GitError::new(
+                GitErrorKind::Credentials,
+                format!(
+                    "source.auth.knownHostsFile {}: {e}",
+                    known_hosts_file.display()
+                ),
+            )
+        })
+    }
+
+    /// Whether the SSH host key `key` of `host` is known; the error says why it is refused.
+    fn check_host_key(
+        &self,
+        known: Option<&KnownHosts>,
+        host: &str,
+        key: Option<&[u8]>,
+    ) -> Result<(), String> {
+        let Some(known) = known else {
+            return Err(format!(
+                "{}: SSH needs source.auth.knownHostsFile to check the host key of {host}",
+                self.display_url()
+            ));
+        };
+        let Some(key) = key else {
+            return Err(format!("{host} sent no host key"));
+        };
+        match known.check(host, explicit_port(&self.url), key) {
+            HostKeyCheck::Known => Ok(()),
+            HostKeyCheck::Unknown => Err(format!(
+                "the host key of {host} is not in source.auth.knownHostsFile; add it (ssh-keyscan {host}) after checking its fingerprint"
+            )),
+            HostKeyCheck::Mismatch => Err(format!(
+                "the host key of {host} differs from the one in source.auth.knownHostsFile: refusing to connect (the key changed, or someone is in between)"
+            )),
+            HostKeyCheck::Revoked => Err(format!(
+                "the host key of {host} is revoked in source.auth.knownHostsFile"
+            )),
         }
     }
 

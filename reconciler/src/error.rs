@@ -27,7 +27,7 @@ pub enum Error {
     EmptyRender {
         /// How many live objects carry the instance label.
         live: usize,
-        /// The instance.
+        /// The instance whose objects would all be deleted.
         instance: String,
     },
     /// The server-side dry run refused objects: nothing was applied.
@@ -65,7 +65,7 @@ pub enum Error {
     Namespace {
         /// `read` or `create`.
         action: &'static str,
-        /// The namespace.
+        /// The namespace of an object to create.
         namespace: String,
         /// The API client's error.
         #[source]
@@ -267,7 +267,7 @@ impl Error {
 /// An object that could not be dry-run, applied or deleted, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
-    /// The object.
+    /// The object that failed.
     pub key: ObjectKey,
     /// What was attempted.
     pub verb: Verb,
@@ -373,7 +373,7 @@ pub enum GitErrorKind {
 }
 
 impl GitErrorKind {
-    /// The metric label of the kind.
+    /// The `kind` label of `reconciler_git_fetch_errors_total`.
     pub fn as_str(self) -> &'static str {
         match self {
             GitErrorKind::Unreachable => "unreachable",
@@ -392,7 +392,7 @@ impl GitErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct GitError {
-    /// What kind of failure.
+    /// What kind of failure: the metric label, and what `/status` shows.
     pub kind: GitErrorKind,
     /// What happened, for people.
     pub message: String,

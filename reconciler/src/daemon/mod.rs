@@ -2,6 +2,11 @@
 //! cron schedule, the webhook receiver, the HTTP endpoints, leader election on a Lease, and the
 //! loop that runs one sync at a time. The sync itself is pluggable ([`runner::SyncFn`]): apart
 //! from the Lease ([`lease`]), this module knows Git, time and HTTP, not the cluster.
+//!
+//! The modules form layers without import cycles: `config`, `error` and the small leaves
+//! (`schedule`, `knownhosts`, `metrics`, `time`) at the bottom; then `gitsource`, `trigger`,
+//! `status` and `syncfn`; `webhook` (requests judged without the state); the shared `state`;
+//! and on top `runner`, `server` and `lease`. `docs/daemon.md` has the table.
 
 pub mod config;
 pub mod error;

@@ -128,7 +128,7 @@ impl WorkTree {
         &self.dir
     }
 
-    /// The repository.
+    /// The Git repository of the work tree, for reads by revision.
     pub fn repository(&self) -> &Repository {
         &self.git
     }
@@ -142,7 +142,7 @@ impl WorkTree {
         std::fs::write(p, text)
     }
 
-    /// Removes a file.
+    /// Removes a file from the work tree (the next commit records it).
     pub fn remove(&self, path: &str) -> std::io::Result<()> {
         std::fs::remove_file(self.dir.join(path))
     }

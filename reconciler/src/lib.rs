@@ -17,6 +17,7 @@ pub mod error;
 pub mod git;
 pub mod notify;
 pub mod report;
+pub mod retry;
 pub mod rollout;
 pub mod sources;
 pub mod stop;

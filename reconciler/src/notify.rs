@@ -1,9 +1,12 @@
 //! Notifications: a JSON event POSTed to each configured URL on sync failure, rollout abort and
-//! rollout success, with a few retries; a URL that keeps failing is reported, never fatal.
+//! rollout success, with a few retries ([`Policy::NOTIFY`]); a URL that keeps failing is
+//! reported, never fatal.
 
 use std::time::Duration;
 
 use serde::Serialize;
+
+use crate::retry::{Policy, Retryable};
 
 /// An event for the notification webhooks.
 #[derive(Clone, Debug, Serialize)]
@@ -30,9 +33,6 @@ pub struct Notifier {
     http: reqwest::Client,
 }
 
-/// Attempts per URL.
-const ATTEMPTS: u32 = 3;
-
 impl Notifier {
     /// A notifier for these URLs (none: events are dropped).
     pub fn new(urls: Vec<String>) -> Notifier {
@@ -42,33 +42,26 @@ impl Notifier {
         }
     }
 
-    /// Posts `event` to every URL; returns the URLs that failed, with why.
+    /// Posts `event` to every URL, each tried as [`Policy::NOTIFY`] says; returns the URLs
+    /// that failed, with why.
     pub async fn send(&self, event: &Event) -> Vec<String> {
         let mut failed = Vec::new();
         let body = serde_json::to_vec(event).expect("events serialize");
         for url in &self.urls {
-            let mut last = String::new();
-            let mut ok = false;
-            for attempt in 0..ATTEMPTS {
-                if attempt > 0 {
-                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-                }
-                let request = self
-                    .http
+            let (http, body) = (&self.http, &body);
+            let post = move || async move {
+                let request = http
                     .post(url)
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .body(body.clone())
                     .timeout(Duration::from_secs(5));
                 match request.send().await {
-                    Ok(r) if r.status().is_success() => {
-                        ok = true;
-                        break;
-                    }
-                    Ok(r) => last = format!("answered {}", r.status()),
-                    Err(e) => last = e.without_url().to_string(),
+                    Ok(r) if r.status().is_success() => Ok(()),
+                    Ok(r) => Err(format!("answered {}", r.status())),
+                    Err(e) => Err(e.without_url().to_string()),
                 }
-            }
-            if !ok {
+            };
+            if let Err(last) = post.retry(Policy::NOTIFY).await {
                 failed.push(format!("{}: {last}", redact(url)));
             }
         }

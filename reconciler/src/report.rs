@@ -131,14 +131,14 @@ pub struct Summary {
     pub delete: usize,
     /// Rollouts started.
     pub rollouts: usize,
-    /// Warnings.
+    /// Findings that deserve a look.
     pub warnings: usize,
-    /// Errors.
+    /// Findings that keep the change from being applied.
     pub errors: usize,
 }
 
 impl Report {
-    /// Counts of the report.
+    /// How many changes of each kind, rollouts and findings of each level.
     pub fn summary(&self) -> Summary {
         let count = |a| self.changes.iter().filter(|c| c.action == a).count();
         let level = |l| self.findings.iter().filter(|f| f.level == l).count();
@@ -157,7 +157,7 @@ impl Report {
         !self.changes.is_empty()
     }
 
-    /// Whether a finding is an error.
+    /// Whether a finding keeps the change from being applied.
     pub fn has_errors(&self) -> bool {
         self.findings.iter().any(|f| f.level == Level::Error)
     }

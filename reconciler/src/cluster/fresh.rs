@@ -23,14 +23,13 @@ use tokio::time::Instant;
 use super::availability::{Availability, availability, settled};
 use super::live::LiveObject;
 use super::{Cluster, retry};
+use crate::retry::{Policy, Retryable};
 
 /// The longest a pass waits, in all, for the Components it created to settle.
 pub const SETTLE: Duration = Duration::from_secs(10);
 
 /// Seconds after which the API server ends a watch; it is started again from where it was.
 const WATCH_SECONDS: u32 = 25;
-/// Pause before listing again after the LIST or the WATCH failed.
-const AGAIN: Duration = Duration::from_millis(200);
 
 /// What one namespace's watch knows.
 #[derive(Clone, Debug, Default)]
@@ -232,101 +231,124 @@ struct Source {
 }
 
 /// WATCHes the Components of a namespace from `seeded` (the resourceVersion of what the
-/// snapshot holds) or else from a LIST; LISTs again when the watch expires or fails. Events
-/// that arrive together are applied together (one wake-up of the waiting steps, not one per
-/// event).
+/// snapshot holds) or else from a LIST; LISTs again when the watch expires or fails.
 async fn follow(source: Source, tx: watch::Sender<Snapshot>, mut seeded: Option<String>) {
     loop {
-        let listed = match seeded.take() {
-            Some(version) => Ok(version),
-            None => list(&source).await.map(|(components, version)| {
+        let version = match seeded.take() {
+            Some(version) => version,
+            None => relist(&source, &tx).await,
+        };
+        watch_from(&source, &tx, version).await;
+    }
+}
+
+/// LISTs the Components until a LIST answers ([`Policy::WATCH_RELIST`]), each failure recorded
+/// in the snapshot meanwhile; the snapshot then holds the answer. The LIST's resourceVersion.
+async fn relist(source: &Source, tx: &watch::Sender<Snapshot>) -> String {
+    let failed = |e: &String| tx.send_modify(|s| s.error = Some(e.clone()));
+    loop {
+        let listed = (|| list(source))
+            .retry(Policy::WATCH_RELIST)
+            .notify(|e, _| failed(e))
+            .await;
+        match listed {
+            Ok((components, version)) => {
                 tx.send_modify(|s| {
                     s.components = components;
                     s.synced = true;
                     s.error = None;
                 });
-                version
-            }),
+                return version;
+            }
+            // Only if the policy ever ends: start it over.
+            Err(e) => failed(&e),
+        }
+    }
+}
+
+/// WATCHes the Components from `version`, again each time the API server ends the watch,
+/// until it expires or fails. Events that arrive together are applied together (one wake-up
+/// of the waiting steps, not one per event).
+async fn watch_from(source: &Source, tx: &watch::Sender<Snapshot>, mut version: String) {
+    loop {
+        let params = WatchParams::default()
+            .labels(&source.selector)
+            .timeout(WATCH_SECONDS);
+        let opened = async {
+            let req = source
+                .request
+                .watch(&params, &version)
+                .map_err(kube::Error::BuildRequest)?;
+            source.client.request_events::<Lean>(req).await
         };
-        let mut version = match listed {
-            Ok(version) => version,
+        let stream = match opened.await {
+            Ok(s) => s,
             Err(e) => {
-                tx.send_modify(|s| s.error = Some(e));
-                tokio::time::sleep(AGAIN).await;
-                continue;
+                tx.send_modify(|s| s.error = Some(retry::describe(&e)));
+                let pause = Policy::WATCH_RELIST.delay(1).unwrap_or_default();
+                tokio::time::sleep(pause).await;
+                return;
             }
         };
-        loop {
-            let params = WatchParams::default()
-                .labels(&source.selector)
-                .timeout(WATCH_SECONDS);
-            let opened = async {
-                let req = source
-                    .request
-                    .watch(&params, &version)
-                    .map_err(kube::Error::BuildRequest)?;
-                source.client.request_events::<Lean>(req).await
-            };
-            let stream = match opened.await {
-                Ok(s) => s,
-                Err(e) => {
-                    tx.send_modify(|s| s.error = Some(retry::describe(&e)));
-                    tokio::time::sleep(AGAIN).await;
-                    break;
-                }
-            };
-            let mut batches = std::pin::pin!(stream.ready_chunks(512));
-            let mut expired = false;
-            while let Some(batch) = batches.next().await {
-                let mut changes: Vec<(String, Option<(Availability, bool)>)> = Vec::new();
-                for event in batch {
-                    match event {
-                        Ok(WatchEvent::Added(o) | WatchEvent::Modified(o)) => {
-                            if let Some(v) = o.metadata.resource_version.clone() {
-                                version = v;
-                            }
-                            let (name, entry) = o.judge();
-                            changes.push((name, Some(entry)));
-                        }
-                        Ok(WatchEvent::Deleted(o)) => {
-                            if let Some(v) = o.metadata.resource_version.clone() {
-                                version = v;
-                            }
-                            changes.push((o.metadata.name, None));
-                        }
-                        Ok(WatchEvent::Bookmark(b)) => version = b.metadata.resource_version,
-                        Ok(WatchEvent::Error(e)) => {
-                            // 410 Gone: the version is too old; anything else: start over too.
-                            tracing::debug!(code = e.code, message = %e.message, "component watch ended");
-                            expired = true;
-                            break;
-                        }
-                        Err(e) => {
-                            tracing::debug!(error = %e, "component watch failed");
-                            expired = true;
-                            break;
-                        }
+        let mut batches = std::pin::pin!(stream.ready_chunks(512));
+        while let Some(batch) = batches.next().await {
+            let (changes, expired) = read_batch(batch, &mut version);
+            if !changes.is_empty() {
+                tx.send_modify(|s| {
+                    for (name, entry) in changes {
+                        match entry {
+                            Some(e) => s.components.insert(name, e),
+                            None => s.components.remove(&name),
+                        };
                     }
-                }
-                if !changes.is_empty() {
-                    tx.send_modify(|s| {
-                        for (name, entry) in changes {
-                            match entry {
-                                Some(e) => s.components.insert(name, e),
-                                None => s.components.remove(&name),
-                            };
-                        }
-                    });
-                }
-                if expired {
-                    break;
-                }
+                });
             }
             if expired {
-                break;
+                return;
             }
         }
     }
+}
+
+/// A change of one Component: its name, and its availability and whether it has settled
+/// (`None`: deleted).
+type Change = (String, Option<(Availability, bool)>);
+
+/// The changes of a batch of watch events, up to an event that ends the watch (then `true`);
+/// `version` follows the events.
+fn read_batch(
+    batch: Vec<Result<WatchEvent<Lean>, kube::Error>>,
+    version: &mut String,
+) -> (Vec<Change>, bool) {
+    let mut changes = Vec::new();
+    for event in batch {
+        match event {
+            Ok(WatchEvent::Added(o) | WatchEvent::Modified(o)) => {
+                if let Some(v) = o.metadata.resource_version.clone() {
+                    *version = v;
+                }
+                let (name, entry) = o.judge();
+                changes.push((name, Some(entry)));
+            }
+            Ok(WatchEvent::Deleted(o)) => {
+                if let Some(v) = o.metadata.resource_version.clone() {
+                    *version = v;
+                }
+                changes.push((o.metadata.name, None));
+            }
+            Ok(WatchEvent::Bookmark(b)) => *version = b.metadata.resource_version,
+            Ok(WatchEvent::Error(e)) => {
+                // 410 Gone: the version is too old; anything else: start over too.
+                tracing::debug!(code = e.code, message = %e.message, "component watch ended");
+                return (changes, true);
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "component watch failed");
+                return (changes, true);
+            }
+        }
+    }
+    (changes, false)
 }
 
 type Listed = (BTreeMap<String, (Availability, bool)>, String);

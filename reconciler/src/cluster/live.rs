@@ -70,7 +70,7 @@ fn text_at(raw: &Value, pointer: &str) -> String {
 pub struct LiveState {
     /// Objects carrying the instance label, by key.
     pub objects: BTreeMap<ObjectKey, LiveObject>,
-    /// The inventory.
+    /// What the instance recorded as applied: the objects prune may delete.
     pub inventory: Inventory,
     /// The resourceVersion of each LIST, by kind and namespace: a watch from it sees every
     /// change since the pass read the live state.

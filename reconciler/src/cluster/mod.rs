@@ -117,9 +117,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     model::duration::parse(s)
 }
 
-/// A connected cluster.
+/// A cluster that serves the Vimana CRDs (checked on connecting).
 pub struct Cluster {
-    /// The client.
+    /// The kube client, with the request timeouts of [`ClusterArgs`].
     pub client: kube::Client,
     /// The simulated cluster behind `--cluster embedded`, kept alive with the client.
     pub embedded: Option<simcluster::Handle>,

@@ -4,6 +4,7 @@
 //! shows the rollout step by step, then commits a broken version and shows it rolled back.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -114,19 +115,42 @@ async fn demo(args: &Args) -> anyhow::Result<Outcome> {
         None => temp.path().to_path_buf(),
     };
     let repo_dir = dir.join("repo");
+    let cluster = Arc::new(start_cluster().await?);
+    let (repo, first) = create_repository(&repo_dir)?;
+    let manifests = render_demo(&repo_dir)?;
+    show_graph(&manifests)?;
+    show_diff(&cluster, &manifests).await?;
+    let daemon = Daemon::start(&dir, &repo_dir, cluster.clone()).await?;
+    show_first_sync(&cluster, &daemon, &first, manifests.len()).await?;
+    let adder = shift_the_adder(&repo, &cluster, &daemon).await?;
+    release_a_broken_version(&repo, &cluster, &daemon, &adder).await?;
+    show_rollout_status(&cluster).await?;
+    daemon.stop().await?;
+    if let Ok(cluster) = Arc::try_unwrap(cluster) {
+        cluster.close().await;
+    }
+    section(&format!(
+        "Done in {:.1} s. Nothing was installed: the cluster lived in this process.",
+        started.elapsed().as_secs_f64()
+    ));
+    println!(
+        "Next: `reconciler simcluster --kubeconfig-out sim.kubeconfig` for a cluster kubectl can see,"
+    );
+    println!("then `reconciler run --config FILE` against it (docs/daemon.md).");
+    Ok(Outcome::Success)
+}
 
+async fn start_cluster() -> anyhow::Result<Cluster> {
     section(
         "An embedded simulated cluster (Kubernetes API + Vimana operator) starts in this process",
     );
-    let cluster = Arc::new(
-        Cluster::embedded(simcluster::Config {
-            log_requests: false,
-            operator_delay: Duration::from_millis(300),
-            unavailable_versions: [BROKEN.to_owned()].into(),
-            ..simcluster::Config::default()
-        })
-        .await?,
-    );
+    let cluster = Cluster::embedded(simcluster::Config {
+        log_requests: false,
+        operator_delay: Duration::from_millis(300),
+        unavailable_versions: [BROKEN.to_owned()].into(),
+        ..simcluster::Config::default()
+    })
+    .await?;
     let url = cluster
         .embedded
         .as_ref()
@@ -134,37 +158,49 @@ async fn demo(args: &Args) -> anyhow::Result<Outcome> {
         .unwrap_or_default();
     println!("serving at {url}; Components of version {BROKEN} will never become Available");
     create_namespace(&cluster, "vimana").await?;
+    Ok(cluster)
+}
 
+/// The demo repository with [`FILES`] committed; its first commit.
+fn create_repository(repo_dir: &Path) -> anyhow::Result<(WorkTree, String)> {
     section(&format!(
         "A Git repository with the demo sources: {}",
         repo_dir.display()
     ));
-    let repo = WorkTree::init(&repo_dir)?;
+    let repo = WorkTree::init(repo_dir)?;
     for (path, text) in FILES {
         repo.write(path, text)?;
     }
     let first = repo.commit("Demo sources: one Vimana, two Domains, four Servers")?;
     println!("commit {} on main", &first[..12]);
+    Ok((repo, first))
+}
 
+fn render_demo(repo_dir: &Path) -> anyhow::Result<Vec<model::Manifest>> {
     let options = render::Options {
         path: "fixtures/demo".into(),
         ..render::Options::default()
     };
-    let output = render::render(&crate::sources::FsTree::new(&repo_dir)?, &options);
+    let output = render::render(&crate::sources::FsTree::new(repo_dir)?, &options);
     anyhow::ensure!(
         !output.diagnostics.has_errors(),
         "the demo sources do not render"
     );
-    let manifests = output.manifests.clone();
+    Ok(output.manifests)
+}
 
+fn show_graph(manifests: &[model::Manifest]) -> anyhow::Result<()> {
     section("reconciler graph: the dependency graph and the plan of a first sync");
     let dag =
-        graph::DependencyGraph::new(manifests.clone()).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        graph::DependencyGraph::new(manifests.to_vec()).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     print!("{}", graph::view::tree(&dag));
+    Ok(())
+}
 
+async fn show_diff(cluster: &Cluster, manifests: &[model::Manifest]) -> anyhow::Result<()> {
     section("reconciler diff: what a first sync would change (server-side dry run)");
     let sync_options = sync::Options::default();
-    let diff = sync::diff(&cluster, manifests.clone(), &sync_options).await?;
+    let diff = sync::diff(cluster, manifests.to_vec(), &sync_options).await?;
     for c in &diff.changes {
         println!("  + {} {}/{}", c.key.kind, c.key.namespace, c.key.name);
     }
@@ -175,57 +211,100 @@ async fn demo(args: &Args) -> anyhow::Result<Outcome> {
             .last()
             .unwrap_or_default()
     );
+    Ok(())
+}
 
-    section(
-        "reconciler run: the daemon follows the repository (webhooks, endpoints, one sync at a time)",
-    );
-    let secret = dir.join("webhook-secret");
-    std::fs::write(&secret, SECRET)?;
-    let config = Config::parse(
-        &format!(
-            "instance: default\nsource:\n  url: {repo}\n  ref: main\n  path: fixtures/demo\n  cacheDir: {cache}\nschedule: \"off\"\nwebhook:\n  listen: 127.0.0.1:0\n  secretFile: {secret}\ncluster:\n  namespace: vimana\n",
-            repo = repo_dir.display(),
-            cache = dir.join("cache").display(),
-            secret = secret.display(),
-        ),
-        None,
-    )?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
-    let daemon = tokio::spawn(crate::commands::run::serve(
-        config,
-        cluster.clone(),
-        async move {
-            let _ = stop_rx.await;
-        },
-        move |_, addr| {
-            let _ = addr_tx.send(addr);
-        },
-    ));
-    let addr = addr_rx.await.context("the daemon did not start")?;
-    let http = reqwest::Client::new();
-    let base = format!("http://{addr}");
-    println!("listening on {base} (/status, /metrics, /hooks/github, ...)");
-    let status = wait_synced(&http, &base, &first).await?;
+/// The daemon of the demo, running in this process, and its HTTP address.
+struct Daemon {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Daemon {
+    /// Starts `reconciler run` on the repository of `repo_dir` with a webhook secret and a
+    /// cache in `dir`.
+    async fn start(dir: &Path, repo_dir: &Path, cluster: Arc<Cluster>) -> anyhow::Result<Daemon> {
+        section(
+            "reconciler run: the daemon follows the repository (webhooks, endpoints, one sync at a time)",
+        );
+        let secret = dir.join("webhook-secret");
+        std::fs::write(&secret, SECRET)?;
+        let config = Config::parse(
+            &format!(
+                "instance: default\nsource:\n  url: {repo}\n  ref: main\n  path: fixtures/demo\n  cacheDir: {cache}\nschedule: \"off\"\nwebhook:\n  listen: 127.0.0.1:0\n  secretFile: {secret}\ncluster:\n  namespace: vimana\n",
+                repo = repo_dir.display(),
+                cache = dir.join("cache").display(),
+                secret = secret.display(),
+            ),
+            None,
+        )?;
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+        let serve = crate::commands::run::serve(
+            config,
+            cluster,
+            async move {
+                let _ = stop_rx.await;
+            },
+            move |_, addr| {
+                let _ = addr_tx.send(addr);
+            },
+        );
+        let task = tokio::spawn(async move { serve.await.map_err(anyhow::Error::from) });
+        let addr = addr_rx.await.context("the daemon did not start")?;
+        let base = format!("http://{addr}");
+        println!("listening on {base} (/status, /metrics, /hooks/github, ...)");
+        Ok(Daemon {
+            stop,
+            task,
+            http: reqwest::Client::new(),
+            base,
+        })
+    }
+
+    async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await??;
+        Ok(())
+    }
+}
+
+/// Waits for the daemon's first sync and for the adder's first weights.
+async fn show_first_sync(
+    cluster: &Cluster,
+    daemon: &Daemon,
+    first: &str,
+    objects: usize,
+) -> anyhow::Result<()> {
+    let status = wait_synced(&daemon.http, &daemon.base, first).await?;
     println!(
         "first sync of {}: {} objects live",
         &first[..12],
         status["lastSync"]["objects"]
             .as_u64()
             .or_else(|| status["objects"].as_u64())
-            .unwrap_or(manifests.len() as u64)
+            .unwrap_or(objects as u64)
     );
     // New Servers get their weights once their Components are Available.
     let start = Instant::now();
-    while server_state(&cluster, "adder").await?.0.is_empty() {
+    while server_state(cluster, "adder").await?.0.is_empty() {
         anyhow::ensure!(
             start.elapsed() < Duration::from_secs(60),
             "the adder got no weights within a minute"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    print_weights(&cluster, "adder").await?;
+    print_weights(cluster, "adder").await
+}
 
+/// Commits a rollout of the adder to 1.1.0 and 1.2.0 and follows it; the adder's new source.
+async fn shift_the_adder(
+    repo: &WorkTree,
+    cluster: &Cluster,
+    daemon: &Daemon,
+) -> anyhow::Result<String> {
     section(
         "git commit: shift the adder to 1.1.0 and to 1.2.0 (rendered from Kumori), fast rollout policy",
     );
@@ -246,9 +325,19 @@ async fn demo(args: &Args) -> anyhow::Result<Outcome> {
     repo.write("fixtures/demo/calc/adder.yaml", &adder)?;
     let second = repo.commit("adder: move traffic to 1.1.0 and 1.2.0")?;
     println!("commit {}", &second[..12]);
-    webhook(&http, &base).await?;
-    watch_rollout(&cluster, &http, &base, &second).await?;
+    webhook(&daemon.http, &daemon.base).await?;
+    watch_rollout(cluster, &daemon.http, &daemon.base, &second).await?;
+    Ok(adder)
+}
 
+/// Commits all of the adder's traffic to a version that never becomes Available (its source
+/// from `adder`) and follows the rollback.
+async fn release_a_broken_version(
+    repo: &WorkTree,
+    cluster: &Cluster,
+    daemon: &Daemon,
+    adder: &str,
+) -> anyhow::Result<()> {
     section(&format!(
         "git commit: a broken version {BROKEN} takes all of the adder's traffic"
     ));
@@ -267,30 +356,18 @@ async fn demo(args: &Args) -> anyhow::Result<Outcome> {
     repo.write("fixtures/demo/calc/adder.yaml", &broken)?;
     let third = repo.commit(&format!("adder: release {BROKEN}"))?;
     println!("commit {}", &third[..12]);
-    webhook(&http, &base).await?;
-    watch_rollout(&cluster, &http, &base, &third).await?;
+    webhook(&daemon.http, &daemon.base).await?;
+    watch_rollout(cluster, &daemon.http, &daemon.base, &third).await
+}
 
+async fn show_rollout_status(cluster: &Cluster) -> anyhow::Result<()> {
     section("reconciler rollout status adder");
     let api = cluster.api(Kind::Server, "vimana");
     let live = api.get("adder").await?;
     if let Object::Server(s) = Object::from_value(serde_json::to_value(&live)?)? {
         print!("{}", crate::commands::rollout::status_text(&s));
     }
-
-    let _ = stop_tx.send(());
-    daemon.await??;
-    if let Ok(cluster) = Arc::try_unwrap(cluster) {
-        cluster.close().await;
-    }
-    section(&format!(
-        "Done in {:.1} s. Nothing was installed: the cluster lived in this process.",
-        started.elapsed().as_secs_f64()
-    ));
-    println!(
-        "Next: `reconciler simcluster --kubeconfig-out sim.kubeconfig` for a cluster kubectl can see,"
-    );
-    println!("then `reconciler run --config FILE` against it (docs/daemon.md).");
-    Ok(Outcome::Success)
+    Ok(())
 }
 
 async fn create_namespace(cluster: &Cluster, name: &str) -> anyhow::Result<()> {

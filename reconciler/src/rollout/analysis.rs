@@ -27,13 +27,13 @@ pub struct Analysis {
 /// What a measurement is about.
 #[derive(Clone, Debug)]
 pub struct Subject<'a> {
-    /// Server id.
+    /// The Server's `spec.id`: `{{server}}` in the query.
     pub server: &'a str,
-    /// Domain id.
+    /// The Server's `spec.domain`: `{{domain}}`.
     pub domain: &'a str,
-    /// Namespace.
+    /// The Server's namespace: `{{namespace}}`.
     pub namespace: &'a str,
-    /// Version.
+    /// The version measured (one the step gives more traffic): `{{version}}`.
     pub version: &'a str,
 }
 

@@ -72,7 +72,7 @@ pub struct Settings {
     /// The HTTP client of analyses, made at the first one (making one loads the TLS roots:
     /// too slow to do for every Server of a pass).
     pub http: Arc<std::sync::OnceLock<reqwest::Client>>,
-    /// Named analyses.
+    /// The analyses of the configuration, by the name a Server's annotation gives.
     pub analyses: BTreeMap<String, Analysis>,
     /// Default policy under the Servers' annotations.
     pub defaults: Policy,
@@ -146,7 +146,7 @@ impl Probe for ClusterProbe<'_> {
 /// The result of driving one Server's rollout in a pass.
 #[derive(Clone, Debug)]
 pub struct Driven {
-    /// The Server.
+    /// The Server driven.
     pub key: ObjectKey,
     /// The engine's verdict.
     pub advance: Advance,

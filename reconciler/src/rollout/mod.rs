@@ -103,7 +103,7 @@ impl std::fmt::Display for Verdict {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct State {
-    /// Phase.
+    /// Where the rollout is: moving, paused or ended.
     pub phase: Phase,
     /// Index of the last applied step in `steps`; `None` before the first.
     pub step: Option<usize>,
@@ -199,7 +199,8 @@ pub enum Request {
 
 /// Everything one transition looks at.
 pub struct Input<'a> {
-    /// Now.
+    /// The time the transition is made at: read by the caller, so that the engine is a
+    /// function of its input.
     pub now: DateTime<Utc>,
     /// The live weights.
     pub live: &'a Weights,

@@ -30,9 +30,9 @@ pub struct Options {
     pub revision: Option<String>,
     /// Rollout defaults under the Servers' annotations.
     pub rollout: rollout::Policy,
-    /// Named analyses for rollouts.
+    /// The analyses of the configuration, by the name a Server's annotation gives.
     pub analyses: BTreeMap<String, Analysis>,
-    /// Notification URLs.
+    /// Where rollout aborts and successes are announced (webhook URLs).
     pub notify: Vec<String>,
     /// Raised when the pass must stop at its next safe point (the daemon stops, or this replica
     /// lost the leadership): between waves and before rollout steps.

@@ -572,7 +572,7 @@ fn uses() -> Vec<Use> {
         },
         Use {
             file: "cluster/fresh.rs",
-            code: "                    .request\n                    .watch(&params, &version)",
+            code: "                .request\n                .watch(&params, &version)",
             needs: &[(VIMANA, "components", "watch", Name::Any)],
             why: "a rollout step waits for the Components the pass created to be Available",
         },

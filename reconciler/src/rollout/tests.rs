@@ -373,3 +373,17 @@ async fn no_live_traffic_goes_to_the_target_in_one_step() {
         "no bake without traffic to protect"
     );
 }
+
+#[test]
+fn measurements_keep_the_words_of_the_recorded_state() {
+    let m = Measurement {
+        version: "1.1.0".into(),
+        value: None,
+        outcome: Verdict::NoData,
+        detail: "err: no sample".into(),
+    };
+    let text = serde_json::to_string(&m).unwrap();
+    assert!(text.contains(r#""outcome":"no-data""#), "{text}");
+    assert_eq!(serde_json::from_str::<Measurement>(&text).unwrap(), m);
+    assert_eq!(Verdict::Fail.to_string(), "fail");
+}

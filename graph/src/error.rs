@@ -108,7 +108,7 @@ pub enum Error {
     Duplicate {
         /// Which identity.
         identity_kind: IdentityKind,
-        /// Its value.
+        /// The shared value (`<domain-id>:<server-id>` for a Server, say).
         value: String,
         /// The object seen first (in manifest order).
         first: End,

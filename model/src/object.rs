@@ -59,11 +59,11 @@ impl fmt::Display for Kind {
 /// Kubernetes identity of an object: kind, namespace and name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ObjectKey {
-    /// Kind.
+    /// Which of the four kinds.
     pub kind: Kind,
-    /// Namespace.
+    /// `metadata.namespace`.
     pub namespace: String,
-    /// Name.
+    /// `metadata.name`.
     pub name: String,
 }
 
@@ -77,18 +77,18 @@ impl fmt::Display for ObjectKey {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Object {
-    /// A Vimana.
+    /// `kind: Vimana`: the gateway, with its regions; Domains name it.
     Vimana(Vimana),
-    /// A Domain.
+    /// `kind: Domain`: an id, aliases and gRPC settings.
     Domain(Domain),
-    /// A Server.
+    /// `kind: Server`: its services and the weights of its versions.
     Server(Server),
-    /// A Component.
+    /// `kind: Component`: one version of a Server, an image.
     Component(Component),
 }
 
 impl Object {
-    /// The kind.
+    /// Which of the four kinds it is.
     pub fn kind(&self) -> Kind {
         match self {
             Object::Vimana(_) => Kind::Vimana,
@@ -210,7 +210,7 @@ impl SourceInfo {
 /// A rendered object with the place it came from (`None` for objects read from a cluster).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// The object.
+    /// The object as rendered, labels and annotations set.
     pub object: Object,
     /// Where it came from.
     pub source: Option<SourceInfo>,

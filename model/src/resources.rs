@@ -18,10 +18,10 @@ pub struct ObjectMeta {
     /// Namespace; always set on rendered objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
-    /// Labels.
+    /// `metadata.labels`, sorted by key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
-    /// Annotations.
+    /// `metadata.annotations`, sorted by key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
     /// Server-set: unique id.
@@ -95,7 +95,7 @@ pub trait Spec: Serialize + DeserializeOwned + Clone + fmt::Debug + PartialEq {
 /// the spec type and written on serialization.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Resource<S> {
-    /// Metadata.
+    /// Name, namespace, labels and annotations.
     pub metadata: ObjectMeta,
     /// Desired state.
     pub spec: S,

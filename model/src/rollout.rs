@@ -33,8 +33,11 @@ impl Default for Policy {
     }
 }
 
-/// A rollout annotation with a value that cannot be used.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The one error type of the crate: a rollout annotation with a value that cannot be used.
+/// (The name and value checks of [`crate::names`] and [`crate::duration`] return their reason
+/// as text, which the caller turns into a diagnostic or a configuration problem.)
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
 pub struct PolicyError {
     /// The annotation key.
     pub key: &'static str,

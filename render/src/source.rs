@@ -4,27 +4,31 @@
 
 use std::collections::BTreeMap;
 
-/// A file could not be listed or read.
+/// The one error type of the crate: a file or folder of a [`SourceTree`] could not be listed or
+/// read. Everything else that can be wrong with sources is a [`crate::Diagnostic`], not an error.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SourceError {
     /// No such file or folder.
     #[error("{path}: no such file or folder")]
     NotFound {
-        /// The path.
+        /// Repository-relative path that was asked for.
         path: String,
     },
     /// The path leaves the repository (`..` past the root, or a symbolic link out of it).
     #[error("{path}: leaves the repository")]
     OutsideRoot {
-        /// The path.
+        /// The path as asked for, before it was found to leave.
         path: String,
     },
-    /// Any other failure to read.
+    /// Any other failure to read. The cause is kept as text, not as a `#[source]`: the trees
+    /// that fail this way are the edge's (a folder, a Git revision), and their error types
+    /// (`std::io::Error`, `git2::Error`) are neither `Clone` nor comparable, nor welcome in a
+    /// crate that does no I/O.
     #[error("{path}: {message}")]
     Io {
-        /// The path.
+        /// Repository-relative path that was asked for.
         path: String,
-        /// What failed.
+        /// What failed, as the edge's error says it.
         message: String,
     },
 }

@@ -11,7 +11,7 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 /// A YAML value with its place in the file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
-    /// The value.
+    /// The value, scalars resolved by the core schema, aliases copied in.
     pub value: Value,
     /// Byte range in the file.
     pub span: Range<usize>,
@@ -24,13 +24,13 @@ pub enum Value {
     Null,
     /// `true` or `false`.
     Bool(bool),
-    /// An integer.
+    /// A plain scalar that reads as an integer (`42`, `0x2a`, `0o52`).
     Int(i64),
     /// A floating-point number.
     Float(f64),
-    /// A string.
+    /// A quoted scalar, a `!!str` one, or a plain one that is no other type.
     String(String),
-    /// A sequence.
+    /// A sequence, block or flow, in source order.
     Seq(Vec<Node>),
     /// A mapping, in source order.
     Map(Vec<(Node, Node)>),
@@ -95,7 +95,7 @@ impl Node {
 /// One document of a YAML stream.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Document {
-    /// The root node.
+    /// The document's top-level node (an empty document is not kept).
     pub root: Node,
 }
 
@@ -111,7 +111,7 @@ pub struct SyntaxError {
 /// A duplicate key in a mapping: the first and the second occurrence.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DuplicateKey {
-    /// The key.
+    /// The repeated key, as text.
     pub key: String,
     /// Span of the first occurrence.
     pub first: Range<usize>,

@@ -64,14 +64,14 @@ pub enum Action {
         object: Object,
         /// The live weights (empty for a new Server).
         from: Weights,
-        /// The desired weights.
+        /// The desired weights, which the step ends with.
         to: Weights,
     },
     /// Take every weight off a Server that is being deleted, before its Components go.
     Drain {
         /// The live Server, with its weights emptied and no status.
         object: Object,
-        /// Its live weights.
+        /// Its live weights, which the drain takes away.
         from: Weights,
     },
     /// Delete the object.
@@ -109,7 +109,7 @@ impl Action {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Step {
-    /// Its id.
+    /// Its position in the plan; other steps name it in `depends_on`.
     pub id: StepId,
     /// The node it acts on; a Weights or Drain step acts on a Weights node.
     pub node: Node,
@@ -133,7 +133,7 @@ pub struct Wave {
 /// A desired node whose live counterpart already is as desired.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Unchanged {
-    /// The node.
+    /// The desired node: an object, or a Server's Weights.
     pub node: Node,
     /// Platform identity of the object (of the Server, for a Weights node).
     pub identity: String,
@@ -144,9 +144,9 @@ pub struct Unchanged {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Withheld {
-    /// The Component.
+    /// The Component whose deletion is held back.
     pub node: Node,
-    /// Its identity.
+    /// Its platform identity `<domain>:<server>@<version>`.
     pub identity: String,
     /// The live Server that routes to it, which is neither desired nor deleted.
     pub server: ObjectKey,

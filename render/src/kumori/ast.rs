@@ -13,7 +13,7 @@ pub struct FileId(pub u32);
 /// A byte range of a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Span {
-    /// The file.
+    /// The file the range is in.
     pub file: FileId,
     /// First byte.
     pub start: u32,
@@ -31,7 +31,7 @@ impl Span {
         }
     }
 
-    /// The byte range.
+    /// The range as `usize` offsets, for labels and slicing.
     pub fn range(self) -> std::ops::Range<usize> {
         self.start as usize..self.end as usize
     }
@@ -49,7 +49,7 @@ impl Span {
 /// A name with its place.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Name {
-    /// The text.
+    /// The name as written (a quoted key without its quotes).
     pub text: String,
     /// Where it is.
     pub span: Span,
@@ -73,7 +73,7 @@ pub struct File {
 pub struct Import {
     /// Explicit alias.
     pub alias: Option<Name>,
-    /// The imported path.
+    /// Import path as written: `kumori`, `io`, `strconv`, or `<module path>[/<folder>]`.
     pub path: String,
     /// Span of the path string.
     pub span: Span,
@@ -118,20 +118,20 @@ pub enum DeclKind {
 pub struct TypeDecl {
     /// Alias or type.
     pub kind: DeclKind,
-    /// The declared name.
+    /// The name the declaration introduces in its package.
     pub name: Name,
-    /// The type expression.
+    /// What it stands for, an expression of the type grammar.
     pub ty: Expr,
-    /// The whole declaration.
+    /// From the keyword to the end of the type.
     pub span: Span,
 }
 
 /// A component, interface or implementation depending on the file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Component {
-    /// Its name.
+    /// The name that pairs an interface with its implementation.
     pub name: Name,
-    /// Its sections.
+    /// Its fields: the sections (`srv`, `config`, `resource`, `code`, ...).
     pub body: Block,
     /// `component X { ... }` (true) or unscoped (false).
     pub scoped: bool,
@@ -162,9 +162,9 @@ pub struct Service {
 /// `NAME = expr` inside `var ( ... )`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VarBinding {
-    /// The variable.
+    /// The name `var.NAME` refers to.
     pub name: Name,
-    /// Its value.
+    /// Evaluated on first use, once.
     pub value: Expr,
 }
 
@@ -201,14 +201,14 @@ pub struct Field {
     pub value: Expr,
     /// `= default`.
     pub default: Option<Expr>,
-    /// The whole field.
+    /// From the key to the end of the value (or of the default).
     pub span: Span,
 }
 
 /// An expression (a value or a type).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Expr {
-    /// What it is.
+    /// Which expression, with its parts.
     pub kind: ExprKind,
     /// Where.
     pub span: Span,
@@ -227,9 +227,9 @@ pub enum ExprKind {
     Path(Vec<Name>),
     /// `a.b(args)`.
     Call {
-        /// The function path.
+        /// `string`, `io.Open`, `kumori.Port`: a path of one or two names.
         callee: Vec<Name>,
-        /// The arguments.
+        /// In order.
         args: Vec<Expr>,
     },
     /// `[a, b]`.

@@ -35,7 +35,7 @@ pub struct Binding<'a> {
     pub module: String,
     /// Span of the `module` value.
     pub module_span: Range<usize>,
-    /// The bound artifact.
+    /// `component: NAME` or `deployment: NAME`.
     pub artifact: Artifact,
     /// Span of the `component`/`deployment` value.
     pub artifact_span: Range<usize>,

@@ -91,7 +91,7 @@ pub fn describe_value(v: &Value, env: &TypeEnv) -> String {
 }
 
 impl<'a> Checker<'a> {
-    /// A checker.
+    /// A checker without diagnostics yet.
     pub fn new(prog: &'a Program, env: &'a TypeEnv, known: &'a Known) -> Self {
         Checker {
             prog,

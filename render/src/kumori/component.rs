@@ -32,7 +32,7 @@ pub(super) struct Values<'a> {
 pub(super) struct Cx<'p> {
     /// The program holding the module.
     pub prog: &'p Program,
-    /// Its types.
+    /// The types of the program's packages and of the built-in library.
     pub env: &'p TypeEnv,
     /// The built-in types evaluation treats specially.
     pub known: &'p Known,

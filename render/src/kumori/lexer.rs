@@ -154,10 +154,10 @@ pub struct NumLit {
     pub octal: bool,
 }
 
-/// A token.
+/// A token: its kind, its place, and the text or number it carries.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Token {
-    /// What it is.
+    /// Which token; only names, strings and numbers carry more.
     pub kind: TokenKind,
     /// Byte range in the file.
     pub span: Range<usize>,

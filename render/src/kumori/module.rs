@@ -78,7 +78,7 @@ pub enum ImportTarget {
 /// A parsed file and what it sees.
 #[derive(Clone, Debug)]
 pub struct FileInfo {
-    /// The tree.
+    /// Its syntax tree, with error nodes where it did not parse.
     pub ast: ast::File,
     /// Its package (`None` for the built-in library).
     pub package: Option<usize>,
@@ -97,11 +97,11 @@ pub struct Package {
     pub dir: String,
     /// Index into [`Program::modules`].
     pub module: usize,
-    /// Its files.
+    /// The `.kumori` files of the folder, in path order.
     pub files: Vec<FileId>,
 }
 
-/// A loaded module.
+/// A module: a folder with a `kumori.mod.json`, and the modules it requires.
 #[derive(Clone, Debug)]
 pub struct Module {
     /// Repository-relative folder.
@@ -110,14 +110,14 @@ pub struct Module {
     pub path: String,
     /// `requires[].target` of the manifest.
     pub requires: Vec<String>,
-    /// The manifest.
+    /// The `kumori.mod.json` it was read from.
     pub manifest: FileId,
 }
 
 /// A component declaration: where it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ItemRef {
-    /// The file.
+    /// The file that declares it.
     pub file: FileId,
     /// Index into the file's items.
     pub item: usize,
@@ -130,7 +130,7 @@ pub struct Program {
     pub map: SourceMap,
     /// Parsed files, by [`FileId`] (`None` for files that are not Kumori sources).
     pub files: Vec<Option<FileInfo>>,
-    /// Packages.
+    /// Every package of the loaded modules, in load order.
     pub packages: Vec<Package>,
     /// Modules; the first is the one the binding names.
     pub modules: Vec<Module>,

@@ -12,7 +12,7 @@ use super::module::{ImportTarget, Program};
 /// Index into [`TypeEnv::decls`].
 pub type DeclId = usize;
 
-/// A type.
+/// A Kumori type, lowered from a type expression.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Ty {
     /// `any`.
@@ -53,22 +53,22 @@ impl StructTy {
     }
 }
 
-/// A declared field.
+/// A field of a struct type.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FieldTy {
-    /// Its name.
+    /// The field's key.
     pub name: String,
-    /// Its type.
+    /// The type its value must have.
     pub ty: Ty,
     /// `name?`.
     pub optional: bool,
     /// `= default`.
     pub default: Option<Expr>,
-    /// The key.
+    /// Where the field's key is written.
     pub span: Span,
 }
 
-/// A type declaration.
+/// A type declaration (`alias` or `type`) of a package or of the built-in library, lowered.
 #[derive(Clone, Debug)]
 pub struct Decl {
     /// Qualified name for messages: `kumori.Port`, `utils.Mode`.
@@ -77,14 +77,14 @@ pub struct Decl {
     pub kind: DeclKind,
     /// The type it stands for (the underlying type of a distinct type).
     pub ty: Ty,
-    /// The declared name.
+    /// Where the declared name is written.
     pub span: Span,
 }
 
 /// Every type declaration of a program.
 #[derive(Clone, Debug, Default)]
 pub struct TypeEnv {
-    /// The declarations.
+    /// Every declaration, indexed by [`DeclId`].
     pub decls: Vec<Decl>,
     names: HashMap<(Option<usize>, String), DeclId>,
 }

@@ -31,11 +31,11 @@ pub use value::{Num, V, Value};
 /// A declared config or resource of a component.
 #[derive(Clone, Debug)]
 pub struct Declared<'a> {
-    /// Its name.
+    /// Its name, where it is declared.
     pub name: &'a Name,
     /// Its declared type.
     pub ty: Ty,
-    /// Its default.
+    /// The value used when none is given; `None`: a value is required (or it is optional).
     pub default: Option<&'a Expr>,
 }
 
@@ -86,9 +86,9 @@ pub struct Scope<'a> {
 
 /// Evaluates expressions of one component (or deployment).
 pub struct Evaluator<'a> {
-    /// The program.
+    /// Every loaded file, for paths and imports.
     pub prog: &'a Program,
-    /// Its types.
+    /// The types of the program, to convert and check values.
     pub env: &'a TypeEnv,
     /// Special types.
     pub known: &'a Known,

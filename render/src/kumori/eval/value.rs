@@ -19,7 +19,7 @@ pub struct Num {
 /// An evaluated value and the place that produced it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Value {
-    /// The value.
+    /// What was evaluated.
     pub kind: V,
     /// Where it comes from (for a reference: the reference).
     pub span: Span,
@@ -34,7 +34,7 @@ pub enum V {
     Num(Num),
     /// A string.
     Str(String),
-    /// A list.
+    /// A list, items in order.
     List(Vec<Value>),
     /// A struct, fields in source order (keys with their spans).
     Struct(Vec<(Name, Value)>),

@@ -166,44 +166,20 @@ pub async fn drive(
     };
     let key = server.key();
     let live_server = live.get(&key).and_then(|o| match &o.object {
-        Object::Server(s) => Some(s.clone()),
+        Object::Server(s) => Some(s),
         _ => None,
     });
     let annotations = live_server
-        .as_ref()
         .map(|s| s.metadata.annotations.clone())
         .unwrap_or_default();
     let live_weights = live_server
-        .as_ref()
         .map(|s| s.spec.version_weights.clone())
         .unwrap_or_default();
-    let policy = Policy::from_annotations(&desired.metadata.annotations, &settings.defaults)
-        .map_err(|e| {
-            e.iter()
-                .map(|e| format!("{}: {}", e.key, e.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })?;
-    let analysis = match &policy.analysis {
-        Some(name) => Some(settings.analyses.get(name).ok_or_else(|| {
-            format!("the analysis {name:?} named by {} is not defined in the configuration (rollout.analyses)", keys::ROLLOUT_ANALYSIS)
-        })?),
-        None => None,
-    };
+    let (policy, analysis) = policy_of(desired, settings)?;
     let components = settings
         .components
         .versions(&desired.spec.domain, &desired.spec.id);
-    // Components this pass created that the target gives traffic to: waited for (within the
-    // pass's settling time) before the engine looks, so that it sees them settled and reads the
-    // clock after the wait.
-    for (version, weight) in to {
-        if *weight > 0
-            && let Some(key) = components.get(version)
-            && !live.contains_key(key)
-        {
-            settings.fresh.availability(key, true).await?;
-        }
-    }
+    wait_for_created(live, &components, to, settings).await?;
     let probe = ClusterProbe {
         live,
         fresh: &settings.fresh,
@@ -234,28 +210,74 @@ pub async fn drive(
         let state = advance.state.clone().or(previous);
         write(cluster, &key, &weights, state.as_ref()).await?;
     }
+    announce(cluster, settings, &key, &advance, &live_weights, to).await;
+    Ok(Driven { key, advance })
+}
+
+/// The rollout policy of the desired Server (its annotations over the defaults) and the
+/// analysis it names, if any.
+fn policy_of<'a>(
+    desired: &model::Server,
+    settings: &'a Settings,
+) -> Result<(Policy, Option<&'a Analysis>), String> {
+    let policy = Policy::from_annotations(&desired.metadata.annotations, &settings.defaults)
+        .map_err(|e| {
+            e.iter()
+                .map(|e| format!("{}: {}", e.key, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+    let analysis = match &policy.analysis {
+        Some(name) => Some(settings.analyses.get(name).ok_or_else(|| {
+            format!("the analysis {name:?} named by {} is not defined in the configuration (rollout.analyses)", keys::ROLLOUT_ANALYSIS)
+        })?),
+        None => None,
+    };
+    Ok((policy, analysis))
+}
+
+/// Waits (within the pass's settling time) for the Components this pass created that the
+/// target gives traffic to, so that the engine sees them settled and reads the clock after
+/// the wait.
+async fn wait_for_created(
+    live: &BTreeMap<ObjectKey, LiveObject>,
+    components: &BTreeMap<String, ObjectKey>,
+    to: &Weights,
+    settings: &Settings,
+) -> Result<(), String> {
+    for (version, weight) in to {
+        if *weight > 0
+            && let Some(key) = components.get(version)
+            && !live.contains_key(key)
+        {
+            settings.fresh.availability(key, true).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Records the end of a rollout on the Server (condition and Event) and notifies: an abort,
+/// or a success that moved live traffic (the first weights of a Server are not a rollout).
+async fn announce(
+    cluster: &Cluster,
+    settings: &Settings,
+    key: &ObjectKey,
+    advance: &Advance,
+    live_weights: &Weights,
+    to: &Weights,
+) {
     match &advance.status {
         Status::Aborted(reason) => {
-            record(cluster, &key, "False", "RolloutAborted", reason, "Warning").await;
-            notify(settings, &key, "rollout-aborted", reason).await;
+            record(cluster, key, "False", "RolloutAborted", reason, "Warning").await;
+            notify(settings, key, "rollout-aborted", reason).await;
         }
-        // The first weights of a Server without traffic are not a rollout: nothing to report.
         Status::Succeeded if advance.state.is_some() && live_weights.values().any(|w| *w > 0) => {
             let message = format!("traffic moved to {}", crate::report::weights_text(to));
-            record(
-                cluster,
-                &key,
-                "True",
-                "RolloutSucceeded",
-                &message,
-                "Normal",
-            )
-            .await;
-            notify(settings, &key, "rollout-succeeded", &message).await;
+            record(cluster, key, "True", "RolloutSucceeded", &message, "Normal").await;
+            notify(settings, key, "rollout-succeeded", &message).await;
         }
         _ => {}
     }
-    Ok(Driven { key, advance })
 }
 
 /// Applies a Server's weights and rollout state as [`MANAGER`].

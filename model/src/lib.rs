@@ -8,12 +8,14 @@
 
 pub mod duration;
 pub mod keys;
+pub mod kind;
 pub mod names;
 pub mod object;
 pub mod resources;
 pub mod rollout;
 
-pub use object::{Kind, Location, Manifest, Object, ObjectKey, SourceInfo};
+pub use kind::Kind;
+pub use object::{Location, Manifest, Object, ObjectKey, SourceInfo};
 pub use resources::{
     AuthSpec, Component, ComponentSpec, Condition, ConditionStatus, Domain, DomainSpec, GrpcSpec,
     ObjectMeta, ReflectionSpec, Resource, Server, ServerSpec, Spec, Status, Vimana, VimanaSpec,

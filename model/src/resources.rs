@@ -6,7 +6,7 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::object::Kind;
+use crate::kind::Kind;
 
 /// The metadata of a Vimana object that the reconciler reads and writes. Server-set fields are
 /// kept when an object comes from a cluster and are absent from rendered objects.

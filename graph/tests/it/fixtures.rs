@@ -20,7 +20,7 @@ fn in_ns<S: model::Spec>(name: &str, spec: S) -> Resource<S> {
     r
 }
 
-/// A Vimana.
+/// A Vimana of that name in the test namespace, with no regions.
 pub fn vimana(name: &str) -> Object {
     Object::Vimana(in_ns(name, VimanaSpec::default()))
 }

@@ -1,12 +1,22 @@
 //! Finding the artifact a binding names in its module: `Name` in any package of the module (the
 //! root first) or `folder/Name` in one folder, and the diagnostic when there is none.
 
+use std::ops::Range;
+
 use crate::diagnostic::{Diagnostic, closest, did_you_mean};
 use crate::source;
 
-use super::binding::{Artifact, Binding};
 use super::component::Cx;
 use super::module::ItemRef;
+
+/// Which artifact of a module a Component binds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Artifact {
+    /// `component: NAME`: a component, configured by the binding's `config` and `resource`.
+    Component(String),
+    /// `deployment: NAME`: a kdsl `deployment` of the module, which carries its own values.
+    Deployment(String),
+}
 
 /// What an artifact name found: a component implementation or a kdsl deployment.
 pub(super) enum Found {
@@ -17,16 +27,17 @@ pub(super) enum Found {
 }
 
 impl Cx<'_> {
-    /// The package, short name and item the binding's artifact names, or `None` (reported)
-    /// when the module has no such artifact.
+    /// The package, short name and item that `artifact` names in `module`, or `None` when the
+    /// module has no such artifact (reported `at` the name: file and range).
     pub(super) fn find_artifact(
         &self,
         module: usize,
-        binding: &Binding<'_>,
+        artifact: &Artifact,
+        at: (&str, Range<usize>),
         diags: &mut Vec<Diagnostic>,
     ) -> Option<(usize, String, Found)> {
         let prog = self.prog;
-        match &binding.artifact {
+        match artifact {
             Artifact::Component(name) => {
                 let (pkg, short) = self.find_package(module, name);
                 let imp = pkg.and_then(|p| {
@@ -39,7 +50,7 @@ impl Cx<'_> {
                 match imp {
                     Some((p, r)) => Some((p, short.to_owned(), Found::Component(r))),
                     None => {
-                        self.unknown_artifact(module, binding, "component", name, diags);
+                        self.unknown_artifact(module, at, "component", name, diags);
                         None
                     }
                 }
@@ -55,7 +66,7 @@ impl Cx<'_> {
                 match dep {
                     Some((p, r)) => Some((p, short.to_owned(), Found::Deployment(r))),
                     None => {
-                        self.unknown_artifact(module, binding, "deployment", name, diags);
+                        self.unknown_artifact(module, at, "deployment", name, diags);
                         None
                     }
                 }
@@ -103,7 +114,7 @@ impl Cx<'_> {
     fn unknown_artifact(
         &self,
         module: usize,
-        binding: &Binding<'_>,
+        (file, span): (&str, Range<usize>),
         kind: &str,
         name: &str,
         diags: &mut Vec<Diagnostic>,
@@ -147,11 +158,7 @@ impl Cx<'_> {
                 "kumori-unknown-artifact",
                 format!("module \"{mpath}\" has no {kind} `{name}`"),
             )
-            .at(
-                binding.file,
-                binding.artifact_span.clone(),
-                format!("no such {kind}"),
-            )
+            .at(file, span, format!("no such {kind}"))
             .help(help),
         );
     }

@@ -7,22 +7,13 @@ use crate::diagnostic::Diagnostic;
 use crate::source::{self, SourceTree};
 use crate::yaml::{self, Node};
 
-use super::artifact::Found;
+use super::artifact::{Artifact, Found};
 use super::ast::{self, Span};
 use super::component::{Cx, Values};
 use super::eval::{Given, Mode};
 use super::load::load;
 use super::module::Program;
 use super::render;
-
-/// Which artifact of a module a Component binds.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Artifact {
-    /// `component: NAME`: a component, configured by the binding's `config` and `resource`.
-    Component(String),
-    /// `deployment: NAME`: a kdsl `deployment` of the module, which carries its own values.
-    Deployment(String),
-}
 
 /// The source-only `spec.kumori` block of a Component, as written in the YAML source.
 #[derive(Clone, Debug)]
@@ -106,7 +97,8 @@ pub(super) fn evaluate(
 ) -> Option<Rendered> {
     let prog = cx.prog;
     let values = binding_values(binding, yaml_file, diags);
-    let (pkg, name, found) = cx.find_artifact(module, binding, diags)?;
+    let at = (binding.file, binding.artifact_span.clone());
+    let (pkg, name, found) = cx.find_artifact(module, &binding.artifact, at, diags)?;
     let source = format!("{}#{name}", prog.packages[pkg].key);
     let evaluated = match found {
         Found::Component(r) => cx.component(pkg, r, &values, Mode::Render, diags),

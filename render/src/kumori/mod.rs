@@ -34,7 +34,8 @@ pub mod types;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::source::SourceTree;
 
-pub use binding::{Artifact, Binding, Rendered};
+pub use artifact::Artifact;
+pub use binding::{Binding, Rendered};
 pub use cache::ModuleCache;
 
 use component::Cx;

@@ -32,6 +32,7 @@ use super::config::{Config, LeaderElectionConfig};
 use super::error::Error;
 use super::state::{Role, State};
 use crate::cluster::retry::describe;
+use crate::retry::Policy;
 
 /// Prefix of the Lease's name; the instance name follows.
 pub const LEASE_PREFIX: &str = "reconciler-";
@@ -270,10 +271,12 @@ impl Inner {
     /// Candidate, then leader, then candidate again..., until `stop` is raised.
     async fn elect(self: Arc<Inner>, mut stop: watch::Receiver<bool>) {
         let s = &self.settings;
+        // Candidate: try now, then every retry period with up to 20 % jitter, so that replicas
+        // started together do not keep colliding. The policy is constant: the delay after one
+        // failure is the delay after any.
+        let retry = Policy::lease(s.retry_period);
         let mut failures = 0u32;
         loop {
-            // Candidate: try now, then every retry period with up to 20 % jitter, so that
-            // replicas started together do not keep colliding.
             let sent = Instant::now();
             let attempt = self.attempt(s.renew_deadline).await;
             match attempt {
@@ -302,8 +305,8 @@ impl Inner {
                     }
                 }
             }
-            let jitter = s.retry_period.mul_f64(rand::random::<f64>() * 0.2);
-            if !pause(s.retry_period + jitter, &mut stop).await {
+            let wait = retry.delay(1).unwrap_or(s.retry_period);
+            if !pause(wait, &mut stop).await {
                 return;
             }
         }

@@ -26,34 +26,25 @@ pub use super::syncfn::{SyncError, SyncFn, SyncReport, SyncRequest, SyncResult, 
 use super::time::rfc3339;
 use super::trigger::Pending;
 pub use super::trigger::Trigger;
+use crate::retry::{Jitter, Policy};
 use crate::stop::StopSignal;
 
-/// Exponential backoff with jitter for retries.
+/// Retry delays other than the daemon's own ([`Policy::FAILED_SYNC`]: 1 s doubling to 5 min),
+/// for tests that cannot wait that long: doubling from `initial` up to `max`, each delay
+/// between half and all of that.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Backoff {
     /// Delay after the first failure (before jitter).
     pub initial: Duration,
-    /// Largest delay.
+    /// Largest delay (before jitter).
     pub max: Duration,
 }
 
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(300),
-        }
-    }
-}
-
-impl Backoff {
-    /// The delay after `failures` failures in a row: `initial · 2^(failures-1)` capped at
-    /// `max`, of which the upper half is scaled by `sample` in `[0, 1)` ("equal jitter": never
-    /// less than half, so retries cannot bunch up at zero).
-    pub fn delay(&self, failures: u32, sample: f64) -> Duration {
-        let exp = failures.saturating_sub(1).min(30);
-        let base = self.initial.saturating_mul(1u32 << exp).min(self.max);
-        base / 2 + (base / 2).mul_f64(sample.clamp(0.0, 1.0))
+impl From<Backoff> for Policy {
+    fn from(b: Backoff) -> Policy {
+        Policy::exponential(b.initial)
+            .max_delay(b.max)
+            .jitter(Jitter::Equal)
     }
 }
 
@@ -63,7 +54,7 @@ pub struct Runner {
     source: Arc<GitSource>,
     sync: SyncFn,
     schedule: Option<Schedule>,
-    backoff: Backoff,
+    retry: Policy,
 }
 
 /// How a pass ended, for the retry policy.
@@ -86,10 +77,11 @@ impl Retries {
         self.at = None;
     }
 
-    /// Counts a failure and plans a retry after the backoff's delay for it; returns the delay.
-    fn plan(&mut self, backoff: &Backoff) -> Duration {
+    /// Counts a failure and plans a retry after the policy's delay for it; returns the delay.
+    fn plan(&mut self, policy: &Policy) -> Duration {
         self.failures += 1;
-        let delay = backoff.delay(self.failures, rand::random::<f64>());
+        // The daemon's policies make no end of attempts: there is always a delay.
+        let delay = policy.delay(self.failures).unwrap_or_default();
         self.at = Some(Instant::now() + delay);
         delay
     }
@@ -116,13 +108,13 @@ impl Runner {
             source,
             sync,
             schedule,
-            backoff: Backoff::default(),
+            retry: Policy::FAILED_SYNC,
         }
     }
 
     /// Replaces the retry backoff (tests use short delays).
     pub fn with_backoff(mut self, backoff: Backoff) -> Runner {
-        self.backoff = backoff;
+        self.retry = backoff.into();
         self
     }
 
@@ -221,7 +213,7 @@ impl Runner {
         match pass {
             Pass::Synced | Pass::SyncFailed { retry: false } => retries.clear(),
             Pass::FetchFailed(error) => {
-                let delay = retries.plan(&self.backoff);
+                let delay = retries.plan(&self.retry);
                 let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
                 let in_a_row = self.state.fetch_failed(&error, Some(next));
                 tracing::warn!(
@@ -234,7 +226,7 @@ impl Runner {
                 );
             }
             Pass::SyncFailed { retry: true } => {
-                let delay = retries.plan(&self.backoff);
+                let delay = retries.plan(&self.retry);
                 tracing::info!(
                     retry_in_ms = delay.as_millis() as u64,
                     "sync will be retried"

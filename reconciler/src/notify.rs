@@ -12,8 +12,8 @@ use crate::retry::{Policy, Retryable};
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
-    /// `sync-failed`, `rollout-aborted` or `rollout-succeeded`.
-    pub kind: String,
+    /// What the event announces.
+    pub kind: EventKind,
     /// Reconciler instance.
     pub instance: String,
     /// Git revision, if known.
@@ -24,6 +24,18 @@ pub struct Event {
     pub message: String,
     /// When, RFC 3339.
     pub time: String,
+}
+
+/// What an event announces, sent as `sync-failed`, `rollout-aborted` or `rollout-succeeded`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    /// A sync of the daemon failed.
+    SyncFailed,
+    /// A rollout was rolled back to its baseline.
+    RolloutAborted,
+    /// A rollout moved live traffic to its target.
+    RolloutSucceeded,
 }
 
 /// Sends events to a list of URLs.

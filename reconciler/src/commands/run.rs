@@ -104,7 +104,7 @@ pub async fn serve(
             let result = pass(&cluster, &req, &options).await;
             if let Err(e) = &result {
                 let event = notify::Event {
-                    kind: "sync-failed".into(),
+                    kind: notify::EventKind::SyncFailed,
                     instance: options.instance.clone(),
                     revision: options.revision.clone(),
                     object: None,

@@ -20,7 +20,7 @@ use crate::cluster::availability::{Availability, availability};
 use crate::cluster::fresh::Fresh;
 use crate::cluster::live::LiveObject;
 use crate::cluster::{Cluster, retry};
-use crate::notify::{self, Notifier};
+use crate::notify::{self, EventKind, Notifier};
 
 /// Field manager of the weights and the rollout state. Weights have one owner, so that a
 /// version dropped from the weights is removed by server-side apply (a second owner would keep
@@ -269,12 +269,12 @@ async fn announce(
     match &advance.status {
         Status::Aborted(reason) => {
             record(cluster, key, "False", "RolloutAborted", reason, "Warning").await;
-            notify(settings, key, "rollout-aborted", reason).await;
+            notify(settings, key, EventKind::RolloutAborted, reason).await;
         }
         Status::Succeeded if advance.state.is_some() && live_weights.values().any(|w| *w > 0) => {
             let message = format!("traffic moved to {}", crate::report::weights_text(to));
             record(cluster, key, "True", "RolloutSucceeded", &message, "Normal").await;
-            notify(settings, key, "rollout-succeeded", &message).await;
+            notify(settings, key, EventKind::RolloutSucceeded, &message).await;
         }
         _ => {}
     }
@@ -366,9 +366,9 @@ async fn record(
     }
 }
 
-async fn notify(settings: &Settings, key: &ObjectKey, kind: &str, message: &str) {
+async fn notify(settings: &Settings, key: &ObjectKey, kind: EventKind, message: &str) {
     let event = notify::Event {
-        kind: kind.into(),
+        kind,
         instance: settings.instance.clone(),
         revision: settings.revision.clone(),
         object: Some(format!("Server {}/{}", key.namespace, key.name)),

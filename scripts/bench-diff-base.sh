@@ -8,16 +8,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 domains=${1:-50} servers=${2:-60} versions=${3:-4}
 
-cargo build --release -q -p reconciler
+cargo build --release -q -p reconciler -p xtask
 bin=$PWD/target/release/reconciler
+xtask=$PWD/target/release/xtask
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 git -C "$work" init -q
-"$bin" generate --out "$work/src" --domains "$domains" --servers "$servers" --versions "$versions"
+"$xtask" generate --out "$work/src" --domains "$domains" --servers "$servers" --versions "$versions"
 git -C "$work" add -A
 git -C "$work" -c user.name=bench -c user.email=bench@localhost commit -qm base
-"$bin" generate --out "$work/src" --domains "$domains" --servers "$servers" --versions "$versions" --bump-every 10
+"$xtask" generate --out "$work/src" --domains "$domains" --servers "$servers" --versions "$versions" --bump-every 10
 
 for run in 1 2 3; do
   # Exit 1 means "changes found"; the shell wrapper keeps time(1) from reporting it.

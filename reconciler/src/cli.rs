@@ -40,13 +40,6 @@ pub enum Command {
     /// Print the dependency graph of a folder of sources and the plan of a first sync
     /// (`--format text|dot|json`).
     Graph(commands::graph::Args),
-    /// Write a synthetic repository of any size, for benchmarks.
-    #[command(hide = true)]
-    Generate(commands::generate::Args),
-    /// Measure render, plan, sync, diff and memory at several sizes next to kubectl on a
-    /// simulated cluster (docs/performance.md).
-    #[command(hide = true)]
-    Bench(commands::bench::Args),
     /// Serve the simulated cluster (a Kubernetes API stand-in with the Vimana CRDs) until stopped.
     Simcluster(commands::simcluster::Args),
 }
@@ -94,8 +87,6 @@ pub fn main() -> ExitCode {
         Command::Rollout(args) => commands::rollout::run(&args),
         Command::Run(args) => commands::run::run(&args),
         Command::Graph(args) => commands::graph::run(&args),
-        Command::Generate(args) => commands::generate::run(&args),
-        Command::Bench(args) => commands::bench::run(&args),
         Command::Simcluster(args) => commands::simcluster::run(&args),
     };
     match result {

@@ -1,9 +1,7 @@
 //! One module per subcommand.
 
-pub mod bench;
 pub mod demo;
 pub mod diff;
-pub mod generate;
 pub mod graph;
 pub mod render;
 pub mod rollout;

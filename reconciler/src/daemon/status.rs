@@ -120,7 +120,7 @@ pub struct Status {
     /// The last sync, successful or not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_sync: Option<SyncRecord>,
-    /// The last successful sync.
+    /// The last sync that applied its revision: what is live now, while later ones fail.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_successful_sync: Option<SyncRecord>,
     /// Rollouts as last reported.

@@ -13,6 +13,7 @@ mod render;
 mod rollout;
 mod run;
 mod sync;
+mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -161,7 +161,7 @@ fn wait_for_port(port: u16, child: &mut Child) {
 /// `git daemon` serving a folder on loopback; stopped when dropped.
 pub struct GitDaemon {
     child: Child,
-    /// The port.
+    /// The loopback port it listens on (`git://127.0.0.1:PORT/`).
     pub port: u16,
 }
 
@@ -370,7 +370,7 @@ async fn cgi(
 /// dropped. `None` when `sshd` or `ssh-keygen` is not installed (Debian: openssh-server).
 pub struct Sshd {
     child: Child,
-    /// The port.
+    /// The loopback port sshd listens on.
     pub port: u16,
     /// The user that may log in.
     pub user: String,

@@ -1,4 +1,4 @@
-//! `reconciler generate` (hidden): writes a synthetic repository of any size for benchmarks:
+//! `xtask generate`: writes a synthetic repository of any size for benchmarks:
 //! one Vimana, `domains` Domains with `servers` Servers each, `versions` Components per Server,
 //! half of the Components bound to one of a few Kumori modules written under `components/`.
 
@@ -7,9 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::Outcome;
-
-/// Arguments of `reconciler generate`.
+/// Arguments of `xtask generate`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Folder to write (created; existing files of the same names are replaced).
@@ -178,7 +176,7 @@ fn domain_id(d: usize) -> String {
 
 /// Writes the repository: the Kumori modules, then one file per Domain with its Servers and
 /// Components.
-pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+pub fn run(args: &Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     for (folder, component, image) in MODULES {
@@ -257,5 +255,5 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         std::fs::write(args.out.join(format!("domain-{d}.yaml")), text)?;
     }
     eprintln!("wrote {objects} objects to {}", args.out.display());
-    Ok(Outcome::Success)
+    Ok(())
 }

@@ -1,34 +1,19 @@
-//! A fuzz-style test: random byte and token mutations of the fixtures and golden inputs, with a
-//! fixed seed and a bounded count. The parser (and, on a smaller budget, the whole front end)
-//! must never panic, and every diagnostic must point inside its file on character boundaries.
+//! A fuzz-style test: random byte and token mutations of the fixtures and golden inputs
+//! (proptest, from a fixed seed and with a bounded count, so a failure reproduces and shrinks to
+//! a small mutation). The parser (and, on a smaller budget, the whole front end) must never
+//! panic, and every diagnostic must point inside its file on character boundaries.
 
 use std::path::Path;
 
+use proptest::collection::vec;
+use proptest::prelude::{Strategy, any, prop_oneof};
+use proptest::sample::Index;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use render::kumori::ast::FileId;
 use render::kumori::parser::parse;
 use render::{Diagnostics, MemTree};
 
 use super::harness::{repo_root, split_fixture};
-
-/// xorshift64*: small, deterministic, good enough to pick mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-}
 
 const TOKENS: &[&str] = &[
     "{",
@@ -76,32 +61,73 @@ const TOKENS: &[&str] = &[
     "\t",
 ];
 
-fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
+/// One edit of a mutation; positions are fractions of the input's length at the time.
+#[derive(Clone, Debug)]
+enum Edit {
+    /// Overwrite one byte (insert it as a token's first byte in an empty input).
+    Byte { at: Index, byte: u8 },
+    /// Delete up to `len` bytes.
+    Delete { at: Index, len: usize },
+    /// Copy up to `len` bytes to another place.
+    Copy { at: Index, len: usize, to: Index },
+    /// Insert one of [`TOKENS`].
+    Token { at: Index, token: Index },
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        1 => (any::<Index>(), any::<u8>()).prop_map(|(at, byte)| Edit::Byte { at, byte }),
+        1 => (any::<Index>(), 0..16usize).prop_map(|(at, len)| Edit::Delete { at, len }),
+        1 => (any::<Index>(), 0..32usize, any::<Index>())
+            .prop_map(|(at, len, to)| Edit::Copy { at, len, to }),
+        2 => (any::<Index>(), any::<Index>()).prop_map(|(at, token)| Edit::Token { at, token }),
+    ]
+}
+
+/// One to four edits.
+fn mutation() -> impl Strategy<Value = Vec<Edit>> {
+    vec(edit(), 1..=4)
+}
+
+fn mutate(input: &[u8], edits: &[Edit]) -> Vec<u8> {
     let mut b = input.to_vec();
-    for _ in 0..1 + rng.below(4) {
-        let at = rng.below(b.len() + 1);
-        match rng.below(5) {
-            0 if !b.is_empty() => {
-                let i = rng.below(b.len());
-                b[i] = (rng.next() & 0xff) as u8;
+    for e in edits {
+        match e {
+            Edit::Byte { at, byte } if !b.is_empty() => {
+                let i = at.index(b.len());
+                b[i] = *byte;
             }
-            1 => {
-                let end = (at + rng.below(16)).min(b.len());
+            Edit::Byte { byte, .. } => b.push(*byte),
+            Edit::Delete { at, len } => {
+                let at = at.index(b.len() + 1);
+                let end = (at + len).min(b.len());
                 b.drain(at..end);
             }
-            2 => {
-                let end = (at + rng.below(32)).min(b.len());
+            Edit::Copy { at, len, to } => {
+                let at = at.index(b.len() + 1);
+                let end = (at + len).min(b.len());
                 let chunk = b[at..end].to_vec();
-                let to = rng.below(b.len() + 1);
+                let to = to.index(b.len() + 1);
                 b.splice(to..to, chunk);
             }
-            _ => {
-                let t = TOKENS[rng.below(TOKENS.len())].as_bytes();
+            Edit::Token { at, token } => {
+                let at = at.index(b.len() + 1);
+                let t = token.get(TOKENS).as_bytes();
                 b.splice(at..at, t.iter().copied());
             }
         }
     }
     b
+}
+
+/// A runner of `cases` cases from a fixed seed; nothing is written to disk.
+fn runner(cases: u32) -> TestRunner {
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
 }
 
 fn corpus() -> Vec<(String, String)> {
@@ -148,10 +174,10 @@ fn spans_are_sane(text: &str, ds: &[render::Diagnostic]) {
 #[test]
 fn the_parser_never_panics_on_mutated_sources() {
     let corpus = corpus();
-    let mut rng = Rng(0x5eed_cafe_f00d_1234);
-    for i in 0..3000 {
-        let (name, text) = &corpus[i % corpus.len()];
-        let bytes = mutate(&mut rng, text.as_bytes());
+    let cases = (any::<Index>(), mutation());
+    let result = runner(3000).run(&cases, |(file, edits)| {
+        let (name, text) = file.get(&corpus);
+        let bytes = mutate(text.as_bytes(), &edits);
         let text = String::from_utf8_lossy(&bytes);
         let result = std::panic::catch_unwind(|| parse("f.kumori", FileId(0), &text));
         let p =
@@ -162,6 +188,10 @@ fn the_parser_never_panics_on_mutated_sources() {
         ds.files.add("f.kumori", &text);
         ds.items = p.diagnostics;
         let _ = ds.to_text(&|p| p.to_owned(), false);
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
     }
 }
 
@@ -172,15 +202,15 @@ fn the_front_end_never_panics_on_mutated_modules() {
         .filter(|(_, t)| t.starts_with("//- ") || t.contains("\n//- "))
         .collect();
     assert!(!corpus.is_empty());
-    let mut rng = Rng(0x0bad_5eed_1234_5678);
-    for i in 0..400 {
-        let (name, text) = &corpus[i % corpus.len()];
+    let cases = (any::<Index>(), any::<Index>(), mutation());
+    let result = runner(400).run(&cases, |(file, victim, edits)| {
+        let (name, text) = file.get(&corpus);
         let files = split_fixture(text);
         let mut tree = MemTree::new();
-        let victim = rng.below(files.len());
+        let victim = victim.index(files.len());
         for (j, (path, body)) in files.iter().enumerate() {
             if j == victim && path.ends_with(".kumori") {
-                let bytes = mutate(&mut rng, body.as_bytes());
+                let bytes = mutate(body.as_bytes(), &edits);
                 tree.insert(path.clone(), String::from_utf8_lossy(&bytes).into_owned());
             } else {
                 tree.insert(path.clone(), body.clone());
@@ -195,5 +225,9 @@ fn the_front_end_never_panics_on_mutated_modules() {
             result.is_ok(),
             "the front end panicked on a mutation of {name}"
         );
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
     }
 }

@@ -294,6 +294,7 @@ fn thousands(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::median;
 
     fn run(seconds: f64, capped: bool) -> Run {
         Run {

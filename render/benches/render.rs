@@ -1,7 +1,7 @@
 //! Rendering a generated repository held in memory (`render::MemTree`), the shape that
-//! `reconciler generate` writes: one Vimana, Domains of 25 Servers with 3 Components each, every
+//! `xtask generate` writes: one Vimana, Domains of 25 Servers with 3 Components each, every
 //! second Component bound to the Kumori module of `fixtures/kumori/adder` with its own config
-//! values. Sizes of about 1,500 and 15,000 objects (`reconciler bench` measures 40,000 end to
+//! values. Sizes of about 1,500 and 15,000 objects (`xtask bench` measures 40,000 end to
 //! end).
 
 use std::fmt::Write as _;

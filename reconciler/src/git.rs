@@ -8,6 +8,8 @@ use render::{SourceError, SourceTree, source};
 const SYMLINK_MODE: i32 = 0o120000;
 /// How many symbolic links a read may follow before it gives up (loops).
 const MAX_LINKS: usize = 8;
+/// The longest target a symbolic link may name (Linux's `PATH_MAX`).
+const MAX_LINK_BYTES: u64 = 4096;
 
 /// The files of one Git tree (usually a commit's root tree).
 pub struct GitTree<'r> {
@@ -41,32 +43,43 @@ impl<'r> GitTree<'r> {
             .map_err(|_| SourceError::NotFound { path: dir.into() })
     }
 
-    fn read_following(&self, path: &str, links: usize) -> Result<Vec<u8>, SourceError> {
-        let entry = self
-            .root
-            .get_path(std::path::Path::new(path))
-            .map_err(|_| SourceError::NotFound { path: path.into() })?;
-        let blob = entry
-            .to_object(self.repo)
-            .and_then(|o| o.peel_to_blob())
-            .map_err(|e| SourceError::Io {
-                path: path.into(),
-                message: e.message().to_owned(),
-            })?;
-        if entry.filemode() != SYMLINK_MODE {
-            return Ok(blob.content().to_vec());
+    /// The blob that `path` names, following symbolic links while they stay inside the
+    /// repository, and its size, read from the object's header (a blob is never inflated to
+    /// learn its size: a few hundred bytes of pack can stand for gigabytes).
+    fn resolve(&self, path: &str) -> Result<(git2::Oid, u64), SourceError> {
+        let io = |e: git2::Error| SourceError::Io {
+            path: path.into(),
+            message: e.message().to_owned(),
+        };
+        let odb = self.repo.odb().map_err(io)?;
+        let mut current = path.to_owned();
+        for _ in 0..=MAX_LINKS {
+            let entry = self
+                .root
+                .get_path(std::path::Path::new(&current))
+                .map_err(|_| SourceError::NotFound { path: path.into() })?;
+            let (size, kind) = odb.read_header(entry.id()).map_err(io)?;
+            let size = size as u64;
+            if kind != ObjectType::Blob {
+                return Err(SourceError::NotAFile { path: path.into() });
+            }
+            if entry.filemode() != SYMLINK_MODE {
+                return Ok((entry.id(), size));
+            }
+            // A link is followed only while it stays inside the repository; its target is a
+            // path, never longer than a path may be.
+            if size > MAX_LINK_BYTES {
+                return Err(SourceError::NotAFile { path: path.into() });
+            }
+            let blob = self.repo.find_blob(entry.id()).map_err(io)?;
+            let target = String::from_utf8_lossy(blob.content()).into_owned();
+            current = source::join(source::parent(&current), &target)
+                .map_err(|_| SourceError::OutsideRoot { path: path.into() })?;
         }
-        // A link is followed only while it stays inside the repository.
-        let target = String::from_utf8_lossy(blob.content()).into_owned();
-        if links >= MAX_LINKS {
-            return Err(SourceError::Io {
-                path: path.into(),
-                message: "too many levels of symbolic links".into(),
-            });
-        }
-        let resolved = source::join(source::parent(path), &target)
-            .map_err(|_| SourceError::OutsideRoot { path: path.into() })?;
-        self.read_following(&resolved, links + 1)
+        Err(SourceError::Io {
+            path: path.into(),
+            message: "too many levels of symbolic links".into(),
+        })
     }
 }
 
@@ -96,8 +109,17 @@ impl SourceTree for GitTree<'_> {
         Ok(out)
     }
 
+    fn size(&self, path: &str) -> Result<u64, SourceError> {
+        self.resolve(path).map(|(_, size)| size)
+    }
+
     fn read(&self, path: &str) -> Result<Vec<u8>, SourceError> {
-        self.read_following(path, 0)
+        let (id, _) = self.resolve(path)?;
+        let blob = self.repo.find_blob(id).map_err(|e| SourceError::Io {
+            path: path.into(),
+            message: e.message().to_owned(),
+        })?;
+        Ok(blob.content().to_vec())
     }
 
     fn is_dir(&self, path: &str) -> bool {

@@ -20,6 +20,34 @@ pub struct SourceArgs {
     /// Namespace of objects whose source names none.
     #[arg(long, default_value = "vimana", env = "RECONCILER_NAMESPACE")]
     pub namespace: String,
+    /// Change a bound of the render, as `KEY=VALUE` (`fileBytes=16MiB`, `depth=64`); repeat
+    /// for several. `docs/security.md` lists the limits and their defaults.
+    #[arg(long = "limit", value_name = "KEY=VALUE", value_parser = parse_limit)]
+    pub limits: Vec<String>,
+}
+
+impl SourceArgs {
+    /// The render's limits: the defaults with every `--limit` applied.
+    pub fn render_limits(&self) -> render::Limits {
+        limits(&self.limits)
+    }
+}
+
+/// The defaults with every `--limit KEY=VALUE` applied (each checked by [`parse_limit`]).
+pub fn limits(pairs: &[String]) -> render::Limits {
+    let mut limits = render::Limits::default();
+    for pair in pairs {
+        limits
+            .set_pair(pair)
+            .expect("checked when the command line was parsed");
+    }
+    limits
+}
+
+/// Checks one `--limit KEY=VALUE` as the command line is parsed.
+pub fn parse_limit(pair: &str) -> Result<String, String> {
+    render::Limits::default().set_pair(pair)?;
+    Ok(pair.to_owned())
 }
 
 /// A repository on disk: a folder seen through repository-relative paths. Reads never leave the
@@ -76,6 +104,26 @@ impl FsTree {
     }
 }
 
+impl FsTree {
+    /// The real path of `path` and its metadata, when it is a regular file inside the root
+    /// (symbolic links followed). A FIFO, socket or device is refused before it is opened:
+    /// opening a FIFO blocks until someone writes to it.
+    fn regular_file(&self, path: &str) -> Result<(PathBuf, std::fs::Metadata), SourceError> {
+        let real = self
+            .abs(path)
+            .canonicalize()
+            .map_err(|e| io_error(path, &e))?;
+        if !real.starts_with(&self.root) {
+            return Err(SourceError::OutsideRoot { path: path.into() });
+        }
+        let metadata = std::fs::metadata(&real).map_err(|e| io_error(path, &e))?;
+        if !metadata.is_file() {
+            return Err(SourceError::NotAFile { path: path.into() });
+        }
+        Ok((real, metadata))
+    }
+}
+
 fn io_error(path: &str, e: &std::io::Error) -> SourceError {
     if e.kind() == std::io::ErrorKind::NotFound {
         SourceError::NotFound { path: path.into() }
@@ -95,12 +143,13 @@ impl SourceTree for FsTree {
         Ok(out)
     }
 
+    fn size(&self, path: &str) -> Result<u64, SourceError> {
+        let (_, metadata) = self.regular_file(path)?;
+        Ok(metadata.len())
+    }
+
     fn read(&self, path: &str) -> Result<Vec<u8>, SourceError> {
-        let abs = self.abs(path);
-        let real = abs.canonicalize().map_err(|e| io_error(path, &e))?;
-        if !real.starts_with(&self.root) {
-            return Err(SourceError::OutsideRoot { path: path.into() });
-        }
+        let (real, _) = self.regular_file(path)?;
         std::fs::read(&real).map_err(|e| io_error(path, &e))
     }
 
@@ -141,6 +190,7 @@ pub fn render_tree(tree: &dyn SourceTree, path: &str, args: &SourceArgs) -> rend
         path: path.to_owned(),
         instance: args.instance.clone(),
         namespace: args.namespace.clone(),
+        limits: args.render_limits(),
     };
     render::render(tree, &options)
 }

@@ -9,7 +9,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, criterion_main};
-use render::{MemTree, Options};
+use render::{Limits, MemTree, Options};
 
 const SERVERS: usize = 25;
 const VERSIONS: usize = 3;
@@ -72,6 +72,7 @@ fn bench(c: &mut Criterion) {
         path: "src".into(),
         instance: "default".into(),
         namespace: "vimana".into(),
+        limits: Limits::default(),
     };
     let mut group = c.benchmark_group("render");
     group.sample_size(10);

@@ -10,6 +10,7 @@
 pub mod diagnostic;
 mod ignorefile;
 pub mod kumori;
+pub mod limits;
 pub mod source;
 mod vimana;
 pub mod yaml;
@@ -17,6 +18,7 @@ pub mod yaml;
 use model::Manifest;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
+pub use limits::Limits;
 pub use source::{MemTree, SourceError, SourceTree};
 
 /// Name of the ignore file honoured in every folder (gitignore syntax).
@@ -31,6 +33,8 @@ pub struct Options {
     pub instance: String,
     /// Namespace of objects whose source names none.
     pub namespace: String,
+    /// What the render may read and produce.
+    pub limits: Limits,
 }
 
 impl Default for Options {
@@ -39,6 +43,7 @@ impl Default for Options {
             path: String::new(),
             instance: "default".into(),
             namespace: "vimana".into(),
+            limits: Limits::default(),
         }
     }
 }

@@ -20,6 +20,25 @@ pub enum SourceError {
         /// The path as asked for, before it was found to leave.
         path: String,
     },
+    /// The file is larger than the limit it is read under ([`crate::Limits`]); nothing of it
+    /// was read.
+    #[error("{path}: {} is over the limit of {} ({key})", crate::limits::bytes_text(*size), crate::limits::bytes_text(*limit))]
+    TooLarge {
+        /// Repository-relative path that was asked for.
+        path: String,
+        /// Its size in bytes.
+        size: u64,
+        /// The limit it was read under.
+        limit: u64,
+        /// The name of that limit (`fileBytes`, `openBytes`).
+        key: &'static str,
+    },
+    /// Not a regular file (a FIFO, a socket, a device): reading it could block forever.
+    #[error("{path}: not a regular file")]
+    NotAFile {
+        /// Repository-relative path that was asked for.
+        path: String,
+    },
     /// Any other failure to read. The cause is kept as text, not as a `#[source]`: the trees
     /// that fail this way are the edge's (a folder, a Git revision), and their error types
     /// (`std::io::Error`, `git2::Error`) are neither `Clone` nor comparable, nor welcome in a
@@ -38,8 +57,29 @@ pub trait SourceTree {
     /// Every file under the folder `dir` (`""` is the root), recursively, as repository-relative
     /// paths in sorted order. `.git` is never listed.
     fn files(&self, dir: &str) -> Result<Vec<String>, SourceError>;
-    /// The content of a file.
+    /// The size of a file in bytes, without reading it (following symbolic links as `read`).
+    fn size(&self, path: &str) -> Result<u64, SourceError>;
+    /// The content of a file. Trees read nothing but regular files.
     fn read(&self, path: &str) -> Result<Vec<u8>, SourceError>;
+    /// The content of a file if it has at most `limit` bytes, checked on its size before it is
+    /// read ([`SourceError::TooLarge`] otherwise). `key` names the limit for the message.
+    fn read_at_most(
+        &self,
+        path: &str,
+        limit: u64,
+        key: &'static str,
+    ) -> Result<Vec<u8>, SourceError> {
+        let size = self.size(path)?;
+        if size > limit {
+            return Err(SourceError::TooLarge {
+                path: path.into(),
+                size,
+                limit,
+                key,
+            });
+        }
+        self.read(path)
+    }
     /// Whether `path` is a folder.
     fn is_dir(&self, path: &str) -> bool;
 }
@@ -85,6 +125,13 @@ impl SourceTree for MemTree {
             .filter(|p| under(dir, p))
             .cloned()
             .collect())
+    }
+
+    fn size(&self, path: &str) -> Result<u64, SourceError> {
+        self.files
+            .get(path)
+            .map(|b| b.len() as u64)
+            .ok_or_else(|| SourceError::NotFound { path: path.into() })
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>, SourceError> {

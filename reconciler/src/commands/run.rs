@@ -146,6 +146,7 @@ async fn pass(
         path: req.path.clone(),
         instance: options.instance.clone(),
         namespace: options.namespace.clone(),
+        limits: render::Limits::default(),
     };
     let request = req.clone();
     let output = tokio::task::spawn_blocking(move || {

@@ -48,6 +48,10 @@ pub struct Args {
     /// Namespace of objects whose source names none.
     #[arg(long, default_value = "vimana", env = "RECONCILER_NAMESPACE")]
     pub namespace: String,
+    /// Change a bound of the render, as `KEY=VALUE` (`fileBytes=16MiB`, `depth=64`); repeat
+    /// for several. `docs/security.md` lists the limits and their defaults.
+    #[arg(long = "limit", value_name = "KEY=VALUE", value_parser = sources::parse_limit)]
+    pub limits: Vec<String>,
     /// Which cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,
@@ -130,6 +134,7 @@ fn render_repo(args: &Args, url: &str) -> anyhow::Result<Option<(render::Output,
             path: config.path.clone(),
             instance: args.instance.clone(),
             namespace: args.namespace.clone(),
+            limits: sources::limits(&args.limits),
         },
     );
     let display = |p: &str| format!("{}@{}:{p}", source.display_url(), &revision.commit[..12]);
@@ -180,6 +185,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 dir: dir.clone(),
                 instance: args.instance.clone(),
                 namespace: args.namespace.clone(),
+                limits: args.limits.clone(),
             };
             match sources::render_reporting(&source)? {
                 Some(output) => (output, None),

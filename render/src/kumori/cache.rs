@@ -113,6 +113,13 @@ impl SourceTree for CachedReads<'_> {
         self.tree.files(dir)
     }
 
+    fn size(&self, path: &str) -> Result<u64, SourceError> {
+        if let Some(bytes) = self.reads.borrow().get(path) {
+            return Ok(bytes.len() as u64);
+        }
+        self.tree.size(path)
+    }
+
     fn read(&self, path: &str) -> Result<Vec<u8>, SourceError> {
         if let Some(bytes) = self.reads.borrow().get(path) {
             return Ok(bytes.clone());

@@ -203,6 +203,7 @@ fn measure(
         path: String::new(),
         instance: "default".into(),
         namespace: "vimana".into(),
+        limits: render::Limits::default(),
     };
     let mut f = Figures::default();
     let mut render_times = Vec::new();

@@ -149,7 +149,7 @@ fn parse_amount(value: &str) -> Option<u64> {
 
 /// `8388608` → `8 MiB`, for messages.
 pub fn bytes_text(n: u64) -> String {
-    if n >= MIB && n % (MIB / 10) == 0 || n >= 10 * MIB {
+    if n >= MIB {
         format!("{:.1} MiB", n as f64 / MIB as f64).replace(".0 ", " ")
     } else if n >= KIB {
         format!("{:.1} KiB", n as f64 / KIB as f64).replace(".0 ", " ")

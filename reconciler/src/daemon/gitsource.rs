@@ -11,6 +11,10 @@
 //!   good revision stays available ([`GitSource::last_good`]).
 //! - Credentials are read at each fetch (rotated Secrets work), offered once (a refused token
 //!   is not retried in a loop), and never appear in messages.
+//! - A token goes only to the origin (scheme, host and port) of `source.url`: a redirect to
+//!   another host is refused, and a redirect to another port or scheme of the same host is
+//!   followed without the token (libgit2 asks for credentials with the URL it was sent to, and
+//!   is told no). Both are logged.
 
 use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
@@ -20,11 +24,13 @@ use std::time::{Duration, Instant};
 
 use git2::{
     AutotagOption, CertificateCheckStatus, Cred, CredentialType, ErrorClass, FetchOptions,
-    FetchPrune, Oid, RemoteCallbacks, Repository,
+    FetchPrune, Oid, RemoteCallbacks, RemoteRedirect, Repository,
 };
 use sha2::{Digest, Sha256};
 
-use super::config::urls::{UrlKind, explicit_port, redact_url, url_kind};
+use super::config::urls::{
+    UrlKind, explicit_port, hidden_parts, origin_text, redact_url, same_origin, url_kind,
+};
 use super::config::{Auth, Secret, SourceConfig};
 use super::error::{GitError, GitErrorKind};
 use super::knownhosts::{HostKeyCheck, KnownHosts};
@@ -408,9 +414,10 @@ impl GitSource {
             timed_out: Cell::new(false),
         };
         let mut callbacks = RemoteCallbacks::new();
-        callbacks.credentials(|_url, url_user, allowed| {
+        callbacks.credentials(|url, url_user, allowed| {
             self.credentials(
                 &attempt,
+                url,
                 token.as_ref().map(|t| t.expose()),
                 url_user,
                 allowed,
@@ -433,8 +440,15 @@ impl GitSource {
         callbacks.transfer_progress(|_| attempt.in_time());
         callbacks.sideband_progress(|_| attempt.in_time());
         let mut options = FetchOptions::new();
+        // With a token, libgit2 follows redirects only within the host of `source.url` (it
+        // compares hosts, not ports: the credentials callback checks the rest).
+        let redirects = match self.auth {
+            Auth::Token { .. } => RemoteRedirect::None,
+            _ => RemoteRedirect::Initial,
+        };
         options
             .remote_callbacks(callbacks)
+            .follow_redirects(redirects)
             .prune(FetchPrune::On)
             .download_tags(AutotagOption::None)
             .update_fetchhead(false);
@@ -526,6 +540,7 @@ impl GitSource {
     fn credentials(
         &self,
         attempt: &Attempt,
+        asked_by: &str,
         token: Option<&str>,
         url_user: Option<&str>,
         allowed: CredentialType,
@@ -567,6 +582,18 @@ impl GitSource {
                 Cred::ssh_key(user, None, key_file, None)
             }
             Auth::Token { username, .. } => {
+                // libgit2 asks with the URL it was redirected to: a token is for the origin of
+                // `source.url` only.
+                if !same_origin(asked_by, &self.url) {
+                    let message = format!(
+                        "{} redirected to {}, which asks for credentials: the token of source.auth is sent only to {} (the scheme, host and port of source.url)",
+                        self.display_url(),
+                        origin_text(asked_by),
+                        origin_text(&self.url)
+                    );
+                    tracing::warn!(url = %self.display_url(), redirected_to = %origin_text(asked_by), "a redirect to another origin asks for credentials: the token is not sent");
+                    return fail(GitErrorKind::Auth, message);
+                }
                 attempt
                     .credential_offers
                     .set(attempt.credential_offers.get() + 1);
@@ -614,11 +641,19 @@ impl GitSource {
                 ),
             );
         }
-        let message = format!(
-            "cannot fetch {}: {}",
-            self.display_url(),
-            scrub(e.message(), &self.url)
-        );
+        let detail = scrub(e.message(), &self.url);
+        // libgit2's words for a redirect to another host, refused with a token (see `download`).
+        if detail.starts_with("cannot redirect from") {
+            tracing::warn!(url = %self.display_url(), %detail, "the remote redirected to another host: refused, the token is not sent there");
+            return GitError::new(
+                GitErrorKind::Auth,
+                format!(
+                    "cannot fetch {}: {detail}; with a token (source.auth), redirects are followed only within the host of source.url and the token goes only to its scheme, host and port",
+                    self.display_url()
+                ),
+            );
+        }
+        let message = format!("cannot fetch {}: {detail}", self.display_url());
         let kind = match e.class() {
             ErrorClass::Net
             | ErrorClass::Http
@@ -726,13 +761,12 @@ fn short(oid: Oid) -> String {
     oid.to_string()[..12].to_owned()
 }
 
-/// A libgit2 message with the configured URL replaced by its redacted form, in case it echoes
-/// user information.
+/// A libgit2 message with the configured URL replaced by its redacted form, and any credential
+/// of the URL (password, token, query) hidden, in case it echoes them in another form.
 fn scrub(message: &str, url: &str) -> String {
-    let redacted = redact_url(url);
-    if redacted == url {
-        message.to_owned()
-    } else {
-        message.replace(url, &redacted)
+    let mut out = message.replace(url, &redact_url(url));
+    for piece in hidden_parts(url) {
+        out = out.replace(&piece, "<redacted>");
     }
+    out
 }

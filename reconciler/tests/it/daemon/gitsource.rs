@@ -1,6 +1,7 @@
 //! The Git source against real repositories: a local path, `file://`, `git daemon` on
 //! loopback and smart HTTP with basic authentication; refs, subpaths, force-pushes, deleted
-//! branches, damaged caches and unreachable remotes.
+//! branches, damaged caches and unreachable remotes; a token never follows a redirect to
+//! another origin.
 
 use render::SourceTree;
 
@@ -9,7 +10,7 @@ use super::imp::config::{Auth, SecretRef};
 use super::imp::error::GitErrorKind;
 use super::imp::gitsource::GitSource;
 use super::imp::runner::{SyncRequest, Trigger};
-use super::support::{GitDaemon, HttpGit, Sshd, Upstream, git};
+use super::support::{GitDaemon, HttpGit, Redirector, Sshd, Upstream, git};
 
 /// The content of `path` at the source's last good revision, read from Git objects.
 fn read_at_last_good(source: &GitSource, path: &str) -> String {
@@ -316,6 +317,82 @@ fn http_source(server: &HttpGit, token: Option<&str>, cache: &std::path::Path) -
         };
     }
     GitSource::new(&config).unwrap()
+}
+
+/// A source for `url` with `token` as the password of user `bot`.
+fn token_source(url: &str, token: &str, cache: &std::path::Path) -> GitSource {
+    let mut config = Upstream::source(url, "main", cache);
+    let file = cache.join("token");
+    std::fs::write(&file, format!("{token}\n")).unwrap();
+    config.auth = Auth::Token {
+        username: "bot".into(),
+        token: SecretRef::File(file),
+    };
+    GitSource::new(&config).unwrap()
+}
+
+#[test]
+fn git_token_follows_a_redirect_to_another_port() {
+    let up = Upstream::new();
+    // Another origin that asks for credentials, as a host harvesting tokens would.
+    let elsewhere = HttpGit::start(&up.served_root(), "bot", TOKEN);
+    let remote = Redirector::start(&format!("http://{}", elsewhere.addr));
+    let cache = tempfile::tempdir().unwrap();
+    let err = token_source(&remote.url("repo.git"), TOKEN, cache.path())
+        .fetch()
+        .unwrap_err();
+    assert_eq!(err.kind, GitErrorKind::Auth, "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("redirected to http://{}", elsewhere.addr)),
+        "{message}"
+    );
+    assert!(message.contains("sent only to"), "{message}");
+    assert!(!message.contains(TOKEN), "{message}");
+    assert_eq!(
+        elsewhere.authorization_headers(),
+        0,
+        "the token went elsewhere"
+    );
+    assert_eq!(
+        remote.authorized.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+}
+
+#[test]
+fn git_token_follows_a_redirect_to_another_host() {
+    let up = Upstream::new();
+    let elsewhere = HttpGit::start(&up.served_root(), "bot", TOKEN);
+    // `localhost` is another host name than `127.0.0.1`, whatever it resolves to.
+    let remote = Redirector::start(&format!("http://localhost:{}", elsewhere.addr.port()));
+    let cache = tempfile::tempdir().unwrap();
+    let err = token_source(&remote.url("repo.git"), TOKEN, cache.path())
+        .fetch()
+        .unwrap_err();
+    assert_eq!(err.kind, GitErrorKind::Auth, "{err}");
+    let message = err.to_string();
+    assert!(message.contains("cannot redirect from"), "{message}");
+    assert!(
+        message.contains("within the host of source.url"),
+        "{message}"
+    );
+    assert_eq!(
+        elsewhere.authorization_headers(),
+        0,
+        "the token went elsewhere"
+    );
+}
+
+#[test]
+fn a_redirect_to_another_origin_is_followed_without_the_token() {
+    let up = Upstream::new();
+    let elsewhere = HttpGit::start_public(&up.served_root());
+    let remote = Redirector::start(&format!("http://{}", elsewhere.addr));
+    let cache = tempfile::tempdir().unwrap();
+    let source = token_source(&remote.url("repo.git"), TOKEN, cache.path());
+    assert_eq!(source.fetch().unwrap().commit, up.head());
+    assert_eq!(elsewhere.authorization_headers(), 0);
 }
 
 #[test]

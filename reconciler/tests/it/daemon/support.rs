@@ -1,10 +1,13 @@
 //! Fixtures of the daemon tests: upstream repositories driven with the `git` command, a
 //! `git daemon` on loopback, and a smart-HTTP Git server (`git http-backend` as CGI behind a
-//! small axum server with basic authentication) on loopback.
+//! small axum server with basic authentication) on loopback, and a server that answers every
+//! request with a redirect.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -201,6 +204,8 @@ impl Drop for GitDaemon {
 pub struct HttpGit {
     /// The address.
     pub addr: SocketAddr,
+    /// How many requests carried an `Authorization` header, right or wrong.
+    pub authorized: Arc<AtomicUsize>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -208,11 +213,22 @@ pub struct HttpGit {
 impl HttpGit {
     /// Serves the repositories under `root` at `/git/...`, to `user`/`password` only.
     pub fn start(root: &Path, user: &str, password: &str) -> HttpGit {
-        let root = root.to_owned();
         let expected = format!(
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
         );
+        HttpGit::serve(root, Some(expected))
+    }
+
+    /// Serves the repositories under `root` at `/git/...` to anyone.
+    pub fn start_public(root: &Path) -> HttpGit {
+        HttpGit::serve(root, None)
+    }
+
+    fn serve(root: &Path, expected: Option<String>) -> HttpGit {
+        let root = root.to_owned();
+        let authorized = Arc::new(AtomicUsize::new(0));
+        let counter = authorized.clone();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -223,13 +239,19 @@ impl HttpGit {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                let app = axum::Router::new().fallback(
-                    move |method: Method, uri: Uri, headers: HeaderMap, body: Body| {
-                        let root = root.clone();
-                        let expected = expected.clone();
-                        async move { cgi(&root, &expected, method, uri, headers, body).await }
-                    },
-                );
+                let app =
+                    axum::Router::new().fallback(
+                        move |method: Method, uri: Uri, headers: HeaderMap, body: Body| {
+                            let root = root.clone();
+                            let expected = expected.clone();
+                            if headers.contains_key("authorization") {
+                                counter.fetch_add(1, Ordering::SeqCst);
+                            }
+                            async move {
+                                cgi(&root, expected.as_deref(), method, uri, headers, body).await
+                            }
+                        },
+                    );
                 axum::serve(listener, app)
                     .with_graceful_shutdown(async move {
                         let _ = stop_rx.await;
@@ -243,9 +265,15 @@ impl HttpGit {
             .expect("the HTTP server starts");
         HttpGit {
             addr,
+            authorized,
             stop: Some(stop_tx),
             thread: Some(thread),
         }
+    }
+
+    /// How many requests carried an `Authorization` header.
+    pub fn authorization_headers(&self) -> usize {
+        self.authorized.load(Ordering::SeqCst)
     }
 
     /// The URL of the repository `name` (`repo.git`).
@@ -267,16 +295,18 @@ impl Drop for HttpGit {
 
 async fn cgi(
     root: &Path,
-    expected: &str,
+    expected: Option<&str>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response<Body> {
-    let authorized = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == expected);
+    let authorized = expected.is_none_or(|expected| {
+        headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == expected)
+    });
     if !authorized {
         return Response::builder()
             .status(StatusCode::UNAUTHORIZED)
@@ -364,6 +394,61 @@ async fn cgi(
     response
         .body(Body::from(output[end + sep..].to_vec()))
         .unwrap()
+}
+
+/// A server on loopback that answers every request with `302 Found` to the same path and
+/// query under `target` (`http://127.0.0.1:PORT`), as a moved or hostile Git remote does.
+pub struct Redirector {
+    /// The address.
+    pub addr: SocketAddr,
+    /// How many requests carried an `Authorization` header.
+    pub authorized: Arc<AtomicUsize>,
+    _server: tokio::runtime::Runtime,
+}
+
+impl Redirector {
+    /// Redirects to `target`.
+    pub fn start(target: &str) -> Redirector {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let authorized = Arc::new(AtomicUsize::new(0));
+        let counter = authorized.clone();
+        let target = target.trim_end_matches('/').to_owned();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
+            if headers.contains_key("authorization") {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+            let location = format!(
+                "{target}{}",
+                uri.path_and_query().map_or("/", |p| p.as_str())
+            );
+            async move {
+                Response::builder()
+                    .status(StatusCode::FOUND)
+                    .header("location", location)
+                    .body(Body::empty())
+                    .unwrap()
+            }
+        });
+        runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Redirector {
+            addr,
+            authorized,
+            _server: runtime,
+        }
+    }
+
+    /// The URL of the repository `name` here.
+    pub fn url(&self, name: &str) -> String {
+        format!("http://{}/git/{name}", self.addr)
+    }
 }
 
 /// An OpenSSH server on loopback that lets the current user in with one key; stopped when

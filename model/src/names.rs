@@ -200,6 +200,17 @@ pub fn image_reference(s: &str) -> Result<(), String> {
     if s.chars().any(char::is_whitespace) {
         return Err("it contains white space".into());
     }
+    // Control characters and non-ASCII (bidirectional overrides such as U+202E, look-alike
+    // letters) have no place in a reference and could disguise one in a terminal.
+    if let Some(c) = s.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(format!(
+            "it contains the character {:?}; references are ASCII letters, digits and separators",
+            c
+        ));
+    }
+    if s.len() > 4096 {
+        return Err("it is longer than 4096 bytes".into());
+    }
     let (rest, digest) = match s.split_once('@') {
         Some((r, d)) => (r, Some(d)),
         None => (s, None),
@@ -232,7 +243,25 @@ pub fn image_reference(s: &str) -> Result<(), String> {
     let mut parts: Vec<&str> = repo.split('/').collect();
     // A first part with a '.' or ':' or equal to localhost names a registry.
     if parts.len() > 1 && (parts[0].contains(['.', ':']) || parts[0] == "localhost") {
-        parts.remove(0);
+        let registry = parts.remove(0);
+        let (host, port) = match registry.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (registry, None),
+        };
+        let host_ok = !host.is_empty()
+            && host.split('.').all(|label| {
+                !label.is_empty()
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        let port_ok = port
+            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit()));
+        if !host_ok || !port_ok {
+            return Err(format!(
+                "the registry {registry:?} is not a host name with an optional port"
+            ));
+        }
     }
     for part in parts {
         let ok = !part.is_empty()
@@ -333,6 +362,15 @@ mod tests {
             "acme/adder:",
             "a b",
             "acme/adder@sha256:zz",
+            // Issue 15: what a Kumori tag or a YAML value must not smuggle in.
+            "acme/adder:1.1.0 ; rm -rf /",
+            "acme/adder:1.1.0\nkind: Secret",
+            "evil\u{202e}oi.ghcr/acme/adder",
+            "ghcr.io/acme/adder\u{202e}",
+            "ex ample.io/acme/adder",
+            "bad_host.io/acme/adder",
+            "ghcr.io:99999x/acme/adder",
+            "ACME/ADDER",
         ] {
             assert!(image_reference(bad).is_err(), "{bad}");
         }

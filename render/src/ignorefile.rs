@@ -4,8 +4,10 @@
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
+use crate::Limits;
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::source::{SourceTree, parent};
+use crate::source::{SourceError, SourceTree, parent};
+use crate::vimana::unreadable;
 
 /// The ignore rules of a repository.
 pub struct IgnoreRules {
@@ -15,11 +17,13 @@ pub struct IgnoreRules {
 
 impl IgnoreRules {
     /// Reads every ignore file among `files` (repository-relative paths) and the ones in the
-    /// folders above `path`. Unreadable or invalid lines are reported.
+    /// folders above `path`, each of at most `limits.file_bytes`. Unreadable files and
+    /// invalid lines are reported.
     pub fn load(
         tree: &dyn SourceTree,
         path: &str,
         files: &[String],
+        limits: &Limits,
         diagnostics: &mut Diagnostics,
     ) -> IgnoreRules {
         let mut ignore_files: Vec<String> = Vec::new();
@@ -32,7 +36,9 @@ impl IgnoreRules {
             } else {
                 format!("{dir}/{}", crate::IGNORE_FILE)
             };
-            if tree.read(&candidate).is_ok() {
+            // Asked by size, never by reading: what is there but cannot be read (a FIFO, a
+            // file too large) is reported below.
+            if !matches!(tree.size(&candidate), Err(SourceError::NotFound { .. })) {
                 ignore_files.push(candidate);
             }
         }
@@ -48,13 +54,10 @@ impl IgnoreRules {
         let mut matchers = Vec::new();
         for file in ignore_files {
             let folder = parent(&file).to_owned();
-            let text = match tree.read(&file) {
+            let text = match tree.read_at_most(&file, limits.file_bytes, "fileBytes") {
                 Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
                 Err(e) => {
-                    diagnostics.push(
-                        Diagnostic::error("unreadable-file", format!("cannot read {file}: {e}"))
-                            .help("make the file readable or remove it"),
-                    );
+                    diagnostics.push(unreadable(&file, &e));
                     continue;
                 }
             };
@@ -119,7 +122,7 @@ mod tests {
     fn rules(tree: &MemTree, path: &str) -> IgnoreRules {
         let files = tree.files(path).unwrap();
         let mut d = Diagnostics::default();
-        let r = IgnoreRules::load(tree, path, &files, &mut d);
+        let r = IgnoreRules::load(tree, path, &files, &Limits::default(), &mut d);
         assert!(d.items.is_empty(), "{:?}", d.items);
         r
     }

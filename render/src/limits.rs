@@ -22,7 +22,9 @@ pub struct Limits {
     /// aliases naming aliases).
     pub references: usize,
     /// `documentNodes`: nodes one YAML document may hold once its aliases are expanded (a few
-    /// hundred bytes of anchors and aliases can otherwise stand for billions of nodes).
+    /// hundred bytes of anchors and aliases can otherwise stand for billions of nodes),
+    /// counted before an alias is copied; a scalar counts one node per started 64 bytes of
+    /// its text. The copies kept of anchored values have a budget of the same size.
     pub document_nodes: usize,
     /// `unionWidth`: members of one Kumori union type once its aliases are expanded.
     pub union_width: usize,

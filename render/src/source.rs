@@ -2,7 +2,11 @@
 //! `/`-separated paths; the edge provides one over a folder or a Git revision, tests use
 //! [`MemTree`]. Render code reaches files only through this trait.
 
-use std::collections::BTreeMap;
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashSet};
+
+use crate::Limits;
+use crate::limits::bytes_text;
 
 /// The one error type of the crate: a file or folder of a [`SourceTree`] could not be listed or
 /// read. Everything else that can be wrong with sources is a [`crate::Diagnostic`], not an error.
@@ -22,7 +26,7 @@ pub enum SourceError {
     },
     /// The file is larger than the limit it is read under ([`crate::Limits`]); nothing of it
     /// was read.
-    #[error("{path}: {} is over the limit of {} ({key})", crate::limits::bytes_text(*size), crate::limits::bytes_text(*limit))]
+    #[error("{path}: {} is over the limit of {} ({key})", bytes_text(*size), bytes_text(*limit))]
     TooLarge {
         /// Repository-relative path that was asked for.
         path: String,
@@ -32,6 +36,19 @@ pub enum SourceError {
         limit: u64,
         /// The name of that limit (`fileBytes`, `openBytes`).
         key: &'static str,
+    },
+    /// Reading the file would take the bytes one render reads together over
+    /// [`Limits::render_bytes`]; nothing of it was read.
+    #[error("{path}: reading its {} would bring the render to {}, over the limit of {} (renderBytes)", bytes_text(*size), bytes_text(*total), bytes_text(*limit))]
+    OverBudget {
+        /// Repository-relative path that was asked for.
+        path: String,
+        /// Its size in bytes.
+        size: u64,
+        /// What the render would have read with it.
+        total: u64,
+        /// The limit.
+        limit: u64,
     },
     /// Not a regular file (a FIFO, a socket, a device): reading it could block forever.
     #[error("{path}: not a regular file")]
@@ -147,6 +164,83 @@ impl SourceTree for MemTree {
     }
 }
 
+/// The tree a render reads through: every read checked on the file's size first, against the
+/// largest per-file limit ([`Limits::file_bytes`], [`Limits::open_bytes`]: callers check the
+/// one that applies with [`SourceTree::read_at_most`]) and against what the render has read
+/// so far ([`Limits::render_bytes`]). A file read twice (a Component's YAML, again for its
+/// Kumori binding) counts once.
+pub struct Metered<'t> {
+    inner: &'t dyn SourceTree,
+    limits: Limits,
+    total: Cell<u64>,
+    counted: RefCell<HashSet<String>>,
+}
+
+impl<'t> Metered<'t> {
+    /// `inner` read under `limits`.
+    pub fn new(inner: &'t dyn SourceTree, limits: &Limits) -> Self {
+        Metered {
+            inner,
+            limits: *limits,
+            total: Cell::new(0),
+            counted: RefCell::new(HashSet::new()),
+        }
+    }
+
+    /// The bytes read so far, each file once.
+    pub fn total(&self) -> u64 {
+        self.total.get()
+    }
+}
+
+impl SourceTree for Metered<'_> {
+    fn files(&self, dir: &str) -> Result<Vec<String>, SourceError> {
+        self.inner.files(dir)
+    }
+
+    fn size(&self, path: &str) -> Result<u64, SourceError> {
+        self.inner.size(path)
+    }
+
+    fn read(&self, path: &str) -> Result<Vec<u8>, SourceError> {
+        let size = self.inner.size(path)?;
+        let (limit, key) = if self.limits.open_bytes > self.limits.file_bytes {
+            (self.limits.open_bytes, "openBytes")
+        } else {
+            (self.limits.file_bytes, "fileBytes")
+        };
+        if size > limit {
+            return Err(SourceError::TooLarge {
+                path: path.into(),
+                size,
+                limit,
+                key,
+            });
+        }
+        let first = !self.counted.borrow().contains(path);
+        let total = self.total.get().saturating_add(size);
+        if first && total > self.limits.render_bytes {
+            return Err(SourceError::OverBudget {
+                path: path.into(),
+                size,
+                total,
+                limit: self.limits.render_bytes,
+            });
+        }
+        let bytes = self.inner.read(path)?;
+        if first {
+            self.counted.borrow_mut().insert(path.to_owned());
+            self.total
+                .set(self.total.get().saturating_add(bytes.len() as u64));
+        }
+        Ok(bytes)
+    }
+
+    fn is_dir(&self, path: &str) -> bool {
+        self.inner.is_dir(path)
+    }
+}
+
 /// Joins a relative path onto a repository-relative folder and normalizes `.` and `..`.
 /// A result that would leave the repository is an error; an absolute `rel` is refused too.
 pub fn join(dir: &str, rel: &str) -> Result<String, SourceError> {
@@ -202,5 +296,45 @@ mod tests {
         assert!(t.is_dir("a/b"));
         assert!(!t.is_dir("a/x"));
         assert!(t.files("nope").is_err());
+    }
+
+    #[test]
+    fn metered_reads_count_each_file_once_against_the_render_budget() {
+        let t = MemTree::new()
+            .with("a", vec![b'a'; 600])
+            .with("b", vec![b'b'; 600])
+            .with("big", vec![b'c'; 2000]);
+        let limits = Limits {
+            render_bytes: 1000,
+            file_bytes: 1500,
+            open_bytes: 100,
+            ..Limits::default()
+        };
+        let m = Metered::new(&t, &limits);
+        assert_eq!(m.read("a").unwrap().len(), 600);
+        assert_eq!(m.read("a").unwrap().len(), 600);
+        assert_eq!(m.total(), 600);
+        let e = m.read("b").unwrap_err();
+        assert!(
+            matches!(e, SourceError::OverBudget { total: 1200, .. }),
+            "{e}"
+        );
+        assert!(e.to_string().contains("renderBytes"), "{e}");
+        let e = m.read("big").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                SourceError::TooLarge {
+                    key: "fileBytes",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = m.read_at_most("a", 100, "openBytes").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a: 600 bytes is over the limit of 100 bytes (openBytes)"
+        );
     }
 }

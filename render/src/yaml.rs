@@ -2,11 +2,19 @@
 //! span, so that diagnostics can point at the offending value. Scalars are resolved with the
 //! YAML 1.2 core schema (what Kubernetes clients use): `null`/`~`/empty, `true`/`false`,
 //! integers (decimal, `0x`, `0o`), floats; quoted scalars are always strings.
+//!
+//! The input is hostile until read: nesting is bounded ([`Limits::depth`], checked as
+//! collections open, aliases counted with the height of what they copy, so that no recursive
+//! function over a [`Node`] (drop included) can run deep), and so is what a document expands
+//! to once its aliases are copied ([`Limits::document_nodes`], counted before the copy). Tags
+//! other than the core schema's are refused, not ignored.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
-use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
+
+use crate::Limits;
 
 /// A YAML value with its place in the file.
 #[derive(Clone, Debug, PartialEq)]
@@ -99,13 +107,53 @@ pub struct Document {
     pub root: Node,
 }
 
-/// A syntax error: where and what.
+/// What stopped the parse of a file: where and what. Documents after it are not read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyntaxError {
     /// Byte range (often empty) of the error.
     pub span: Range<usize>,
     /// What the parser found wrong.
     pub message: String,
+    /// Why the parse stopped.
+    pub kind: StopKind,
+}
+
+/// Why a parse stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopKind {
+    /// The text is not YAML.
+    Syntax,
+    /// Collections nested deeper than the limit (with aliases expanded).
+    TooDeep {
+        /// The limit ([`Limits::depth`]).
+        limit: usize,
+    },
+    /// A document holds more nodes than the limit once its aliases are expanded.
+    TooManyNodes {
+        /// The limit ([`Limits::document_nodes`]).
+        limit: usize,
+    },
+}
+
+/// Something wrong in a document that does not stop the parse; the value in question is read
+/// as `null`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// Where.
+    pub span: Range<usize>,
+    /// What.
+    pub kind: ProblemKind,
+}
+
+/// What a [`Problem`] is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// A tag outside the core schema (`!!binary`, `!!python/object`, `!custom`), or a core
+    /// tag on a value of another type (`!!int abc`); the tag as written.
+    Tag(String),
+    /// An alias to an anchor that another document of the same file defines; the anchor's
+    /// name.
+    ForeignAnchor(String),
 }
 
 /// A duplicate key in a mapping: the first and the second occurrence.
@@ -129,6 +177,8 @@ pub struct Parsed {
     pub error: Option<SyntaxError>,
     /// Duplicate keys found.
     pub duplicates: Vec<DuplicateKey>,
+    /// Tags and aliases refused.
+    pub problems: Vec<Problem>,
 }
 
 /// Turns character offsets (what the YAML parser reports) into byte offsets.
@@ -158,46 +208,103 @@ impl Offsets {
     }
 }
 
-enum Frame {
-    Seq {
-        items: Vec<Node>,
-        start: usize,
-        anchor: usize,
-    },
+/// A collection being read.
+struct Frame {
+    kind: FrameKind,
+    start: usize,
+    anchor: usize,
+    /// The document's node count before this collection: what it holds is the difference.
+    nodes_before: usize,
+    /// The height of its tallest child (0 for scalars only, or none).
+    height: usize,
+}
+
+enum FrameKind {
+    Seq(Vec<Node>),
     Map {
         entries: Vec<(Node, Node)>,
         key: Option<Node>,
-        start: usize,
-        anchor: usize,
     },
 }
 
-/// Parses every document of `text`.
+/// An anchored node, with what copying it costs.
+struct Anchored {
+    node: Node,
+    /// Its nodes, itself included.
+    nodes: usize,
+    /// How many collections deep it is (0 for a scalar).
+    height: usize,
+}
+
+/// The YAML handle of the core schema's tags (`!!str` is `tag:yaml.org,2002:str`).
+const CORE: &str = "tag:yaml.org,2002:";
+
+/// Parses every document of `text` under the default [`Limits`].
 pub fn parse(text: &str) -> Parsed {
+    parse_with(text, &Limits::default())
+}
+
+/// Parses every document of `text`, stopping at the first syntax error or at the first limit
+/// hit ([`Limits::depth`], [`Limits::document_nodes`]).
+pub fn parse_with(text: &str, limits: &Limits) -> Parsed {
     let offsets = Offsets::new(text);
     let mut out = Parsed::default();
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Node> = HashMap::new();
+    let mut anchors: HashMap<usize, Anchored> = HashMap::new();
+    // Anchors of earlier documents: the parser still resolves their names, but YAML scopes an
+    // anchor to its document.
+    let mut foreign: HashSet<usize> = HashSet::new();
     let mut root: Option<Node> = None;
+    // Nodes of the current document, aliases counted with what they copy.
+    let mut nodes = 0usize;
+    // Nodes copied to remember anchors, under a budget of their own (as large), so that an
+    // alias bomb stops at an alias, and an anchor on every level of a large value does not
+    // copy it a hundred times.
+    let mut anchored = 0usize;
+
+    let stop = |out: &mut Parsed, span: Range<usize>, kind: StopKind| {
+        let message = match kind {
+            StopKind::TooDeep { limit } => format!("nested deeper than {limit} levels"),
+            StopKind::TooManyNodes { limit } => format!(
+                "the document holds more than {limit} nodes once its anchors and aliases are expanded"
+            ),
+            StopKind::Syntax => String::new(),
+        };
+        out.error = Some(SyntaxError {
+            span,
+            message,
+            kind,
+        });
+    };
 
     while let Some(next) = parser.next_event() {
         let (event, span) = match next {
             Ok(ev) => ev,
             Err(e) => {
                 let at = offsets.byte(e.marker().index());
-                out.error = Some(SyntaxError {
-                    span: at..at,
-                    message: e.info().to_owned(),
-                });
+                // The scanner reads flow collections ahead of the events and stops at 255
+                // levels on its own: that is nesting too, whichever limit is lower.
+                if e.info() == "recursion limit exceeded" {
+                    let limit = limits.depth.min(u8::MAX as usize);
+                    stop(&mut out, at..at, StopKind::TooDeep { limit });
+                } else {
+                    out.error = Some(SyntaxError {
+                        span: at..at,
+                        message: e.info().to_owned(),
+                        kind: StopKind::Syntax,
+                    });
+                }
                 break;
             }
         };
         let span = offsets.span(span);
-        let node = match event {
+        let (node, height) = match event {
             Event::DocumentStart(_) => {
                 root = None;
-                anchors.clear();
+                foreign.extend(anchors.drain().map(|(id, _)| id));
+                nodes = 0;
+                anchored = 0;
                 continue;
             }
             Event::DocumentEnd => {
@@ -208,97 +315,231 @@ pub fn parse(text: &str) -> Parsed {
                 }
                 continue;
             }
-            Event::SequenceStart(anchor, _) => {
-                stack.push(Frame::Seq {
-                    items: Vec::new(),
+            Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
+                if stack.len() >= limits.depth {
+                    stop(
+                        &mut out,
+                        span,
+                        StopKind::TooDeep {
+                            limit: limits.depth,
+                        },
+                    );
+                    break;
+                }
+                nodes += 1;
+                if nodes > limits.document_nodes {
+                    stop(
+                        &mut out,
+                        span,
+                        StopKind::TooManyNodes {
+                            limit: limits.document_nodes,
+                        },
+                    );
+                    break;
+                }
+                let is_seq = matches!(event, Event::SequenceStart(..));
+                if let Some(tag) = tag.as_deref()
+                    && !non_specific(tag)
+                    && !(tag.handle == CORE && tag.suffix == if is_seq { "seq" } else { "map" })
+                {
+                    out.problems.push(Problem {
+                        span: span.clone(),
+                        kind: ProblemKind::Tag(tag_text(tag)),
+                    });
+                }
+                stack.push(Frame {
+                    kind: if is_seq {
+                        FrameKind::Seq(Vec::new())
+                    } else {
+                        FrameKind::Map {
+                            entries: Vec::new(),
+                            key: None,
+                        }
+                    },
                     start: span.start,
                     anchor,
+                    nodes_before: nodes - 1,
+                    height: 0,
                 });
                 continue;
             }
-            Event::MappingStart(anchor, _) => {
-                stack.push(Frame::Map {
-                    entries: Vec::new(),
-                    key: None,
-                    start: span.start,
-                    anchor,
-                });
-                continue;
-            }
-            Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq {
-                    items,
-                    start,
-                    anchor,
-                }) => {
-                    let end = items.last().map_or(span.end, |n| n.span.end.max(start));
-                    let node = Node {
-                        value: Value::Seq(items),
-                        span: start..end,
-                    };
-                    remember(&mut anchors, anchor, &node);
-                    node
-                }
-                _ => continue,
-            },
-            Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map {
-                    entries,
-                    start,
-                    anchor,
-                    ..
-                }) => {
-                    duplicate_keys(&entries, &mut out.duplicates);
-                    let end = entries
-                        .last()
-                        .map_or(span.end, |(_, v)| v.span.end.max(start));
-                    let node = Node {
-                        value: Value::Map(entries),
-                        span: start..end,
-                    };
-                    remember(&mut anchors, anchor, &node);
-                    node
-                }
-                _ => continue,
-            },
-            Event::Scalar(text, style, anchor, tag) => {
-                let is_str_tag = tag.as_ref().is_some_and(|t| t.suffix == "str");
-                let node = Node {
-                    value: scalar(
-                        text.into_owned(),
-                        style == ScalarStyle::Plain && !is_str_tag,
-                    ),
-                    span,
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some(frame) = stack.pop() else { continue };
+                let value = match frame.kind {
+                    FrameKind::Seq(items) => Value::Seq(items),
+                    FrameKind::Map { entries, .. } => {
+                        duplicate_keys(&entries, &mut out.duplicates);
+                        Value::Map(entries)
+                    }
                 };
-                remember(&mut anchors, anchor, &node);
-                node
+                let last_end = match &value {
+                    Value::Seq(items) => items.last().map(|n| n.span.end),
+                    Value::Map(entries) => entries.last().map(|(_, v)| v.span.end),
+                    _ => None,
+                };
+                let node = Node {
+                    value,
+                    span: frame.start..last_end.map_or(span.end, |e| e.max(frame.start)),
+                };
+                let height = frame.height + 1;
+                if frame.anchor != 0 {
+                    let held = nodes - frame.nodes_before;
+                    anchored += held;
+                    if anchored > limits.document_nodes {
+                        stop(
+                            &mut out,
+                            node.span.start..node.span.start,
+                            StopKind::TooManyNodes {
+                                limit: limits.document_nodes,
+                            },
+                        );
+                        break;
+                    }
+                    anchors.insert(
+                        frame.anchor,
+                        Anchored {
+                            node: node.clone(),
+                            nodes: held,
+                            height,
+                        },
+                    );
+                }
+                (node, height)
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let weight = scalar_weight(&text);
+                nodes += weight;
+                if nodes > limits.document_nodes {
+                    stop(
+                        &mut out,
+                        span,
+                        StopKind::TooManyNodes {
+                            limit: limits.document_nodes,
+                        },
+                    );
+                    break;
+                }
+                let value = match scalar(text.into_owned(), style, tag.as_deref()) {
+                    Ok(v) => v,
+                    Err(tag) => {
+                        out.problems.push(Problem {
+                            span: span.clone(),
+                            kind: ProblemKind::Tag(tag),
+                        });
+                        Value::Null
+                    }
+                };
+                let node = Node { value, span };
+                if anchor != 0 {
+                    anchors.insert(
+                        anchor,
+                        Anchored {
+                            node: node.clone(),
+                            nodes: weight,
+                            height: 0,
+                        },
+                    );
+                }
+                (node, 0)
             }
             Event::Alias(id) => match anchors.get(&id) {
-                Some(n) => Node {
-                    value: n.value.clone(),
-                    span,
-                },
-                None => Node {
-                    value: Value::Null,
-                    span,
-                },
+                Some(a) => {
+                    if stack.len() + a.height > limits.depth {
+                        stop(
+                            &mut out,
+                            span,
+                            StopKind::TooDeep {
+                                limit: limits.depth,
+                            },
+                        );
+                        break;
+                    }
+                    // Counted before the copy: a few hundred bytes of anchors can stand for
+                    // billions of nodes.
+                    nodes = nodes.saturating_add(a.nodes);
+                    if nodes > limits.document_nodes {
+                        stop(
+                            &mut out,
+                            span,
+                            StopKind::TooManyNodes {
+                                limit: limits.document_nodes,
+                            },
+                        );
+                        break;
+                    }
+                    let node = Node {
+                        value: a.node.value.clone(),
+                        span,
+                    };
+                    (node, a.height)
+                }
+                None => {
+                    if foreign.contains(&id) {
+                        let name = text
+                            .get(span.clone())
+                            .unwrap_or_default()
+                            .trim_start_matches('*')
+                            .to_owned();
+                        out.problems.push(Problem {
+                            span: span.clone(),
+                            kind: ProblemKind::ForeignAnchor(name),
+                        });
+                    }
+                    (
+                        Node {
+                            value: Value::Null,
+                            span,
+                        },
+                        0,
+                    )
+                }
             },
             Event::StreamStart | Event::StreamEnd | Event::Nothing => continue,
         };
-        attach(&mut stack, &mut root, node);
+        attach(&mut stack, &mut root, node, height);
     }
+    // What was read of an unfinished document is dropped here, bounded like the rest.
+    drop(stack);
     out
+}
+
+/// What a scalar counts for under [`Limits::document_nodes`]: one node per started
+/// [`SCALAR_BYTES`] of its text, so that aliases of one long string count for what they copy.
+fn scalar_weight(text: &str) -> usize {
+    1 + text.len().saturating_sub(1) / SCALAR_BYTES
+}
+
+/// The bytes of scalar text that count as one node.
+pub const SCALAR_BYTES: usize = 64;
+
+/// Whether `tag` is the non-specific `!`, which only says "not resolved by type".
+fn non_specific(tag: &Tag) -> bool {
+    (tag.handle.is_empty() && tag.suffix == "!") || (tag.handle == "!" && tag.suffix.is_empty())
+}
+
+/// How a tag is written: `!!binary`, `!custom`.
+fn tag_text(tag: &Tag) -> String {
+    if tag.handle == CORE {
+        format!("!!{}", tag.suffix)
+    } else {
+        format!("{}{}", tag.handle, tag.suffix)
+    }
 }
 
 /// Adds a complete node to the collection being read, as an item, a key or a value, or makes it
 /// the root of the document.
-fn attach(stack: &mut [Frame], root: &mut Option<Node>, node: Node) {
+fn attach(stack: &mut [Frame], root: &mut Option<Node>, node: Node, height: usize) {
     match stack.last_mut() {
-        Some(Frame::Seq { items, .. }) => items.push(node),
-        Some(Frame::Map { entries, key, .. }) => match key.take() {
-            None => *key = Some(node),
-            Some(k) => entries.push((k, node)),
-        },
+        Some(frame) => {
+            frame.height = frame.height.max(height);
+            match &mut frame.kind {
+                FrameKind::Seq(items) => items.push(node),
+                FrameKind::Map { entries, key } => match key.take() {
+                    None => *key = Some(node),
+                    Some(k) => entries.push((k, node)),
+                },
+            }
+        }
         None => *root = Some(node),
     }
 }
@@ -319,18 +560,43 @@ fn duplicate_keys(entries: &[(Node, Node)], out: &mut Vec<DuplicateKey>) {
     }
 }
 
-/// The value of a scalar: a plain one resolved by the core schema, any other a string.
-fn scalar(text: String, plain: bool) -> Value {
-    if plain {
-        resolve_plain(&text)
-    } else {
-        Value::String(text)
+/// The value of a scalar: a plain one resolved by the core schema, any other a string; a core
+/// tag makes its type, which the text must read as. `Err` with the tag as written when it is
+/// not a core one or the text is not of its type.
+fn scalar(text: String, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
+    let Some(tag) = tag.filter(|t| !non_specific(t)) else {
+        return Ok(if style == ScalarStyle::Plain && tag.is_none() {
+            resolve_plain(&text)
+        } else {
+            // Quoted, block, or with the non-specific tag `!`: a string.
+            Value::String(text)
+        });
+    };
+    let refused = || tag_text(tag);
+    if tag.handle != CORE {
+        return Err(refused());
     }
-}
-
-fn remember(anchors: &mut HashMap<usize, Node>, anchor: usize, node: &Node) {
-    if anchor != 0 {
-        anchors.insert(anchor, node.clone());
+    let resolved = || resolve_plain(&text);
+    match tag.suffix.as_str() {
+        "str" => Ok(Value::String(text)),
+        "int" => match resolved() {
+            v @ Value::Int(_) => Ok(v),
+            _ => Err(refused()),
+        },
+        "float" => match resolved() {
+            v @ Value::Float(_) => Ok(v),
+            Value::Int(i) => Ok(Value::Float(i as f64)),
+            _ => Err(refused()),
+        },
+        "bool" => match resolved() {
+            v @ Value::Bool(_) => Ok(v),
+            _ => Err(refused()),
+        },
+        "null" => match resolved() {
+            Value::Null => Ok(Value::Null),
+            _ => Err(refused()),
+        },
+        _ => Err(refused()),
     }
 }
 
@@ -425,5 +691,107 @@ mod tests {
         let p = parse("a: &x {k: 1}\nb: *x\n");
         let e = map(&p.documents[0].root);
         assert_eq!(e[1].1.to_json(), serde_json::json!({"k": 1}));
+    }
+
+    fn limits(depth: usize, document_nodes: usize) -> Limits {
+        Limits {
+            depth,
+            document_nodes,
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn nesting_is_bounded_in_block_and_flow_style() {
+        let deep_block = "- ".repeat(300_000) + "x\n";
+        let p = parse(&deep_block);
+        let e = p.error.expect("too deep");
+        assert_eq!(e.kind, StopKind::TooDeep { limit: 128 });
+        assert!(p.documents.is_empty());
+        let deep_flow = "[".repeat(300_000);
+        let e = parse(&deep_flow).error.unwrap();
+        assert_eq!(e.kind, StopKind::TooDeep { limit: 128 });
+        let ok = "[".repeat(128) + &"]".repeat(128);
+        assert_eq!(parse(&ok).error, None);
+        let over = "[".repeat(129) + &"]".repeat(129);
+        assert!(parse(&over).error.is_some());
+    }
+
+    #[test]
+    fn aliases_count_the_height_of_what_they_copy() {
+        // Each anchor nests the previous one: depth grows by aliases, not by brackets.
+        let mut text = String::from("a0: &a0 [[[x]]]\n");
+        for i in 1..10 {
+            text.push_str(&format!("a{i}: &a{i} [[[*a{}]]]\n", i - 1));
+        }
+        let p = parse_with(&text, &limits(20, 1000));
+        let e = p.error.expect("too deep through aliases");
+        assert_eq!(e.kind, StopKind::TooDeep { limit: 20 });
+        assert_eq!(&text[e.span.clone()], "*a5");
+        assert_eq!(parse_with(&text, &limits(40, 1000)).error, None);
+    }
+
+    #[test]
+    fn alias_bomb_stops_at_the_node_limit_before_copying() {
+        let mut text = String::from(
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
+        let names: Vec<char> = "abcdefghi".chars().collect();
+        for w in names.windows(2) {
+            let refs = vec![format!("*{}", w[0]); 9].join(",");
+            text.push_str(&format!("{}: &{} [{refs}]\n", w[1], w[1]));
+        }
+        assert!(text.len() < 600, "{}", text.len());
+        let started = std::time::Instant::now();
+        let p = parse(&text);
+        assert!(started.elapsed().as_secs() < 2);
+        let e = p.error.expect("bomb stopped");
+        assert_eq!(e.kind, StopKind::TooManyNodes { limit: 1_000_000 });
+        assert!(text[e.span.clone()].starts_with('*'), "{e:?}");
+    }
+
+    #[test]
+    fn aliases_of_a_long_string_count_its_length() {
+        let long = "x".repeat(64 * 1000);
+        let aliases = vec!["*a"; 2000].join(", ");
+        let text = format!("a: &a {long}\nb: [{aliases}]\n");
+        let e = parse(&text).error.expect("stopped");
+        assert_eq!(e.kind, StopKind::TooManyNodes { limit: 1_000_000 });
+        assert_eq!(scalar_weight(""), 1);
+        assert_eq!(scalar_weight(&"x".repeat(64)), 1);
+        assert_eq!(scalar_weight(&"x".repeat(65)), 2);
+    }
+
+    #[test]
+    fn tags_outside_the_core_schema_are_refused() {
+        let p = parse(
+            "a: !!binary aGVsbG8=\nb: !!python/object:os.system x\nc: !custom {k: 1}\nd: !!int 12\ne: !!str 12\nf: !!int abc\ng: ! 12\nh: !!map {}\n",
+        );
+        let tags: Vec<String> = p
+            .problems
+            .iter()
+            .map(|p| match &p.kind {
+                ProblemKind::Tag(t) => t.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            tags,
+            ["!!binary", "!!python/object:os.system", "!custom", "!!int"]
+        );
+        let e = map(&p.documents[0].root);
+        assert_eq!(e[0].1.value, Value::Null);
+        assert_eq!(e[3].1.value, Value::Int(12));
+        assert_eq!(e[4].1.value, Value::String("12".into()));
+        assert_eq!(e[6].1.value, Value::String("12".into()));
+    }
+
+    #[test]
+    fn alias_to_an_anchor_of_another_document_is_a_problem() {
+        let text = "a: &x 1\n---\nb: *x\n";
+        let p = parse(text);
+        assert_eq!(p.problems.len(), 1, "{:?}", p.problems);
+        assert_eq!(p.problems[0].kind, ProblemKind::ForeignAnchor("x".into()));
+        assert_eq!(&text[p.problems[0].span.clone()], "*x");
     }
 }

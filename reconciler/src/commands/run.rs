@@ -90,6 +90,7 @@ pub async fn serve(
     on_start: impl FnOnce(Arc<State>, std::net::SocketAddr),
 ) -> Result<(), daemon::Error> {
     let base = options(&config);
+    let limits = config.render.limits;
     let state_slot: Arc<OnceLock<Arc<State>>> = Arc::new(OnceLock::new());
     let slot = state_slot.clone();
     let notifier = Notifier::new(base.notify.clone());
@@ -101,7 +102,7 @@ pub async fn serve(
         async move {
             options.revision = Some(req.revision.commit.clone());
             options.stop = Some(req.stop.clone());
-            let result = pass(&cluster, &req, &options).await;
+            let result = pass(&cluster, &req, &options, &limits).await;
             if let Err(e) = &result {
                 let event = notify::Event {
                     kind: notify::EventKind::SyncFailed,
@@ -135,18 +136,20 @@ pub async fn serve(
     .await
 }
 
-/// One pass for a fetched revision: render it from Git objects, then sync. Returns the report
-/// and when a rollout wants to be looked at again.
+/// One pass for a fetched revision: render it from Git objects within `limits`
+/// (`render.limits`), then sync. Returns the report and when a rollout wants to be looked at
+/// again.
 async fn pass(
     cluster: &Cluster,
     req: &SyncRequest,
     options: &sync::Options,
+    limits: &render::Limits,
 ) -> Result<(SyncReport, Option<chrono::DateTime<chrono::Utc>>), SyncError> {
     let render_options = render::Options {
         path: req.path.clone(),
         instance: options.instance.clone(),
         namespace: options.namespace.clone(),
-        limits: render::Limits::default(),
+        limits: *limits,
     };
     let request = req.clone();
     let output = tokio::task::spawn_blocking(move || {

@@ -2,6 +2,11 @@
 //! parse them with positions, convert each document into the model ([`convert`]), check the
 //! rules between objects ([`check`]), render Kumori bindings, then default the namespace, set
 //! the labels and sort.
+//!
+//! Every file is read through a [`Metered`] tree, so that what one render reads stays within
+//! [`Limits`] whoever reads it (this module, or the Kumori front end for modules and
+//! `io.Open`); each rendered object is checked against Kubernetes' budgets. At most
+//! [`MAX_PER_FILE`] diagnostics are reported per file, then one that counts the rest.
 
 mod check;
 mod convert;
@@ -10,14 +15,20 @@ mod read;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use model::{Manifest, Object, SourceInfo, keys};
+use model::{Manifest, Object, SourceInfo, keys, names};
 
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::ignorefile::IgnoreRules;
 use crate::kumori::{self, Binding};
-use crate::yaml::{self, Parsed};
-use crate::{Options, Output, SourceTree};
+use crate::limits::bytes_text;
+use crate::source::{Metered, SourceError};
+use crate::yaml::{self, Parsed, ProblemKind, StopKind};
+use crate::{Limits, Options, Output, SourceTree};
 use read::Cx;
+
+/// How many diagnostics one file reports; the rest are counted in one more. A file of
+/// 100,000 foreign documents says what is wrong in its first few.
+pub const MAX_PER_FILE: usize = 100;
 
 /// An object read from a source document, before labels and defaults.
 pub struct SourceObject<'a> {
@@ -63,6 +74,9 @@ fn is_yaml(path: &str) -> bool {
 
 /// Renders the Vimana sources of `tree` under `options.path`.
 pub fn render(tree: &dyn SourceTree, options: &Options) -> Output {
+    let metered = Metered::new(tree, &options.limits);
+    let tree: &dyn SourceTree = &metered;
+    let limits = &options.limits;
     let mut diags = Diagnostics::default();
     let path = options.path.trim_matches('/');
     let files = match tree.files(path) {
@@ -78,19 +92,19 @@ pub fn render(tree: &dyn SourceTree, options: &Options) -> Output {
             };
         }
     };
-    let rules = IgnoreRules::load(tree, path, &files, &mut diags);
+    let rules = IgnoreRules::load(tree, path, &files, limits, &mut diags);
 
     let parsed: Vec<(String, Parsed)> = files
         .iter()
         .filter(|f| is_yaml(f) && !rules.is_ignored(f))
-        .filter_map(|file| Some((file.clone(), parse_file(tree, file, &mut diags)?)))
+        .filter_map(|file| Some((file.clone(), parse_file(tree, file, limits, &mut diags)?)))
         .collect();
     let mut objects = convert_documents(&parsed, &mut diags);
     for obj in &mut objects {
         label(obj, options);
     }
     check::all(&objects, &mut diags);
-    let mut manifests = manifests(tree, objects, &mut diags);
+    let mut manifests = manifests(tree, objects, limits, &mut diags);
     manifests.sort_by_cached_key(|m| m.object.key());
 
     if manifests.is_empty() && !diags.has_errors() {
@@ -110,23 +124,64 @@ pub fn render(tree: &dyn SourceTree, options: &Options) -> Output {
         );
     }
     diags.sort();
+    cap_per_file(&mut diags, MAX_PER_FILE);
     Output {
         manifests,
         diagnostics: diags,
     }
 }
 
+/// The diagnostic of a file that cannot be read: too large, over the render's budget, not a
+/// regular file, or failing. Nothing of such a file was read.
+pub(crate) fn unreadable(file: &str, e: &SourceError) -> Diagnostic {
+    let exclude = format!("exclude it in {}", crate::IGNORE_FILE);
+    match e {
+        SourceError::TooLarge {
+            size, limit, key, ..
+        } => Diagnostic::error(
+            "file-too-large",
+            format!(
+                "{file} has {}, over the limit of {} ({key}); it was not read",
+                bytes_text(*size),
+                bytes_text(*limit)
+            ),
+        )
+        .at(file, 0..0, "too large to read")
+        .help(format!(
+            "make the file smaller or {exclude}; the limit is raised with `--limit {key}=SIZE`, or `render.limits.{key}` in the daemon's configuration"
+        )),
+        SourceError::OverBudget { .. } => Diagnostic::error(
+            "render-too-large",
+            format!("cannot read {e}; it was not read"),
+        )
+        .at(file, 0..0, "over the render's budget")
+        .help(format!(
+            "render a narrower source path or {exclude}; the limit is raised with `--limit renderBytes=SIZE`, or `render.limits.renderBytes` in the daemon's configuration"
+        )),
+        SourceError::NotAFile { .. } => Diagnostic::error(
+            "not-a-file",
+            format!("{file} is not a regular file (a FIFO, socket or device); it was not opened"),
+        )
+        .at(file, 0..0, "not a regular file")
+        .help(format!("remove it from the repository, or {exclude}")),
+        _ => Diagnostic::error("unreadable-file", format!("cannot read {e}"))
+            .at(file, 0..0, "unreadable")
+            .help(format!("fix the file, or {exclude}")),
+    }
+}
+
 /// Reads and parses one YAML file, reporting what stands in the way; `None` when it cannot be
 /// read as text.
-fn parse_file(tree: &dyn SourceTree, file: &str, diags: &mut Diagnostics) -> Option<Parsed> {
-    let bytes = match tree.read(file) {
+fn parse_file(
+    tree: &dyn SourceTree,
+    file: &str,
+    limits: &Limits,
+    diags: &mut Diagnostics,
+) -> Option<Parsed> {
+    let bytes = match tree.read_at_most(file, limits.file_bytes, "fileBytes") {
         Ok(b) => b,
         Err(e) => {
-            diags.push(
-                Diagnostic::error("unreadable-file", format!("cannot read {file}: {e}")).help(
-                    format!("fix the file, or exclude it in {}", crate::IGNORE_FILE),
-                ),
-            );
+            diags.push(unreadable(file, &e));
             return None;
         }
     };
@@ -149,14 +204,22 @@ fn parse_file(tree: &dyn SourceTree, file: &str, diags: &mut Diagnostics) -> Opt
             return None;
         }
     };
-    let p = yaml::parse(&text);
+    let p = yaml::parse_with(&text, limits);
     diags.files.add(file, &text);
     if let Some(e) = &p.error {
-        diags.push(
-            Diagnostic::error("yaml-syntax", format!("invalid YAML: {}", e.message))
-                .at(file, e.span.clone(), "the parser stopped here")
+        let span = e.span.clone();
+        let d = match e.kind {
+            StopKind::Syntax => Diagnostic::error("yaml-syntax", format!("invalid YAML: {}", e.message))
+                .at(file, span, "the parser stopped here")
                 .help("fix the YAML syntax; documents after this point were not read"),
-        );
+            StopKind::TooDeep { limit } => Diagnostic::error("yaml-too-deep", e.message.clone())
+                .at(file, span, format!("level {} starts here", limit + 1))
+                .help("Vimana sources nest a few levels: flatten the document; the limit is `depth` (`--limit depth=N`, `render.limits.depth` in the daemon); documents after this point were not read"),
+            StopKind::TooManyNodes { .. } => Diagnostic::error("yaml-too-many-nodes", e.message.clone())
+                .at(file, span, "the limit is passed here")
+                .help("use fewer aliases of large anchors, or split the document; the limit is `documentNodes` (`--limit documentNodes=N`, `render.limits.documentNodes` in the daemon); documents after this point were not read"),
+        };
+        diags.push(d);
     }
     for d in &p.duplicates {
         diags.push(
@@ -169,7 +232,66 @@ fn parse_file(tree: &dyn SourceTree, file: &str, diags: &mut Diagnostics) -> Opt
             .help("keep one of the two; YAML mappings may not repeat a key"),
         );
     }
+    for problem in &p.problems {
+        let span = problem.span.clone();
+        diags.push(match &problem.kind {
+            ProblemKind::Tag(tag) => Diagnostic::error(
+                "yaml-tag",
+                format!("the YAML tag `{}` is not accepted", tag.escape_debug()),
+            )
+            .at(file, span, "tagged here")
+            .help("remove the tag: sources are read with the core schema, whose tags `!!str`, `!!int`, `!!float`, `!!bool`, `!!null`, `!!map` and `!!seq` are accepted on values of their type"),
+            ProblemKind::ForeignAnchor(name) => Diagnostic::error(
+                "yaml-foreign-anchor",
+                format!("anchor &{name} is defined in another document"),
+            )
+            .at(file, span, "alias used here")
+            .help("anchors do not cross `---`: define the anchor in this document, or repeat the value"),
+        });
+    }
     Some(p)
+}
+
+/// Keeps the first `max` diagnostics of each file (diagnostics sorted by file) and counts the
+/// rest in one diagnostic, an error if any of them is one.
+fn cap_per_file(diags: &mut Diagnostics, max: usize) {
+    let file_of = |d: &Diagnostic| d.primary.as_ref().map(|l| l.file.clone());
+    let mut kept: Vec<Diagnostic> = Vec::with_capacity(diags.items.len().min(4096));
+    let mut items = std::mem::take(&mut diags.items).into_iter().peekable();
+    while let Some(first) = items.next() {
+        let file = file_of(&first);
+        let mut group = vec![first];
+        while let Some(d) = items.next_if(|d| file_of(d) == file) {
+            group.push(d);
+        }
+        let (Some(file), true) = (file, group.len() > max) else {
+            kept.append(&mut group);
+            continue;
+        };
+        let rest = group.split_off(max);
+        let errors = rest.iter().filter(|d| d.is_error()).count();
+        let at = rest[0].primary.as_ref().map_or(0..0, |l| l.span.clone());
+        let more = if errors > 0 {
+            Diagnostic::error("more-diagnostics", "")
+        } else {
+            Diagnostic::warning("more-diagnostics", "")
+        };
+        let mut more = more
+            .at(&file, at, "and from here on")
+            .help("fix the ones above and render again; a file reports its first 100 diagnostics");
+        more.message = format!(
+            "{} more diagnostic{} in {file} ({errors} error{}) not shown",
+            rest.len(),
+            if rest.len() == 1 { "" } else { "s" },
+            if errors == 1 { "" } else { "s" },
+        );
+        if errors == 0 {
+            more.severity = Severity::Warning;
+        }
+        kept.append(&mut group);
+        kept.push(more);
+    }
+    diags.items = kept;
 }
 
 /// Converts every document of the parsed files into a source object; an object whose
@@ -182,9 +304,11 @@ fn convert_documents<'a>(
     for (file, p) in parsed {
         for doc in &p.documents {
             let mut cx = Cx { file, diags };
-            let before = cx.diags.error_count();
+            // Only what this document added is looked at: counting every error again per
+            // document made a file of many documents quadratic.
+            let before = cx.diags.items.len();
             if let Some(mut obj) = convert::document(&mut cx, file, &doc.root) {
-                obj.broken = cx.diags.error_count() > before;
+                obj.broken = cx.diags.items[before..].iter().any(Diagnostic::is_error);
                 objects.push(obj);
             }
         }
@@ -192,25 +316,37 @@ fn convert_documents<'a>(
     objects
 }
 
-/// The manifests of the objects: Kumori bindings rendered into their Components, and the
+/// The manifests of the objects: Kumori bindings rendered into their Components (the image
+/// checked as `spec.image` is), each object checked against Kubernetes' budgets, and the
 /// locations of every field.
 fn manifests(
     tree: &dyn SourceTree,
     objects: Vec<SourceObject<'_>>,
+    limits: &Limits,
     diags: &mut Diagnostics,
 ) -> Vec<Manifest> {
     let mut manifests = Vec::with_capacity(objects.len());
-    let mut modules = kumori::ModuleCache::new();
+    let mut modules = kumori::ModuleCache::new(*limits);
     for mut obj in objects {
         if let (Some(binding), Object::Component(c)) = (&obj.kumori, &mut obj.object)
             && let Some(r) = kumori::render_binding_cached(tree, binding, &mut modules, diags)
         {
-            c.spec.image = r.image;
+            match names::image_reference(&r.image) {
+                Ok(()) => c.spec.image = r.image,
+                Err(e) => diags.push(convert::invalid_image(
+                    binding.file,
+                    binding.span.clone(),
+                    &r.image,
+                    &e,
+                    "the image this binding renders",
+                )),
+            }
             let a = &mut c.metadata.annotations;
             a.insert(keys::KUMORI_RENDERED.into(), r.rendered);
             a.insert(keys::KUMORI_DIGEST.into(), r.digest);
             a.insert(keys::KUMORI_SOURCE.into(), r.source);
         }
+        check_budgets(&obj, limits, diags);
         let mut info = SourceInfo {
             document: diags.files.location(obj.file, obj.doc_span.start),
             fields: BTreeMap::new(),
@@ -225,6 +361,71 @@ fn manifests(
         });
     }
     manifests
+}
+
+/// Counts bytes written, keeping none.
+struct Count(usize);
+
+impl std::io::Write for Count {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Reports an object whose annotations or whole JSON exceed what the cluster accepts
+/// ([`Limits::annotation_bytes`], [`Limits::object_bytes`]): better at file:line here than as a
+/// refused apply.
+fn check_budgets(obj: &SourceObject<'_>, limits: &Limits, diags: &mut Diagnostics) {
+    let span = obj
+        .spans
+        .get("spec.kumori")
+        .cloned()
+        .unwrap_or(obj.doc_span.start..obj.doc_span.start);
+    let annotations: usize = obj
+        .object
+        .meta()
+        .annotations
+        .iter()
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
+    if annotations > limits.annotation_bytes {
+        diags.push(
+            Diagnostic::error(
+                "annotations-too-large",
+                format!(
+                    "the annotations of {} take {}, over the {} an object may have (annotationBytes)",
+                    obj.describe(),
+                    bytes_text(annotations as u64),
+                    bytes_text(limits.annotation_bytes as u64)
+                ),
+            )
+            .at(obj.file, span.clone(), "this object")
+            .help("Kubernetes refuses objects with more annotations (keys and values together): shorten them, or make what a Kumori component reads with `io.Open` smaller"),
+        );
+    }
+    let mut count = Count(0);
+    if serde_json::to_writer(&mut count, &obj.object.to_value()).is_ok()
+        && count.0 > limits.object_bytes
+    {
+        diags.push(
+            Diagnostic::error(
+                "object-too-large",
+                format!(
+                    "{} takes {} as JSON, over the limit of {} (objectBytes)",
+                    obj.describe(),
+                    bytes_text(count.0 as u64),
+                    bytes_text(limits.object_bytes as u64)
+                ),
+            )
+            .at(obj.file, span, "this object")
+            .help("the API server refuses requests this large: make the object smaller; the limit is `objectBytes` (`--limit objectBytes=SIZE`)"),
+        );
+    }
 }
 
 /// Defaults the namespace and sets the labels the reconciler owns.

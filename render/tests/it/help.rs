@@ -42,10 +42,10 @@ fn kumori_case(group: &str, text: &str) -> Vec<Diagnostic> {
         Some((path, body)) => {
             let parsed = yaml::parse(body);
             let binding = binding_of(path, &parsed.documents[0].root);
-            render_binding(&tree, &binding, &mut ds);
+            render_binding(&tree, &binding, &render::Limits::default(), &mut ds);
         }
         None => {
-            check_module(&tree, "", &mut ds);
+            check_module(&tree, "", &render::Limits::default(), &mut ds);
         }
     }
     ds.items

@@ -20,6 +20,7 @@ pub(super) struct RawConfig {
     pub(super) rollout: Option<RawRollout>,
     pub(super) notify: Option<Vec<RawNotify>>,
     pub(super) log: Option<RawLog>,
+    pub(super) render: Option<RawRender>,
 }
 
 #[derive(Deserialize)]
@@ -120,4 +121,11 @@ pub(super) struct RawNotify {
 pub(super) struct RawLog {
     pub(super) format: Option<LogFormat>,
     pub(super) level: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawRender {
+    /// Values are numbers or sizes with a unit (`16MiB`), read by `render::Limits::set`.
+    pub(super) limits: Option<BTreeMap<String, serde_yaml::Value>>,
 }

@@ -34,6 +34,8 @@ pub struct Config {
     pub notify: Vec<NotifyConfig>,
     /// `log`: log format and level.
     pub log: LogConfig,
+    /// `render`: how sources are rendered.
+    pub render: RenderConfig,
 }
 
 /// `source`: the Git repository followed, and how to fetch it.
@@ -273,4 +275,12 @@ impl Default for LogConfig {
             level: "info".into(),
         }
     }
+}
+
+/// `render`: how each fetched revision is rendered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RenderConfig {
+    /// `render.limits`: a map of limit names (`fileBytes`, `depth`...: `render::limits::KEYS`)
+    /// to values, over `render::Limits::default()`.
+    pub limits: render::Limits,
 }

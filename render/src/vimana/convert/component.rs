@@ -84,14 +84,13 @@ pub(super) fn component_spec<'a>(
         spans.insert("spec.image".into(), n.span.clone());
         match names::image_reference(&img) {
             Ok(()) => spec.image = img,
-            Err(e) => invalid(
-                cx,
-                "invalid-image",
-                n,
-                format!("`{img}` is not a valid image reference: {e}"),
+            Err(e) => cx.push(invalid_image(
+                cx.file,
+                n.span.clone(),
+                &img,
+                &e,
                 "invalid image",
-                "write an OCI reference such as `ghcr.io/acme/adder:1.1.0`".into(),
-            ),
+            )),
         }
     }
     let mut binding = None;
@@ -124,6 +123,27 @@ pub(super) fn component_spec<'a>(
         &["version", "server", "domain", "image", "kumori"],
     );
     (spec, binding)
+}
+
+/// The one diagnostic of an image that is not an OCI reference, whether written as
+/// `spec.image` or rendered from a Kumori binding. The image is shown escaped: it may hold
+/// line breaks or bidirectional controls that would disguise the message.
+pub(in crate::vimana) fn invalid_image(
+    file: &str,
+    span: Range<usize>,
+    image: &str,
+    error: &str,
+    label: &str,
+) -> Diagnostic {
+    Diagnostic::error(
+        "invalid-image",
+        format!(
+            "`{}` is not a valid image reference: {error}",
+            image.escape_debug()
+        ),
+    )
+    .at(file, span, label)
+    .help("write an OCI reference such as `ghcr.io/acme/adder:1.1.0`")
 }
 
 fn kumori_binding<'a>(cx: &mut Cx<'_>, file: &'a str, node: &'a Node) -> Option<Binding<'a>> {

@@ -25,6 +25,7 @@ use crate::diagnostic::did_you_mean;
 use crate::yaml::Node;
 
 use component::component_spec;
+pub(super) use component::invalid_image;
 use domain::domain_spec;
 use metadata::metadata;
 use server::server_spec;

@@ -136,8 +136,14 @@ fn weights(
             );
             continue;
         }
-        let weight = match v.value {
-            Value::Int(w) => w,
+        let (weight, written) = match v.value {
+            Value::Int(w) => (w, w.to_string()),
+            // A whole number past i64 reads as a float (2^63): out of range, not "not whole".
+            Value::Float(f)
+                if f.is_finite() && f.fract() == 0.0 && f.abs() > f64::from(i32::MAX) =>
+            {
+                (if f < 0.0 { i64::MIN } else { i64::MAX }, format!("{f}"))
+            }
             _ => {
                 cx.wrong_type(v, &path, "a whole number");
                 continue;
@@ -147,7 +153,7 @@ fn weights(
             cx.error(
                 "negative-weight",
                 v.span.clone(),
-                format!("the weight of version {version} is negative ({weight})"),
+                format!("the weight of version {version} is negative ({written})"),
                 "negative weight",
                 "weights are 0 or more; 0 keeps a version deployed without traffic",
             );
@@ -157,7 +163,7 @@ fn weights(
             cx.error(
                 "weight-out-of-range",
                 v.span.clone(),
-                format!("the weight of version {version} does not fit in 32 bits ({weight})"),
+                format!("the weight of version {version} does not fit in 32 bits ({written})"),
                 "too large",
                 "use smaller weights; only their ratios matter (e.g. 90 and 10)",
             );

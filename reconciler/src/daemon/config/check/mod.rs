@@ -6,6 +6,7 @@ mod auth;
 mod cluster;
 mod log;
 mod problems;
+mod render;
 mod rollout;
 mod schedule;
 mod source;
@@ -33,6 +34,7 @@ pub(super) fn check(raw: RawConfig, base: Option<&Path>) -> Result<Config, Vec<C
         rollout: rollout::check_rollout(raw.rollout.unwrap_or_default(), &mut p),
         notify: check_notify(raw.notify.unwrap_or_default(), &mut p),
         log: log::check_log(raw.log.unwrap_or_default(), &mut p),
+        render: render::check_render(raw.render.unwrap_or_default(), &mut p),
     };
     p.into_result(config)
 }

@@ -41,7 +41,9 @@ pub use trigger::Trigger;
 
 /// Runs the daemon of `config` until `shutdown` resolves: binds `webhook.listen`, serves the
 /// endpoints and webhooks, and runs the sync loop with `sync`. On shutdown the current sync is
-/// told to stop ([`SyncRequest::stop`]) and awaited; then the HTTP server stops.
+/// told to stop ([`SyncRequest::stop`]) and awaited; then the HTTP server stops, waiting at
+/// most [`server::SHUTDOWN_DRAIN`] for open connections, so that a slow client cannot hold up
+/// the release of the Lease that follows.
 ///
 /// Logging is not set up here: call [`logging::init`] first. `on_start` receives the shared
 /// state and the bound address once the server listens: leader election flips
@@ -49,6 +51,17 @@ pub use trigger::Trigger;
 pub async fn run(
     config: Config,
     sync: SyncFn,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_start: impl FnOnce(Arc<State>, std::net::SocketAddr),
+) -> Result<(), Error> {
+    run_with(config, sync, server::Limits::default(), shutdown, on_start).await
+}
+
+/// [`run`] with other bounds for the HTTP server than the defaults (tests shorten them).
+pub async fn run_with(
+    config: Config,
+    sync: SyncFn,
+    limits: server::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_start: impl FnOnce(Arc<State>, std::net::SocketAddr),
 ) -> Result<(), Error> {
@@ -74,9 +87,14 @@ pub async fn run(
     );
     on_start(state.clone(), addr);
     let (server_stop_tx, server_stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(server::serve(listener, state.clone(), async move {
-        let _ = server_stop_rx.await;
-    }));
+    let server = tokio::spawn(server::serve_with(
+        listener,
+        server::app(state.clone()),
+        limits,
+        async move {
+            let _ = server_stop_rx.await;
+        },
+    ));
     let runner = Runner::new(state, source, sync, config.schedule.clone());
     runner.run(shutdown).await;
     let _ = server_stop_tx.send(());

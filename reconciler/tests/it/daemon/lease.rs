@@ -1,7 +1,8 @@
 //! Leader election on a Lease, against the simulated cluster (or a real one with
 //! `RECONCILER_E2E_KUBECONFIG`): replicas never both lead, a standby takes over once a killed
 //! leader's Lease expires and at once when it is released, a leader that loses the API steps
-//! down and stops its sync, and the `cluster.leaderElection` keys.
+//! down and stops its sync, a stalled HTTP client cannot keep a stopping daemon from
+//! releasing the Lease, and the `cluster.leaderElection` keys.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,7 @@ use super::imp::config::{Config, LeaderElectionConfig, Provider, RateLimit};
 use super::imp::gitsource::GitSource;
 use super::imp::lease::{self, Elector, Settings};
 use super::imp::runner::{Runner, SyncReport, SyncRequest, Trigger, sync_fn};
+use super::imp::server::Limits;
 use super::imp::state::{Role, State};
 use super::imp::webhook::WebhookSettings;
 use super::support::Upstream;
@@ -295,6 +297,99 @@ async fn a_standby_takes_over_once_the_lease_of_a_killed_leader_expires() {
         "b took the Lease at {acquired}, before a's last renewal at {renewed} had expired"
     );
     b.elector.release().await.unwrap();
+    tc.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_stalled_http_client_blocks_shutdown_and_the_lease_is_not_released() {
+    use tokio::io::AsyncWriteExt;
+    let tc = TestCluster::new("lease-stalled-client").await;
+    let up = Upstream::new();
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "instance: it\nsource: {{ url: '{}', cacheDir: cache }}\nschedule: off\nwebhook: {{ listen: '127.0.0.1:0' }}\n",
+        up.bare().display()
+    );
+    std::fs::write(dir.path().join("config.yaml"), text).unwrap();
+    let config = Config::load(&dir.path().join("config.yaml")).unwrap();
+    // A Lease of 10 minutes: only a release frees it within the test.
+    let elector = Elector::new(
+        tc.client.clone(),
+        settings(
+            &tc,
+            "a",
+            Duration::from_secs(600),
+            Duration::from_secs(10),
+            Duration::from_millis(100),
+        ),
+    );
+    let starter = elector.clone();
+    let sync = sync_fn(|_req: SyncRequest| async {
+        Ok(SyncReport {
+            objects: 0,
+            applied: 0,
+            pruned: 0,
+            rollouts: vec![],
+        })
+    });
+    // Headers that never end, and a shutdown drain of half a second.
+    let limits = Limits {
+        header_read: STUCK,
+        max_connections: 16,
+        shutdown_drain: Duration::from_millis(500),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let daemon = tokio::spawn(super::imp::run_with(
+        config,
+        sync,
+        limits,
+        async move {
+            let _ = stopped.await;
+        },
+        move |state, addr| {
+            starter.start(state.clone());
+            let _ = started_tx.send((state, addr));
+        },
+    ));
+    let (state, addr) = tokio::time::timeout(STUCK, started_rx)
+        .await
+        .unwrap()
+        .unwrap();
+    eventually("the daemon leads", || state.role() == Role::Leader).await;
+    let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stalled
+        .write_all(b"GET /status HTTP/1.1\r\nHo")
+        .await
+        .unwrap();
+    // A request answered on another connection: the server has accepted the stalled one.
+    let mut probe = tokio::net::TcpStream::connect(addr).await.unwrap();
+    probe
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut probe, &mut answer)
+        .await
+        .unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
+
+    let started = tokio::time::Instant::now();
+    stop.send(()).unwrap();
+    tokio::time::timeout(STUCK, daemon)
+        .await
+        .expect("the daemon stops despite the stalled client")
+        .unwrap()
+        .unwrap();
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "the daemon took {took:?} to stop"
+    );
+    // What `reconciler run` does once the daemon has returned.
+    assert!(elector.release().await.unwrap(), "the leader released");
+    assert_eq!(holder(&read_lease(&tc).await), None);
+    drop(stalled);
     tc.cleanup().await;
 }
 

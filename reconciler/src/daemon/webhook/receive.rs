@@ -1,11 +1,13 @@
 //! What a webhook request gets, decided in the order of the module [`super`]: enabled and
-//! configured, the rate limit, the body size, the signature, then the payload.
+//! configured, the rate limit, the body size (and the time it takes to arrive), the signature,
+//! replays, then the payload.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
 
 use super::answer::Answer;
 use super::event::{Event, event};
+use super::replay::delivery_id;
 use super::settings::WebhookSettings;
 use super::signature::verify;
 use crate::daemon::config::Provider;
@@ -56,11 +58,34 @@ pub async fn receive(
     if declared.is_some_and(|n| n > settings.max_body_bytes) {
         return too_large();
     }
-    let Ok(body) = axum::body::to_bytes(body, settings.max_body_bytes).await else {
-        return too_large();
+    let read = axum::body::to_bytes(body, settings.max_body_bytes);
+    let body = match tokio::time::timeout(settings.body_timeout, read).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => return too_large(),
+        Err(_) => {
+            return Answer::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                format!(
+                    "the body did not arrive within {}",
+                    model::duration::format(settings.body_timeout)
+                ),
+            );
+        }
     };
     if let Err(why) = verify(provider, headers, &body, secret) {
         return Answer::new(StatusCode::UNAUTHORIZED, "unauthorized", why);
+    }
+    // Only signed deliveries are remembered: a forged one cannot make a real one look replayed.
+    if let Some(id) = delivery_id(provider, headers)
+        && !settings.deliveries.first_time(provider, &id)
+    {
+        let shown: String = id.chars().take(64).collect();
+        return Answer::new(
+            StatusCode::OK,
+            "replayed",
+            format!("delivery {shown:?} was received already: no sync requested"),
+        );
     }
     match event(provider, headers, &body) {
         Event::Push(refs) => match refs.iter().find(|r| settings.tracks(r)) {

@@ -1,10 +1,18 @@
 //! What the webhook receiver takes from the config ([`WebhookSettings`]): the secret, the
-//! enabled providers, the body limit, the rate limit and the tracked ref.
+//! enabled providers, the body limit and read timeout, the rate limit, the tracked ref, and the
+//! delivery ids seen lately.
+
+use std::time::Duration;
 
 use crate::daemon::config::{Config, Provider, RateLimit, Secret};
 use crate::daemon::error::Error;
 
 use super::ratelimit::RateLimiter;
+use super::replay::Deliveries;
+
+/// How long a webhook's body may take to arrive once its headers have: a client that sends a
+/// body slowly (or declares more than it sends) is answered 408 after this.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What the webhook receiver needs from the config.
 #[derive(Debug)]
@@ -14,6 +22,8 @@ pub struct WebhookSettings {
     pub(super) max_body_bytes: usize,
     pub(super) limiter: RateLimiter,
     pub(super) tracked: String,
+    pub(super) body_timeout: Duration,
+    pub(super) deliveries: Deliveries,
 }
 
 impl WebhookSettings {
@@ -32,7 +42,15 @@ impl WebhookSettings {
             max_body_bytes,
             limiter: RateLimiter::new(rate_limit),
             tracked: tracked_ref.trim().to_owned(),
+            body_timeout: BODY_READ_TIMEOUT,
+            deliveries: Deliveries::default(),
         }
+    }
+
+    /// The same settings with another body read timeout than [`BODY_READ_TIMEOUT`] (tests).
+    pub fn with_body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
     }
 
     /// The settings of a config; reads the webhook secret.

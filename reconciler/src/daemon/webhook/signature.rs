@@ -3,7 +3,7 @@
 
 use axum::http::HeaderMap;
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::daemon::config::{Provider, Secret};
@@ -40,7 +40,7 @@ pub fn verify(
         Provider::Github => hmac_hex("x-hub-signature-256", "sha256="),
         Provider::Gitlab => {
             let token = header_value("x-gitlab-token")?;
-            if bool::from(token.as_bytes().ct_eq(secret.expose().as_bytes())) {
+            if tokens_match(token, secret.expose()) {
                 Ok(())
             } else {
                 Err("X-Gitlab-Token does not match the secret".into())
@@ -50,6 +50,15 @@ pub fn verify(
         Provider::Bitbucket => hmac_hex("x-hub-signature", "sha256="),
         Provider::Generic => hmac_hex("x-signature", "sha256="),
     }
+}
+
+/// Whether a token equals the secret, in time that depends on neither: both are hashed and the
+/// digests compared in constant time. Comparing the bytes directly (`ct_eq` on slices) returns
+/// at once when the lengths differ, which tells the length of the secret.
+fn tokens_match(token: &str, secret: &str) -> bool {
+    let token = Sha256::digest(token.as_bytes());
+    let secret = Sha256::digest(secret.as_bytes());
+    bool::from(token.as_slice().ct_eq(secret.as_slice()))
 }
 
 /// The signature a sender computes: lowercase hex HMAC-SHA256 of `body` with `secret`.
@@ -72,4 +81,17 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tokens_match;
+
+    #[test]
+    fn gitlab_token_comparison_does_not_return_early_when_lengths_differ() {
+        assert!(tokens_match("s3cret", "s3cret"));
+        assert!(!tokens_match("s3cre", "s3cret"));
+        assert!(!tokens_match("s3cret!", "s3cret"));
+        assert!(!tokens_match("", "s3cret"));
+    }
 }

@@ -489,3 +489,93 @@ fn tracked_refs() {
     let commit = "0123456789012345678901234567890123456789";
     assert!(!w(commit).tracks("refs/heads/main"));
 }
+
+#[tokio::test]
+async fn a_replayed_delivery_syncs_again() {
+    let s = state();
+    let id = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
+    let mut delivery = github("push", PUSH_MAIN);
+    delivery.push(("x-github-delivery", id.to_owned()));
+    let (status, body) = send(&s, "/hooks/github", &delivery, PUSH_MAIN).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(pending(&s), Some((Trigger::Webhook(Provider::Github), 1)));
+    let (status, body) = send(&s, "/hooks/github", &delivery, PUSH_MAIN).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["outcome"], "replayed");
+    assert!(body["message"].as_str().unwrap().contains(id), "{body}");
+    assert_eq!(pending(&s), None, "a replay asks for no sync");
+    assert_eq!(count(&s, "github", "replayed"), 1);
+
+    // A forged request does not make its id seen: the real delivery of that id still counts.
+    let fresh = "0b54cbc4-3a1e-4a4c-9d0c-5e3f5a7f3c11";
+    let mut forged = vec![
+        ("x-github-event", "push".to_owned()),
+        (
+            "x-hub-signature-256",
+            format!("sha256={}", sign("guess", PUSH_MAIN.as_bytes())),
+        ),
+    ];
+    forged.push(("x-github-delivery", fresh.to_owned()));
+    assert_eq!(
+        send(&s, "/hooks/github", &forged, PUSH_MAIN).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let mut real = github("push", PUSH_MAIN);
+    real.push(("x-github-delivery", fresh.to_owned()));
+    assert_eq!(
+        send(&s, "/hooks/github", &real, PUSH_MAIN).await.0,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(pending(&s), Some((Trigger::Webhook(Provider::Github), 1)));
+
+    // The other providers' delivery ids.
+    let gitea = vec![
+        ("x-gitea-event", "push".to_owned()),
+        ("x-gitea-signature", sign(SECRET, PUSH_MAIN.as_bytes())),
+        ("x-gitea-delivery", "d-1".to_owned()),
+    ];
+    let gitlab = vec![
+        ("x-gitlab-event", "Push Hook".to_owned()),
+        ("x-gitlab-token", SECRET.to_owned()),
+        ("x-gitlab-event-uuid", "d-1".to_owned()),
+    ];
+    let refs_changed = r#"{"changes":[{"ref":{"id":"refs/heads/main"}}]}"#;
+    let bitbucket = vec![
+        ("x-event-key", "repo:refs_changed".to_owned()),
+        (
+            "x-hub-signature",
+            format!("sha256={}", sign(SECRET, refs_changed.as_bytes())),
+        ),
+        ("x-request-id", "d-1".to_owned()),
+    ];
+    let generic = vec![
+        (
+            "x-signature",
+            format!("sha256={}", sign(SECRET, PUSH_MAIN.as_bytes())),
+        ),
+        ("x-delivery-id", "d-1".to_owned()),
+    ];
+    for (path, headers, body) in [
+        ("/hooks/gitea", &gitea, PUSH_MAIN),
+        ("/hooks/gitlab", &gitlab, PUSH_MAIN),
+        ("/hooks/bitbucket", &bitbucket, refs_changed),
+        ("/hooks/generic", &generic, PUSH_MAIN),
+    ] {
+        let (first, b) = send(&s, path, headers, body).await;
+        assert_eq!(first, StatusCode::ACCEPTED, "{path}: {b}");
+        let (again, b) = send(&s, path, headers, body).await;
+        assert_eq!(again, StatusCode::OK, "{path}: {b}");
+        assert_eq!(b["outcome"], "replayed", "{path}");
+    }
+    // Without an id, a generic webhook from a script syncs every time, as documented.
+    let script = vec![(
+        "x-signature",
+        format!("sha256={}", sign(SECRET, PUSH_MAIN.as_bytes())),
+    )];
+    for _ in 0..2 {
+        assert_eq!(
+            send(&s, "/hooks/generic", &script, PUSH_MAIN).await.0,
+            StatusCode::ACCEPTED
+        );
+    }
+}

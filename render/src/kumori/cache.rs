@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use crate::diagnostic::Diagnostics;
+use crate::limits::Limits;
 use crate::source::{self, SourceError, SourceTree};
 
 use super::ast;
@@ -20,16 +21,20 @@ use super::types::{Known, TypeEnv};
 /// and typed once, and the files its components read with `io.Open` are read once. A module with
 /// diagnostics is loaded again for every binding, as [`super::render_binding`] does, so that
 /// every binding reports them with its own location.
-#[derive(Default)]
 pub struct ModuleCache {
+    limits: Limits,
     modules: HashMap<String, Option<Loaded>>,
     reads: RefCell<HashMap<String, Vec<u8>>>,
 }
 
 impl ModuleCache {
-    /// An empty cache.
-    pub fn new() -> Self {
-        ModuleCache::default()
+    /// An empty cache for a render within `limits`.
+    pub fn new(limits: Limits) -> Self {
+        ModuleCache {
+            limits,
+            modules: HashMap::new(),
+            reads: RefCell::default(),
+        }
     }
 
     /// Renders `binding` with the module loaded by an earlier binding of the same folder, or
@@ -41,18 +46,22 @@ impl ModuleCache {
         diagnostics: &mut Diagnostics,
     ) -> Option<Rendered> {
         let Ok(dir) = source::join(source::parent(binding.file), &binding.module) else {
-            return super::render_binding(tree, binding, diagnostics);
+            return super::render_binding(tree, binding, &self.limits, diagnostics);
         };
-        let ModuleCache { modules, reads } = self;
+        let ModuleCache {
+            limits,
+            modules,
+            reads,
+        } = self;
         let loaded = modules
             .entry(dir)
-            .or_insert_with_key(|dir| Loaded::load(tree, dir));
+            .or_insert_with_key(|dir| Loaded::load(tree, dir, *limits));
         let Some(loaded) = loaded else {
-            return super::render_binding(tree, binding, diagnostics);
+            return super::render_binding(tree, binding, limits, diagnostics);
         };
         if loaded.prog.map.path(loaded.yaml) != binding.file {
             let text = tree
-                .read(binding.file)
+                .read_at_most(binding.file, limits.file_bytes, "fileBytes")
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .unwrap_or_default();
             loaded.prog.map.replace(loaded.yaml, binding.file, text);
@@ -84,8 +93,8 @@ struct Loaded {
 
 impl Loaded {
     /// Loads the module in `dir`, or `None` when loading it reports anything.
-    fn load(tree: &dyn SourceTree, dir: &str) -> Option<Loaded> {
-        let mut prog = Program::new();
+    fn load(tree: &dyn SourceTree, dir: &str, limits: Limits) -> Option<Loaded> {
+        let mut prog = Program::new(limits);
         let mut diags = Vec::new();
         let typed = load(&mut prog, tree, dir, None, &mut diags)?;
         if !diags.is_empty() || !prog.diagnostics.is_empty() {

@@ -18,8 +18,12 @@ pub struct Checker<'a> {
     known: &'a Known,
     /// The diagnostics found.
     pub diags: Vec<Diagnostic>,
-    /// Nesting of declarations being checked; cyclic aliases (already reported) stop here.
+    /// Nesting of values and declarations being checked, bounded so that the recursion stays
+    /// within a small stack (values nest at most `depth`, chains of declarations are at most
+    /// `references` long).
     depth: usize,
+    /// Whether the bound of `depth` was reported.
+    too_deep: bool,
 }
 
 /// Where in a value the checker is: the path for messages, the innermost alias and field.
@@ -99,6 +103,7 @@ impl<'a> Checker<'a> {
             known,
             diags: Vec::new(),
             depth: 0,
+            too_deep: false,
         }
     }
 
@@ -151,6 +156,7 @@ impl<'a> Checker<'a> {
     /// Whether `v` checks against `ty`, without reporting.
     fn accepts(&self, v: &Value, ty: &Ty, cx: &Cx) -> bool {
         let mut trial = Checker::new(self.prog, self.env, self.known);
+        trial.depth = self.depth;
         trial.check_at(v, ty, cx, None);
         trial.diags.is_empty()
     }
@@ -191,6 +197,30 @@ impl<'a> Checker<'a> {
         if matches!(v.kind, V::Error) {
             return;
         }
+        let limits = self.prog.limits;
+        let max = limits.depth.saturating_add(limits.references);
+        if self.depth >= max {
+            if !self.too_deep {
+                self.too_deep = true;
+                self.push(
+                    "kumori-too-deep",
+                    v.span,
+                    format!("checking {} nests deeper than {max} levels", cx.what()),
+                    "too deep".into(),
+                    format!(
+                        "values and the declarations of their types may nest at most {max} levels \
+                         together (the limits `depth` and `references`)"
+                    ),
+                );
+            }
+            return;
+        }
+        self.depth += 1;
+        self.check_at_inner(v, ty, cx, top);
+        self.depth -= 1;
+    }
+
+    fn check_at_inner(&mut self, v: &Value, ty: &Ty, cx: &Cx, top: Option<&str>) {
         if let V::Unknown(from) = &v.kind {
             if !self.env.assignable(from, ty, self.known) {
                 let subject = top.map_or_else(|| cx.what(), str::to_owned);
@@ -400,13 +430,8 @@ impl<'a> Checker<'a> {
             );
             return;
         }
-        if self.depth > 64 {
-            return;
-        }
         let ty = decl.ty.clone();
-        self.depth += 1;
         self.check_at(v, &ty, &inner, top);
-        self.depth -= 1;
     }
 
     fn check_size(&mut self, v: &Value, id: DeclId, cx: &Cx, top: Option<&str>) {

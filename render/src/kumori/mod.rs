@@ -32,6 +32,7 @@ mod report;
 pub mod types;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::limits::Limits;
 use crate::source::SourceTree;
 
 pub use artifact::Artifact;
@@ -42,15 +43,16 @@ use component::Cx;
 use module::Program;
 use report::finish;
 
-/// Renders a binding, or reports why it cannot be rendered.
+/// Renders a binding within `limits`, or reports why it cannot be rendered.
 pub fn render_binding(
     tree: &dyn SourceTree,
     binding: &Binding<'_>,
+    limits: &Limits,
     diagnostics: &mut Diagnostics,
 ) -> Option<Rendered> {
-    let mut prog = Program::new();
+    let mut prog = Program::new(*limits);
     let yaml_text = tree
-        .read(binding.file)
+        .read_at_most(binding.file, limits.file_bytes, "fileBytes")
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
     let yaml_file = prog.add_text(binding.file, yaml_text);
@@ -61,7 +63,7 @@ pub fn render_binding(
 }
 
 /// [`render_binding`] with the modules of earlier bindings of the same render: the same result
-/// and diagnostics, without loading a module once per Component.
+/// and diagnostics, without loading a module once per Component (within the cache's limits).
 pub fn render_binding_cached(
     tree: &dyn SourceTree,
     binding: &Binding<'_>,
@@ -72,9 +74,15 @@ pub fn render_binding_cached(
 }
 
 /// Loads and checks every component and deployment of the module in the repository folder
-/// `dir`, without values for their config (check mode). Returns whether it is free of errors.
-pub fn check_module(tree: &dyn SourceTree, dir: &str, diagnostics: &mut Diagnostics) -> bool {
-    let mut prog = Program::new();
+/// `dir`, without values for their config (check mode), within `limits`. Returns whether it is
+/// free of errors.
+pub fn check_module(
+    tree: &dyn SourceTree,
+    dir: &str,
+    limits: &Limits,
+    diagnostics: &mut Diagnostics,
+) -> bool {
+    let mut prog = Program::new(*limits);
     let mut diags = Vec::new();
     if let Some(typed) = load::load(&mut prog, tree, dir, None, &mut diags) {
         let cx = Cx {

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 use crate::diagnostic::Diagnostic;
-use crate::source::{self, SourceTree};
+use crate::limits::{Limits, bytes_text};
+use crate::source::{self, SourceError, SourceTree};
 
 use super::ast::{self, FileId, Item, Span};
 use super::parser;
@@ -136,6 +137,8 @@ pub struct Program {
     pub modules: Vec<Module>,
     /// Diagnostics found while loading.
     pub diagnostics: Vec<Diagnostic>,
+    /// The bounds of the render: file sizes, nesting, chains of references, value sizes.
+    pub limits: Limits,
     repo_modules: Option<BTreeMap<String, String>>,
 }
 
@@ -145,9 +148,13 @@ fn builtin() -> &'static parser::Parse {
 }
 
 impl Program {
-    /// A program holding only the built-in library (file 0).
-    pub fn new() -> Self {
-        let mut p = Program::default();
+    /// A program holding only the built-in library (file 0), read and evaluated within
+    /// `limits`.
+    pub fn new(limits: Limits) -> Self {
+        let mut p = Program {
+            limits,
+            ..Program::default()
+        };
         let parse = builtin();
         p.map.add(BUILTIN_PATH, BUILTIN_SOURCE.to_owned());
         p.files.push(Some(FileInfo {
@@ -181,6 +188,35 @@ impl Program {
         self.diagnostics.push(d);
     }
 
+    /// Reports a file refused by its size ([`SourceError::TooLarge`]) at the file itself, and at
+    /// `blame` (what asked for it) when given. Nothing of the file was read.
+    fn too_large(&mut self, e: &SourceError, blame: Option<(&str, std::ops::Range<usize>, &str)>) {
+        let SourceError::TooLarge {
+            path, size, limit, ..
+        } = e
+        else {
+            return;
+        };
+        // The file is shown by its path: its text was not read, so it is known as empty.
+        self.add_text(path, String::new());
+        let mut d = Diagnostic::error(
+            "kumori-file-too-large",
+            format!(
+                "{path} is {}, over the limit of {} for one source file",
+                bytes_text(*size),
+                bytes_text(*limit)
+            ),
+        )
+        .at(path, 0..0, "not read");
+        if let Some((file, span, label)) = blame {
+            d = d.also(file, span, label);
+        }
+        self.error(d.help(
+            "Kumori sources are small text files: split this one, or raise the limit with \
+             `--limit fileBytes=...` (`render.limits.fileBytes` in the daemon)",
+        ));
+    }
+
     /// A span in diagnostics form.
     pub fn loc(&self, span: Span) -> (String, std::ops::Range<usize>) {
         (self.map.path(span.file).to_owned(), span.range())
@@ -202,8 +238,13 @@ impl Program {
         } else {
             format!("{dir}/{MANIFEST}")
         };
-        let bytes = match tree.read(&manifest_path) {
+        let limit = self.limits.file_bytes;
+        let bytes = match tree.read_at_most(&manifest_path, limit, "fileBytes") {
             Ok(b) => b,
+            Err(e @ SourceError::TooLarge { .. }) => {
+                self.too_large(&e, blame.map(|(f, s)| (f, s, "this module")));
+                return None;
+            }
             Err(e) => {
                 let mut d = Diagnostic::error(
                     "kumori-module-not-found",
@@ -399,7 +440,12 @@ impl Program {
                 files: Vec::new(),
             });
             for path in paths {
-                let text = match tree.read(&path) {
+                let limit = self.limits.file_bytes;
+                let text = match tree.read_at_most(&path, limit, "fileBytes") {
+                    Err(e @ SourceError::TooLarge { .. }) => {
+                        self.too_large(&e, None);
+                        continue;
+                    }
                     Ok(b) => match String::from_utf8(b) {
                         Ok(t) => t,
                         Err(_) => {
@@ -425,7 +471,7 @@ impl Program {
                     }
                 };
                 let id = self.map.add(&path, text);
-                let parse = parser::parse(&path, id, self.map.text(id));
+                let parse = parser::parse_within(&path, id, self.map.text(id), &self.limits);
                 self.diagnostics.extend(parse.diagnostics);
                 self.files.push(Some(FileInfo {
                     ast: parse.file,
@@ -572,7 +618,10 @@ impl Program {
                 if !is_manifest {
                     continue;
                 }
-                let Ok(bytes) = tree.read(&f) else { continue };
+                // A manifest over the limit is left out here, and reported if it is loaded.
+                let Ok(bytes) = tree.read_at_most(&f, self.limits.file_bytes, "fileBytes") else {
+                    continue;
+                };
                 let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
                     continue;
                 };

@@ -87,6 +87,9 @@ pub struct TypeEnv {
     /// Every declaration, indexed by [`DeclId`].
     pub decls: Vec<Decl>,
     names: HashMap<(Option<usize>, String), DeclId>,
+    /// The width of each declaration ([`TypeEnv::width`]), known once the program's
+    /// declarations are all lowered.
+    widths: Vec<usize>,
 }
 
 /// Declarations of the built-in library that the checker and evaluator treat specially.
@@ -195,7 +198,7 @@ impl TypeEnv {
             let ty = env.lower(prog, &expr, diags);
             env.decls[id].ty = ty;
         }
-        env.check_alias_cycles(prog, diags);
+        env.check_graph(prog, diags);
         env
     }
 
@@ -274,7 +277,28 @@ impl TypeEnv {
             },
             ExprKind::ListType(elem) => Ty::List(Box::new(self.lower(prog, elem, diags))),
             ExprKind::Union(alts) => {
-                Ty::Union(alts.iter().map(|a| self.lower(prog, a, diags)).collect())
+                let ty = Ty::Union(alts.iter().map(|a| self.lower(prog, a, diags)).collect());
+                let limit = prog.limits.union_width;
+                // Declarations are checked together once lowered (`check_graph`); a union of a
+                // component's declarations is checked here.
+                if self.widths.len() == self.decls.len() && self.width(&ty) > limit {
+                    diags.push(
+                        Diagnostic::error(
+                            "kumori-union-too-wide",
+                            format!(
+                                "this union has more than {limit} alternatives once its aliases \
+                                 are expanded"
+                            ),
+                        )
+                        .at(prog.map.path(file), e.span.range(), "too wide")
+                        .help(format!(
+                            "a union may have at most {limit} alternatives (the limit \
+                             `unionWidth`): list the alternatives once"
+                        )),
+                    );
+                    return Ty::Error;
+                }
+                ty
             }
             ExprKind::StructType { open, fields } => {
                 let open = open.as_ref().map(|o| match o {
@@ -406,49 +430,178 @@ impl TypeEnv {
         }
     }
 
-    fn check_alias_cycles(&self, prog: &Program, diags: &mut Vec<Diagnostic>) {
-        for start in 0..self.decls.len() {
-            let mut seen = vec![start];
-            let mut cur = start;
-            while let Ty::Decl(next) = &self.decls[cur].ty {
-                if self.decls[cur].kind != DeclKind::Alias && cur != start {
-                    break;
+    /// Checks the graph of declarations in one pass (a depth-first search with colors, linear in
+    /// the declarations): a declaration that names itself through aliases and unions (not
+    /// through a struct or a list, which a value must nest to follow) is a cycle; a chain of
+    /// declarations longer than `limits.references` and a union wider than `limits.union_width`
+    /// once its aliases are expanded are refused. A refused declaration stands for
+    /// [`Ty::Error`] from then on, so that nothing later follows it or expands it.
+    fn check_graph(&mut self, prog: &Program, diags: &mut Vec<Diagnostic>) {
+        let limits = &prog.limits;
+        let n = self.decls.len();
+        // 0: not seen, 1: on the stack, 2: done.
+        let mut color = vec![0u8; n];
+        let mut chain = vec![0usize; n];
+        let mut width = vec![1usize; n];
+        // The cycle a declaration is on (index into `cycles`), the first one found.
+        let mut cycle_of: Vec<Option<usize>> = vec![None; n];
+        let mut cycles: Vec<(usize, Vec<DeclId>)> = Vec::new();
+        // Where a declaration on the stack is on it.
+        let mut at_depth = vec![0usize; n];
+        let mut refused = vec![false; n];
+        let edges: Vec<Vec<DeclId>> = self.decls.iter().map(|d| unguarded(&d.ty)).collect();
+        for root in 0..n {
+            if color[root] != 0 {
+                continue;
+            }
+            // (declaration, index of the next edge to follow)
+            let mut stack: Vec<(DeclId, usize)> = vec![(root, 0)];
+            color[root] = 1;
+            at_depth[root] = 0;
+            while let Some(&mut (id, ref mut next)) = stack.last_mut() {
+                if let Some(&to) = edges[id].get(*next) {
+                    *next += 1;
+                    match color[to] {
+                        0 => {
+                            color[to] = 1;
+                            at_depth[to] = stack.len();
+                            stack.push((to, 0));
+                        }
+                        1 => {
+                            let members = &stack[at_depth[to]..];
+                            if members.iter().any(|&(m, _)| cycle_of[m].is_none()) {
+                                for &(m, _) in members {
+                                    cycle_of[m].get_or_insert(cycles.len());
+                                }
+                                // A long cycle is kept by its ends, for the message: a
+                                // copy of each would cost the square of its length.
+                                let ends: Vec<DeclId> = if members.len() > 8 {
+                                    let tail = &members[members.len() - 3..];
+                                    members[..4].iter().chain(tail).map(|&(m, _)| m).collect()
+                                } else {
+                                    members.iter().map(|&(m, _)| m).collect()
+                                };
+                                cycles.push((members.len(), ends));
+                            }
+                        }
+                        _ => {}
+                    }
+                    continue;
                 }
-                if *next == start {
-                    let d = &self.decls[start];
-                    let names: Vec<_> = seen.iter().map(|&i| self.decls[i].qname.clone()).collect();
+                stack.pop();
+                color[id] = 2;
+                if cycle_of[id].is_some() {
+                    continue;
+                }
+                // A declaration that names a refused one is refused with it, without a
+                // diagnostic of its own: one long chain or wide union is one error.
+                if edges[id].iter().any(|&to| refused[to]) {
+                    refused[id] = true;
+                    continue;
+                }
+                let links = edges[id].iter().filter(|&&to| cycle_of[to].is_none());
+                chain[id] = 1 + links.map(|&to| chain[to]).max().unwrap_or(0);
+                let alias = self.decls[id].kind == DeclKind::Alias;
+                if alias {
+                    width[id] = union_width(&self.decls[id].ty, &|d| width[d]);
+                }
+                if chain[id] > limits.references {
+                    refused[id] = true;
+                    let d = &self.decls[id];
                     diags.push(
                         Diagnostic::error(
-                            "kumori-type-cycle",
+                            "kumori-reference-chain",
                             format!(
-                                "type `{}` is defined in terms of itself: {} -> {}",
-                                d.qname,
-                                names.join(" -> "),
-                                d.qname
+                                "type `{}` is defined through a chain of more than {} declarations",
+                                d.qname, limits.references
                             ),
                         )
                         .at(
                             prog.map.path(d.span.file),
                             d.span.range(),
-                            "cyclic definition",
+                            "too long a chain",
                         )
-                        .help("break the cycle with a struct or a distinct base type"),
+                        .help(format!(
+                            "a chain of aliases and types may be at most {} long (the limit \
+                             `references`): define this type by what it stands for",
+                            limits.references
+                        )),
                     );
-                    break;
+                } else if alias && width[id] > limits.union_width {
+                    refused[id] = true;
+                    diags.push(too_wide(prog, &self.decls[id], limits.union_width));
                 }
-                if seen.contains(next) {
-                    break;
-                }
-                seen.push(*next);
-                cur = *next;
             }
         }
+        // Widths are known now (they follow unions and aliases, the edges above); a union nested
+        // in a struct or a list is checked with them.
+        for id in 0..n {
+            if refused[id] || cycle_of[id].is_some() {
+                continue;
+            }
+            if widest_union(&self.decls[id].ty, &|d| width[d]) > limits.union_width {
+                refused[id] = true;
+                diags.push(too_wide(prog, &self.decls[id], limits.union_width));
+            }
+        }
+        for (id, cycle) in cycle_of.iter().enumerate() {
+            let Some(cycle) = cycle else { continue };
+            let (len, cycle) = &cycles[*cycle];
+            let d = &self.decls[id];
+            let name = |&i: &DeclId| self.decls[i].qname.as_str();
+            let path = if *len == cycle.len() {
+                // The cycle as seen from this declaration.
+                let from = cycle.iter().position(|&m| m == id).unwrap_or(0);
+                let names: Vec<&str> = cycle[from..]
+                    .iter()
+                    .chain(&cycle[..from])
+                    .map(name)
+                    .collect();
+                format!("{} -> {}", names.join(" -> "), d.qname)
+            } else {
+                let head: Vec<&str> = cycle[..4].iter().map(name).collect();
+                let tail: Vec<&str> = cycle[4..].iter().map(name).collect();
+                format!(
+                    "a cycle of {len} declarations, {} -> ... -> {} -> {}",
+                    head.join(" -> "),
+                    tail.join(" -> "),
+                    head[0]
+                )
+            };
+            diags.push(
+                Diagnostic::error(
+                    "kumori-type-cycle",
+                    format!("type `{}` is defined in terms of itself: {path}", d.qname),
+                )
+                .at(
+                    prog.map.path(d.span.file),
+                    d.span.range(),
+                    "cyclic definition",
+                )
+                .help("break the cycle with a struct or a distinct base type"),
+            );
+            refused[id] = true;
+        }
+        for (id, refused) in refused.into_iter().enumerate() {
+            if refused {
+                self.decls[id].ty = Ty::Error;
+                width[id] = 1;
+            }
+        }
+        self.widths = width;
+    }
+
+    /// The number of alternatives of `ty` with its aliases expanded (1 for a type that is not a
+    /// union), saturating.
+    pub fn width(&self, ty: &Ty) -> usize {
+        union_width(ty, &|d| self.widths.get(d).copied().unwrap_or(1))
     }
 
     /// Follows aliases (not distinct types) to the type they stand for.
     pub fn expand<'a>(&'a self, ty: &'a Ty) -> &'a Ty {
         let mut t = ty;
-        for _ in 0..64 {
+        // Declarations in a cycle or over a limit stand for `Ty::Error`: the chain ends.
+        for _ in 0..=self.decls.len() {
             match t {
                 Ty::Decl(id) if self.decls[*id].kind == DeclKind::Alias => t = &self.decls[*id].ty,
                 _ => return t,
@@ -465,7 +618,9 @@ impl TypeEnv {
     }
 
     fn collect_alts<'a>(&'a self, ty: &'a Ty, out: &mut Vec<&'a Ty>, depth: usize) {
-        if depth > 32 {
+        // Unions are acyclic and no wider than `unionWidth` once built (`check_graph`); this
+        // bounds what a type lowered without those checks could cost.
+        if depth > 2 * self.decls.len() + 64 || out.len() > 1 << 16 {
             return;
         }
         match self.expand(ty) {
@@ -567,6 +722,70 @@ impl TypeEnv {
             Ty::Error => "an unknown type".into(),
         }
     }
+}
+
+/// A declaration refused for a union wider than `limit`.
+fn too_wide(prog: &Program, d: &Decl, limit: usize) -> Diagnostic {
+    Diagnostic::error(
+        "kumori-union-too-wide",
+        format!(
+            "type `{}` is a union of more than {limit} types once its aliases are expanded",
+            d.qname
+        ),
+    )
+    .at(prog.map.path(d.span.file), d.span.range(), "too wide")
+    .help(format!(
+        "a union may have at most {limit} alternatives (the limit `unionWidth`); each alias \
+         used twice in a union doubles it: list the alternatives once"
+    ))
+}
+
+/// The declarations a type names where a value of it need not nest: itself, or an alternative
+/// of a union (not in a list or a struct).
+fn unguarded(ty: &Ty) -> Vec<DeclId> {
+    let mut out = Vec::new();
+    let mut todo = vec![ty];
+    while let Some(t) = todo.pop() {
+        match t {
+            Ty::Decl(id) => out.push(*id),
+            Ty::Union(alts) => todo.extend(alts.iter().rev()),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The number of alternatives of `ty`, aliases counted by `alias_width`, saturating.
+fn union_width(ty: &Ty, alias_width: &dyn Fn(DeclId) -> usize) -> usize {
+    match ty {
+        Ty::Union(alts) => alts
+            .iter()
+            .fold(0usize, |n, a| n.saturating_add(union_width(a, alias_width))),
+        Ty::Decl(id) => alias_width(*id),
+        _ => 1,
+    }
+}
+
+/// The width of `ty` ([`union_width`]), or of the widest union nested in it (in a list, a
+/// struct's fields or its `open[...]`), whichever is larger.
+fn widest_union(ty: &Ty, alias_width: &dyn Fn(DeclId) -> usize) -> usize {
+    let mut widest = union_width(ty, alias_width);
+    let mut todo = vec![ty];
+    while let Some(t) = todo.pop() {
+        match t {
+            Ty::Union(alts) => {
+                widest = widest.max(union_width(t, alias_width));
+                todo.extend(alts.iter());
+            }
+            Ty::List(elem) => todo.push(elem),
+            Ty::Struct(st) => {
+                todo.extend(st.fields.iter().map(|f| &f.ty));
+                todo.extend(st.open.iter());
+            }
+            _ => {}
+        }
+    }
+    widest
 }
 
 /// The diagnostic for a package name that is not imported.

@@ -10,6 +10,7 @@
 
 mod fuzz;
 pub(crate) mod harness;
+mod hostile;
 
 use render::MemTree;
 use render::kumori::{Artifact, Binding, render_binding};
@@ -90,7 +91,7 @@ fn builtin_library_has_no_errors_and_every_seed_type() {
         .with("m/a.h.kumori", "import \"kumori\"\ncomponent A {}\n");
     let mut ds = render::Diagnostics::default();
     assert!(
-        render::kumori::check_module(&tree, "m", &mut ds),
+        render::kumori::check_module(&tree, "m", &render::Limits::default(), &mut ds),
         "{}",
         ds.to_text(&|p| p.to_owned(), false)
     );
@@ -205,7 +206,12 @@ fn binding_values_override_a_deployments_values() {
 fn adder_fixture_checks_without_values() {
     let tree = fixture_tree("adder");
     let mut ds = render::Diagnostics::default();
-    let ok = render::kumori::check_module(&tree, "fixtures/kumori/adder", &mut ds);
+    let ok = render::kumori::check_module(
+        &tree,
+        "fixtures/kumori/adder",
+        &render::Limits::default(),
+        &mut ds,
+    );
     assert!(ok, "{}", ds.to_text(&|p| p.to_owned(), false));
 }
 
@@ -223,7 +229,7 @@ fn a_binding_built_by_hand_reports_missing_values_in_the_yaml() {
         resource: None,
     };
     let mut ds = render::Diagnostics::default();
-    assert!(render_binding(&tree, &binding, &mut ds).is_none());
+    assert!(render_binding(&tree, &binding, &render::Limits::default(), &mut ds).is_none());
     let codes: Vec<_> = ds.items.iter().map(|d| d.code).collect();
     assert_eq!(codes, vec!["kumori-missing-resource"]);
     let text = ds.to_text(&|p| p.to_owned(), false);
@@ -284,13 +290,13 @@ fn bindings_that_share_a_module_render_as_they_do_alone() {
     for (path, text) in &files {
         tree.insert(*path, text.as_bytes());
     }
-    let mut cache = render::kumori::ModuleCache::new();
+    let mut cache = render::kumori::ModuleCache::new(render::Limits::default());
     let mut texts = Vec::new();
     for (path, text) in &files {
         let parsed = yaml::parse(text);
         let binding = binding_of(path, &parsed.documents[0].root);
         let mut alone = render::Diagnostics::default();
-        let expected = render_binding(&tree, &binding, &mut alone);
+        let expected = render_binding(&tree, &binding, &render::Limits::default(), &mut alone);
         let mut shared = render::Diagnostics::default();
         let got = render::kumori::render_binding_cached(&tree, &binding, &mut cache, &mut shared);
         assert_eq!(got, expected, "{path}");

@@ -1,9 +1,10 @@
 //! Calls: `string(x)`, `io.Open(path)`, `strconv.Concat`, `strconv.Format`, `strconv.JSON`, and
 //! the constructors of distinct types (`kumori.Port("http")`).
 
+use crate::limits::bytes_text;
 use crate::source::{self, SourceError};
 
-use super::{Evaluator, V, Value, number_text, to_json};
+use super::{Evaluator, Size, V, Value, number_text, to_json};
 use crate::kumori::ast::{DeclKind, Expr, Name, Span, path_text};
 use crate::kumori::check::Checker;
 use crate::kumori::module::ImportTarget;
@@ -51,7 +52,13 @@ impl<'a> Evaluator<'a> {
                         return Value::new(V::Error, span);
                     };
                     match to_json(&a, self.env) {
-                        Some(j) => Value::new(V::Str(j), span),
+                        Some(j) => {
+                            let v = Value::new(V::Str(j), span);
+                            if !self.within(v.size, span) {
+                                return Value::new(V::Error, span);
+                            }
+                            v
+                        }
                         None => Value::new(V::Unknown(Ty::String), span),
                     }
                 }
@@ -139,7 +146,11 @@ impl<'a> Evaluator<'a> {
         } else {
             id
         };
-        Value::new(V::Named(id, Box::new(arg)), span)
+        let v = Value::new(V::Named(id, Box::new(arg)), span);
+        if !self.within(v.size, span) {
+            return Value::new(V::Error, span);
+        }
+        v
     }
 
     fn stringify(&mut self, a: Value, span: Span) -> Value {
@@ -207,7 +218,8 @@ impl<'a> Evaluator<'a> {
         if !inside {
             return escape(self, &format!("it resolves to `{joined}`"));
         }
-        match self.tree.read(&joined) {
+        let limit = self.prog.limits.open_bytes;
+        match self.tree.read_at_most(&joined, limit, "openBytes") {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => Value::new(V::Str(text), span),
                 Err(_) => {
@@ -222,6 +234,22 @@ impl<'a> Evaluator<'a> {
                 }
             },
             Err(SourceError::OutsideRoot { .. }) => escape(self, "a symbolic link leads out"),
+            Err(SourceError::TooLarge { size, limit, .. }) => {
+                self.err(
+                    "kumori-io-too-large",
+                    span,
+                    format!(
+                        "`io.Open` refuses `{joined}`: it is {}, over the limit of {} for one file",
+                        bytes_text(size),
+                        bytes_text(limit)
+                    ),
+                    "file too large",
+                    "files read with `io.Open` end up in an annotation, which Kubernetes bounds: \
+                     keep them small, or raise the limit with `--limit openBytes=...` \
+                     (`render.limits.openBytes` in the daemon)",
+                );
+                Value::new(V::Error, span)
+            }
             Err(e) => {
                 self.err(
                     "kumori-io-not-found",
@@ -252,7 +280,20 @@ impl<'a> Evaluator<'a> {
             );
             return Value::new(V::Error, span);
         };
-        let mut out = String::new();
+        // Joined strings are counted before they are copied: doubling a string thirty times
+        // must not allocate gigabytes first.
+        let total = items
+            .iter()
+            .filter_map(|i| i.as_str())
+            .fold(0usize, |n, s| n.saturating_add(s.len()));
+        let size = Size {
+            bytes: total,
+            ..Size::of(&V::Bool(false))
+        };
+        if !self.within(size, span) {
+            return Value::new(V::Error, span);
+        }
+        let mut out = String::with_capacity(total);
         let mut unknown = false;
         for item in items {
             match &item.kind {

@@ -18,6 +18,7 @@ mod value;
 use std::collections::HashMap;
 
 use crate::diagnostic::Diagnostic;
+use crate::limits::bytes_text;
 use crate::source::SourceTree;
 use crate::yaml;
 
@@ -26,7 +27,7 @@ use super::module::Program;
 use super::types::{Known, Ty, TypeEnv};
 
 pub use json::{number_text, to_json};
-pub use value::{Num, V, Value};
+pub use value::{Num, Size, V, Value};
 
 /// A declared config or resource of a component.
 #[derive(Clone, Debug)]
@@ -104,7 +105,20 @@ pub struct Evaluator<'a> {
     active: Vec<(Key, String)>,
     /// Field names from the component body down to the value being evaluated, for messages.
     trail: Vec<String>,
+    /// Expressions being evaluated, one inside the other (through references too): bounded so
+    /// that the evaluator's recursion stays within a small stack.
+    depth: usize,
+    /// References being followed, one through the other (`var.a` whose value names `var.b`...).
+    refs: usize,
+    /// What the memo has copied so far (its values are copied into every place that uses
+    /// them, and into the memo of every field around them), bounded by [`COPIES`] times the
+    /// limits of one value.
+    copied: Size,
 }
+
+/// How many times the limits of one value (`listItems`, `stringBytes`) the evaluation of one
+/// component may copy in all: components use a small fraction of one.
+const COPIES: usize = 16;
 
 impl<'a> Evaluator<'a> {
     /// An evaluator with an empty scope.
@@ -126,6 +140,9 @@ impl<'a> Evaluator<'a> {
             memo: HashMap::new(),
             active: Vec::new(),
             trail: Vec::new(),
+            depth: 0,
+            refs: 0,
+            copied: Size::default(),
         }
     }
 
@@ -149,7 +166,11 @@ impl<'a> Evaluator<'a> {
         f: impl FnOnce(&mut Self) -> Value,
     ) -> Value {
         if let Some(v) = self.memo.get(&key) {
-            return v.clone();
+            let size = v.size;
+            if !self.copy(size, span) {
+                return Value::new(V::Error, span);
+            }
+            return self.memo[&key].clone();
         }
         if let Some(i) = self.active.iter().position(|(k, _)| *k == key) {
             let chain: Vec<&str> = self.active[i..].iter().map(|(_, w)| w.as_str()).collect();
@@ -166,12 +187,132 @@ impl<'a> Evaluator<'a> {
         self.active.push((key.clone(), what));
         let v = f(self);
         self.active.pop();
+        if !self.copy(v.size, span) {
+            self.memo.insert(key, Value::new(V::Error, span));
+            return Value::new(V::Error, span);
+        }
         self.memo.insert(key, v.clone());
         v
     }
 
+    /// Counts a copy of a value of `size`: whether the copies stay within their budget.
+    fn copy(&mut self, size: Size, span: Span) -> bool {
+        let limits = self.prog.limits;
+        let (items, bytes) = (
+            limits.list_items.saturating_mul(COPIES),
+            limits.string_bytes.saturating_mul(COPIES),
+        );
+        let over = self.copied.items > items || self.copied.bytes > bytes;
+        self.copied.items = self.copied.items.saturating_add(size.items);
+        self.copied.bytes = self.copied.bytes.saturating_add(size.bytes);
+        if over {
+            // Reported once, where the budget ran out.
+            return false;
+        }
+        if self.copied.items > items || self.copied.bytes > bytes {
+            self.err(
+                "kumori-too-many-copies",
+                span,
+                format!(
+                    "evaluating this component copies more than {items} values or {} of text",
+                    bytes_text(bytes as u64)
+                ),
+                "one copy too many",
+                &format!(
+                    "every use of a `var` or `self.` value copies it: a value used in many places \
+                     may hold at most {COPIES} times the limits `listItems` and `stringBytes` in \
+                     all; use large values fewer times"
+                ),
+            );
+            return false;
+        }
+        true
+    }
+
     /// Evaluates an expression.
     pub fn eval(&mut self, e: &'a Expr) -> Value {
+        // Each expression nests at most `depth` deep (the parser refuses more), but references
+        // splice one expression into another: the nesting of both together is bounded here.
+        let limits = self.prog.limits;
+        let max = limits.depth.saturating_add(limits.references);
+        if self.depth >= max {
+            self.err(
+                "kumori-too-deep",
+                e.span,
+                format!("evaluation nests deeper than {max} levels"),
+                "too deep",
+                &format!(
+                    "values nested in values through references may nest at most {max} levels \
+                     (the limits `depth` and `references` together): name fewer levels"
+                ),
+            );
+            return Value::new(V::Error, e.span);
+        }
+        self.depth += 1;
+        let v = self.eval_inner(e);
+        self.depth -= 1;
+        v
+    }
+
+    /// Whether a value of `size` made at `span` is within the limits; reports it otherwise.
+    fn within(&mut self, size: Size, span: Span) -> bool {
+        let limits = self.prog.limits;
+        if size.depth > limits.depth {
+            let max = limits.depth;
+            self.err(
+                "kumori-too-deep",
+                span,
+                format!("this value nests deeper than {max} levels"),
+                "too deep",
+                &format!(
+                    "values may nest at most {max} levels (the limit `depth`); references to \
+                     values that nest add their levels"
+                ),
+            );
+            return false;
+        }
+        if size.items > limits.list_items {
+            let max = limits.list_items;
+            self.err(
+                "kumori-list-too-long",
+                span,
+                format!("this value holds more than {max} items"),
+                "too many items",
+                &format!(
+                    "a value may hold at most {max} items, those of the lists and structs in it \
+                     included (the limit `listItems`); a list that names another twice doubles it"
+                ),
+            );
+            return false;
+        }
+        if size.bytes > limits.string_bytes {
+            let max = bytes_text(limits.string_bytes as u64);
+            self.err(
+                "kumori-string-too-long",
+                span,
+                format!("this value holds more than {max} of text"),
+                "too long",
+                &format!(
+                    "strings may be at most {max} long, those in a list or struct together (the \
+                     limit `stringBytes`); a string joined with itself doubles it"
+                ),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// Adds `part` to the size of a list or struct being built (`sum`): whether it stays within
+    /// the limits. Checked item by item, so that an oversized value is refused before the rest
+    /// of it is evaluated and copied.
+    fn add_within(&mut self, sum: &mut Size, part: Size, span: Span) -> bool {
+        sum.depth = sum.depth.max(part.depth.saturating_add(1));
+        sum.items = sum.items.saturating_add(part.items);
+        sum.bytes = sum.bytes.saturating_add(part.bytes);
+        self.within(*sum, span)
+    }
+
+    fn eval_inner(&mut self, e: &'a Expr) -> Value {
         let span = e.span;
         match &e.kind {
             ExprKind::Str(s) => Value::new(V::Str(s.clone()), span),
@@ -185,8 +326,16 @@ impl<'a> Evaluator<'a> {
             ),
             ExprKind::Bool(b) => Value::new(V::Bool(*b), span),
             ExprKind::List(items) => {
-                let items = items.iter().map(|i| self.eval(i)).collect();
-                Value::new(V::List(items), span)
+                let mut size = Size::of(&V::List(Vec::new()));
+                let mut values = Vec::with_capacity(items.len());
+                for item in items {
+                    let v = self.eval(item);
+                    if !self.add_within(&mut size, v.size, span) {
+                        return Value::new(V::Error, span);
+                    }
+                    values.push(v);
+                }
+                Value::new(V::List(values), span)
             }
             ExprKind::Struct(block) => self.eval_block(block),
             ExprKind::Path(path) => self.reference(path, span),
@@ -233,6 +382,7 @@ impl<'a> Evaluator<'a> {
         span: Span,
     ) -> Value {
         let mut fields: Vec<(Name, Value)> = Vec::new();
+        let mut size = Size::of(&V::Struct(Vec::new()));
         for f in block {
             if let Some(q) = f.optional {
                 self.err(
@@ -268,6 +418,9 @@ impl<'a> Evaluator<'a> {
             let what = format!("self.{}", self.trail.join("."));
             let v = self.eval_field(f, what);
             self.trail.pop();
+            if !self.add_within(&mut size, v.size, span) {
+                return Value::new(V::Error, span);
+            }
             fields.push((f.key.clone(), v));
         }
         Value::new(V::Struct(fields), span)
@@ -291,6 +444,14 @@ impl<'a> Evaluator<'a> {
                 }
             }
         }
-        Value::new(V::Struct(fields), span)
+        // The merged sections were made within the limits one by one, not together.
+        for (_, v) in &mut fields {
+            *v = Value::new(std::mem::replace(&mut v.kind, V::Error), v.span);
+        }
+        let v = Value::new(V::Struct(fields), span);
+        if !self.within(v.size, span) {
+            return Value::new(V::Error, span);
+        }
+        v
     }
 }

@@ -10,6 +10,42 @@ use crate::kumori::types::Ty;
 
 impl<'a> Evaluator<'a> {
     pub(super) fn reference(&mut self, path: &'a [Name], span: Span) -> Value {
+        let max = self.prog.limits.references;
+        if self.refs >= max {
+            self.chain_too_long(path, span, max);
+            return Value::new(V::Error, span);
+        }
+        self.refs += 1;
+        let v = self.reference_inner(path, span);
+        self.refs -= 1;
+        v
+    }
+
+    /// Reports a reference at the end of a chain longer than `max`.
+    fn chain_too_long(&mut self, path: &[Name], span: Span, max: usize) {
+        let mut names: Vec<&str> = self.active.iter().map(|(_, w)| w.as_str()).collect();
+        if names.len() > 6 {
+            names.drain(3..names.len() - 2);
+            names.insert(3, "...");
+        }
+        let message = format!(
+            "a chain of more than {max} references: {} -> {}",
+            names.join(" -> "),
+            path_text(path)
+        );
+        self.err(
+            "kumori-reference-chain",
+            span,
+            message,
+            "one reference too many",
+            &format!(
+                "a reference may lead through at most {max} others (the limit `references`): \
+                 write the value where the chain is long, or shorten it"
+            ),
+        );
+    }
+
+    fn reference_inner(&mut self, path: &'a [Name], span: Span) -> Value {
         let head = path[0].text.as_str();
         let v = match head {
             "interface" => self.interface_ref(path, span),

@@ -23,6 +23,51 @@ pub struct Value {
     pub kind: V,
     /// Where it comes from (for a reference: the reference).
     pub span: Span,
+    /// How big it is, computed from its parts when it is made, so that the evaluator can
+    /// refuse a value over the limits before it is copied again.
+    pub size: Size,
+}
+
+/// The size of a value: every quantity the limits bound, for the value with all it holds.
+/// References share memoized values, so a few lines can name a value twice, four times, ...
+/// (`[var.a, var.a]`): sizes add up as the copies do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Size {
+    /// Nesting: 1 for a scalar, one more than its deepest part for a list, struct or named
+    /// value.
+    pub depth: usize,
+    /// Values it holds, itself included (the items of nested lists and structs count too).
+    pub items: usize,
+    /// Bytes of all its strings.
+    pub bytes: usize,
+}
+
+impl Size {
+    /// The size of a value of `kind`, from the sizes of its parts.
+    pub fn of(kind: &V) -> Size {
+        let scalar = Size {
+            depth: 1,
+            items: 1,
+            bytes: 0,
+        };
+        let parts = |values: &mut dyn Iterator<Item = &Value>| {
+            values.fold(scalar, |acc, v| Size {
+                depth: acc.depth.max(v.size.depth.saturating_add(1)),
+                items: acc.items.saturating_add(v.size.items),
+                bytes: acc.bytes.saturating_add(v.size.bytes),
+            })
+        };
+        match kind {
+            V::Str(s) => Size {
+                bytes: s.len(),
+                ..scalar
+            },
+            V::List(items) => parts(&mut items.iter()),
+            V::Struct(fields) => parts(&mut fields.iter().map(|(_, v)| v)),
+            V::Named(_, inner) => parts(&mut std::iter::once(&**inner)),
+            V::Bool(_) | V::Num(_) | V::Unknown(_) | V::Error => scalar,
+        }
+    }
 }
 
 /// The kinds of values.
@@ -49,7 +94,11 @@ pub enum V {
 impl Value {
     /// A value at `span`.
     pub fn new(kind: V, span: Span) -> Self {
-        Value { kind, span }
+        Value {
+            size: Size::of(&kind),
+            kind,
+            span,
+        }
     }
 
     /// The field `name` of a struct value.

@@ -1,7 +1,7 @@
 //! Expressions, values and types alike: strings, numbers, booleans, lists and `[]T`, blocks,
 //! `struct { ... }` and `struct open[...]`, paths, calls and unions `A | B`.
 
-use super::{MAX_DEPTH, Parser, empty_block};
+use super::{Parser, empty_block};
 use crate::kumori::ast::{Expr, ExprKind};
 use crate::kumori::lexer::TokenKind;
 
@@ -11,17 +11,14 @@ impl Parser<'_> {
     }
 
     pub(super) fn term(&mut self) -> Expr {
+        // A block counts once, in `braced_block`.
+        if self.kind() == TokenKind::LBrace {
+            return self.term_inner();
+        }
         self.depth += 1;
-        let e = if self.depth > MAX_DEPTH {
+        let e = if self.depth > self.max_depth {
             let span = self.span();
-            self.error(
-                "kumori-too-deep",
-                span,
-                "nesting is too deep".into(),
-                "too many levels",
-                "nest values at most 200 levels deep",
-            );
-            self.recover();
+            self.too_deep(span, false);
             Expr {
                 kind: ExprKind::Error,
                 span,

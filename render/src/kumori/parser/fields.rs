@@ -1,7 +1,7 @@
 //! Blocks and fields: `{ ... }` with fields in both forms (`name value`, `name: Type = default`,
 //! `name?: Type`), separated by line breaks or commas, and `var` blocks among them.
 
-use super::{ITEM_KEYWORDS, MAX_DEPTH, Parser};
+use super::{ITEM_KEYWORDS, Parser};
 use crate::kumori::ast::{Block, Expr, ExprKind, Field, Name, Span, VarBinding};
 use crate::kumori::lexer::TokenKind;
 
@@ -10,15 +10,8 @@ impl Parser<'_> {
         let open = self.span();
         self.bump();
         self.depth += 1;
-        let (fields, vars) = if self.depth > MAX_DEPTH {
-            self.error(
-                "kumori-too-deep",
-                open,
-                "nesting is too deep".into(),
-                "too many levels",
-                "nest blocks at most 200 levels deep",
-            );
-            self.recover();
+        let (fields, vars) = if self.depth > self.max_depth {
+            self.too_deep(open, true);
             (Vec::new(), Vec::new())
         } else {
             self.fields(TokenKind::RBrace, false)

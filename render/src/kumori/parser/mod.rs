@@ -13,6 +13,7 @@ mod fields;
 mod items;
 
 use crate::diagnostic::Diagnostic;
+use crate::limits::Limits;
 
 use super::ast::{Block, File, FileId, Name, Span};
 use super::lexer::{Token, TokenKind, lex};
@@ -26,8 +27,15 @@ pub struct Parse {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Parses `text`, the content of the file `path` known as `file`.
+/// Parses `text`, the content of the file `path` known as `file`, within the default limits.
 pub fn parse(path: &str, file: FileId, text: &str) -> Parse {
+    parse_within(path, file, text, &Limits::default())
+}
+
+/// Parses `text`, the content of the file `path` known as `file`: nesting deeper than
+/// `limits.depth` is reported (`kumori-too-deep`) and skipped, so that the recursive descent
+/// stays within a small stack whatever the input.
+pub fn parse_within(path: &str, file: FileId, text: &str, limits: &Limits) -> Parse {
     let (tokens, lex_errors) = lex(text);
     let mut diagnostics: Vec<Diagnostic> = lex_errors
         .into_iter()
@@ -44,6 +52,7 @@ pub fn parse(path: &str, file: FileId, text: &str) -> Parse {
         path,
         diagnostics: Vec::new(),
         depth: 0,
+        max_depth: limits.depth,
     };
     let tree = p.file();
     diagnostics.append(&mut p.diagnostics);
@@ -66,16 +75,17 @@ const ITEM_KEYWORDS: &[&str] = &[
     "var",
 ];
 
-/// Nesting deeper than this is refused, so that hostile input cannot overflow the stack.
-const MAX_DEPTH: usize = 200;
-
 struct Parser<'a> {
     tokens: Vec<Token>,
     pos: usize,
     file: FileId,
     path: &'a str,
     diagnostics: Vec<Diagnostic>,
+    /// Brackets and blocks open around the current token.
     depth: usize,
+    /// `limits.depth`: nesting deeper than this is refused, so that hostile input cannot
+    /// overflow the stack.
+    max_depth: usize,
 }
 
 impl Parser<'_> {
@@ -223,6 +233,43 @@ impl Parser<'_> {
                 self.expected("a line break or `,`");
                 self.recover();
             }
+        }
+    }
+
+    /// Reports nesting over `limits.depth` at `span` and skips what is nested there: the term
+    /// at the current token or, `in_block`, the rest of the block just opened.
+    fn too_deep(&mut self, span: Span, in_block: bool) {
+        let message = format!("nesting is deeper than {} levels", self.max_depth);
+        let help = format!(
+            "nest values, types and blocks at most {} levels deep (the limit `depth`); name \
+             inner parts with `var` or a type alias",
+            self.max_depth
+        );
+        self.error("kumori-too-deep", span, message, "too deep", &help);
+        if in_block {
+            self.skip_to_close();
+        } else {
+            self.recover();
+        }
+    }
+
+    /// Skips to the closing bracket of the current depth (not consumed) or the end of the file,
+    /// over line breaks and commas.
+    fn skip_to_close(&mut self) {
+        let mut depth = 0usize;
+        loop {
+            match self.kind() {
+                TokenKind::Eof => return,
+                TokenKind::RBrace | TokenKind::RBracket | TokenKind::RParen => {
+                    if depth == 0 {
+                        return;
+                    }
+                    depth -= 1;
+                }
+                TokenKind::LBrace | TokenKind::LBracket | TokenKind::LParen => depth += 1,
+                _ => {}
+            }
+            self.bump();
         }
     }
 

@@ -218,7 +218,7 @@ fn the_front_end_never_panics_on_mutated_modules() {
         }
         let result = std::panic::catch_unwind(|| {
             let mut ds = Diagnostics::default();
-            render::kumori::check_module(&tree, "", &mut ds);
+            render::kumori::check_module(&tree, "", &render::Limits::default(), &mut ds);
             let _ = ds.to_text(&|p| p.to_owned(), false);
         });
         assert!(

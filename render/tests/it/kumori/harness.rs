@@ -87,7 +87,7 @@ pub fn run_case(tree: &MemTree, yaml_path: &str) -> CaseOutput {
     let binding = binding_of(yaml_path, &parsed.documents[0].root);
     let mut ds = Diagnostics::default();
     ds.files.add(yaml_path, &text);
-    let rendered = render_binding(tree, &binding, &mut ds);
+    let rendered = render_binding(tree, &binding, &render::Limits::default(), &mut ds);
     crate::help::assert_helpful(&ds.items);
     assert_eq!(
         rendered.is_some(),
@@ -150,7 +150,7 @@ fn actual(group: &str, text: &str) -> String {
         }
         None => {
             let mut ds = Diagnostics::default();
-            let ok = render::kumori::check_module(&tree, "", &mut ds);
+            let ok = render::kumori::check_module(&tree, "", &render::Limits::default(), &mut ds);
             assert_eq!(ok, !ds.has_errors());
             crate::help::assert_helpful(&ds.items);
             ds.sort();

@@ -225,6 +225,17 @@ impl SourceFiles {
         self.index.get(path).map(|&i| self.files[i].1.as_str())
     }
 
+    /// The length in bytes of the line of `path` that holds `offset`, if the text is known.
+    pub fn line_len(&self, path: &str, offset: usize) -> Option<usize> {
+        let &i = self.index.get(path)?;
+        let (text, starts) = (&self.files[i].1, &self.line_starts[i]);
+        let line = starts
+            .partition_point(|&s| s <= offset.min(text.len()))
+            .max(1);
+        let end = starts.get(line).map_or(text.len(), |&next| next - 1);
+        Some(end - starts[line - 1])
+    }
+
     /// 1-based line and character column of a byte offset of `path`.
     pub fn location(&self, path: &str, offset: usize) -> Location {
         let (line, column) = match self.index.get(path) {
@@ -262,6 +273,9 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
     }
     i
 }
+
+/// The longest source line quoted in a diagnostic, in bytes.
+const MAX_SHOWN_LINE: usize = 1000;
 
 /// A list of diagnostics with the files they point into.
 #[derive(Clone, Debug, Default)]
@@ -323,7 +337,23 @@ impl Diagnostics {
                 .map(|l| (l, true))
                 .chain(d.secondary.iter().map(|l| (l, false)))
             {
+                // A line too long to show (600 KB of `- - -`) is named, not quoted: quoting it
+                // would bury the message and take seconds to lay out.
+                let too_long = self
+                    .files
+                    .line_len(&label.file, label.span.start)
+                    .is_some_and(|n| n > MAX_SHOWN_LINE);
                 match ids.get(&label.file) {
+                    Some(_) if too_long => {
+                        let loc = self.files.location(&label.file, label.span.start);
+                        loose.push(format!(
+                            "{}:{}:{}: {} (the line is too long to show)",
+                            display(&label.file),
+                            loc.line,
+                            loc.column,
+                            label.message
+                        ));
+                    }
                     Some(&id) => {
                         let l = if primary {
                             cs::Label::primary(id, label.span.clone())
@@ -383,6 +413,27 @@ mod tests {
             let boundary = floor_char_boundary(text, offset.min(text.len()));
             assert_eq!((loc.line, loc.column), line_col(text, boundary), "{offset}");
         }
+    }
+
+    #[test]
+    fn a_line_too_long_to_show_is_named() {
+        let mut ds = Diagnostics::default();
+        let text = format!("a: 1\n{}\n", "- ".repeat(5000));
+        ds.files.add("deep.yaml", &text);
+        ds.push(
+            Diagnostic::error("yaml-too-deep", "nested deeper than 128 levels")
+                .at("deep.yaml", 261..261, "level 129 starts here")
+                .help("flatten it"),
+        );
+        assert_eq!(ds.files.line_len("deep.yaml", 0), Some(4));
+        assert_eq!(ds.files.line_len("deep.yaml", 261), Some(10_000));
+        let out = ds.to_text(&|p| p.to_owned(), false);
+        assert!(out.len() < 1000, "{out}");
+        assert!(
+            out.contains("deep.yaml:2:257: level 129 starts here (the line is too long to show)"),
+            "{out}"
+        );
+        assert!(out.contains("= help: flatten it"), "{out}");
     }
 
     #[test]

@@ -40,6 +40,10 @@ pub struct Limits {
     pub object_bytes: usize,
 }
 
+/// The most `depth` may be set to: the functions that walk nested values recurse, on threads
+/// whose stack may be 2 MiB (the daemon renders on tokio's blocking threads).
+pub const MAX_DEPTH: usize = 256;
+
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
 
@@ -100,6 +104,11 @@ impl Limits {
             "fileBytes" => self.file_bytes = n,
             "openBytes" => self.open_bytes = n,
             "renderBytes" => self.render_bytes = n,
+            "depth" if n > MAX_DEPTH as u64 => {
+                return Err(format!(
+                    "{key}: {value} is over {MAX_DEPTH}; deeper nesting could exhaust the stack of the thread that renders"
+                ));
+            }
             "depth" => self.depth = small(n)?,
             "references" => self.references = small(n)?,
             "documentNodes" => self.document_nodes = small(n)?,
@@ -189,6 +198,8 @@ mod tests {
             "{e}"
         );
         assert!(l.set_pair("depth").is_err());
+        assert!(l.set("depth", "256").is_ok());
+        assert!(l.set("depth", "257").unwrap_err().contains("stack"));
     }
 
     #[test]

@@ -617,3 +617,114 @@ async fn webhooks_for_a_revision_already_synced_start_no_sync() {
     assert_eq!(fake.next().await.trigger, Trigger::Manual);
     l.shutdown().await;
 }
+
+/// GET `path` over a fresh connection; the body.
+async fn get_body(addr: std::net::SocketAddr, path: &'static str) -> String {
+    tokio::task::spawn_blocking(move || http(addr, "GET", path, &[], ""))
+        .await
+        .unwrap()
+        .1
+}
+
+#[tokio::test]
+async fn tokens_in_the_source_url_show_in_logs_status_and_errors() {
+    let logs = captured_logs();
+    let up = Upstream::new();
+    let server = HttpGit::start(&up.served_root(), "bot", "the-right-token");
+    let at = server.addr;
+    // Each form of credential in a URL, with a secret that must appear nowhere.
+    let forms = [
+        (
+            format!("http://ghp_TokenAsUser0001@{at}/git/repo.git"),
+            "ghp_TokenAsUser0001",
+        ),
+        (
+            format!("http://bot:Pass%2Fword-Secret0002@{at}/git/repo.git"),
+            "word-Secret0002",
+        ),
+        (
+            format!("http://bot:12/Slash-Secret0003@{at}/git/repo.git"),
+            "Slash-Secret0003",
+        ),
+        (
+            format!("http://{at}/git/repo.git?private_token=glpat-Query0004"),
+            "Query0004",
+        ),
+        (
+            format!("http://{at}/git/repo.git?access_token=Access0005&x=1"),
+            "Access0005",
+        ),
+        (
+            format!("http://{at}/git/repo.git?token=Plain0006#Frag"),
+            "Plain0006",
+        ),
+        (
+            format!("http://ghp_User0007:x-oauth-basic@{at}/git/repo.git"),
+            "ghp_User0007",
+        ),
+    ];
+    let mut shown = Vec::new();
+    for (url, _) in &forms {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "instance: it\nsource: {{ url: '{url}', cacheDir: cache, timeout: 5s }}\nschedule: off\nwebhook: {{ listen: '127.0.0.1:0' }}\n"
+        );
+        std::fs::write(dir.path().join("config.yaml"), text).unwrap();
+        let config = Config::load(&dir.path().join("config.yaml")).unwrap();
+        let (sync, _fake) = fake(true);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (started_tx, started_rx) = oneshot::channel();
+        let daemon = tokio::spawn(super::imp::run(
+            config,
+            sync,
+            async move {
+                let _ = stopped.await;
+            },
+            move |state, addr| {
+                let _ = started_tx.send((state, addr));
+            },
+        ));
+        let (state, addr) = tokio::time::timeout(STUCK, started_rx)
+            .await
+            .unwrap()
+            .unwrap();
+        eventually("a failed fetch", || {
+            state.status().source.fetch_error.is_some()
+        })
+        .await;
+        let status = get_body(addr, "/status").await;
+        let error = state.status().source.fetch_error.unwrap().message;
+        assert!(status.contains("\"fetchError\""), "{status}");
+        shown.push(status);
+        shown.push(error);
+        shown.push(format!("{:?}", state.status()));
+        stop.send(()).unwrap();
+        tokio::time::timeout(STUCK, daemon)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    }
+    // A password with an unencoded `/` that the URL parser cannot read: refused at start,
+    // without repeating it.
+    let unreadable = super::imp::config::Config::parse(
+        "source: { url: 'https://u:pa/ss-Secret0008@git.example.org/r.git' }\n",
+        None,
+    )
+    .unwrap_err();
+    shown.push(format!("{unreadable:#} {unreadable:?}"));
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("daemon started"), "{logs}");
+    shown.push(logs);
+    for text in &shown {
+        for (_, secret) in &forms {
+            assert!(!text.contains(secret), "{secret} shown in:\n{text}");
+        }
+        assert!(!text.contains("ss-Secret0008"), "{text}");
+        assert!(!text.contains("Frag"), "{text}");
+    }
+    let all = shown.join("\n");
+    assert!(all.contains("http://<redacted>@"), "{all}");
+    assert!(all.contains("?<redacted>"), "{all}");
+    assert!(all.contains("bot:<redacted>@"), "{all}");
+}

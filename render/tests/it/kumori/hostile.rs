@@ -399,3 +399,21 @@ fn smaller_limits_are_honoured() {
     refused(&o, "kumori-too-deep", "cart.kumori:10:");
     assert!(o.text.contains("deeper than 8 levels"), "{}", o.text);
 }
+
+#[test]
+fn the_deepest_evaluation_the_limits_allow_fits_a_2_mib_stack() {
+    // Each var is a struct whose field names the one before through it: two levels of
+    // evaluation per reference, none of value, so only the evaluator's own bound stops it.
+    let mut vars = String::from("var (\n    V0 = { x { y \"end\" } }\n");
+    for i in 1..=250 {
+        vars.push_str(&format!("    V{i} = {{ x {{ y var.V{}.x.y }} }}\n", i - 1));
+    }
+    vars.push_str(")\n");
+    let o = render(module(&vars, "TOP var.V250.x.y"));
+    refused(&o, "kumori-too-deep", "cart.kumori:");
+    assert!(
+        o.text.contains("evaluation nests deeper than 384"),
+        "{}",
+        o.text
+    );
+}

@@ -9,6 +9,9 @@ use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term;
 use model::Location;
 
+use crate::limits::bytes_text;
+use crate::source::SourceError;
+
 /// How bad a diagnostic is. Errors stop a render from being applied; warnings do not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
@@ -105,6 +108,45 @@ impl Diagnostic {
         Diagnostic::error(code, message)
             .at(again_file, again, format!("{what} again here"))
             .also(first_file, first, format!("first {what} here"))
+    }
+
+    /// The diagnostic of a file that cannot be read: too large, over the render's budget, not a
+    /// regular file, or failing. Nothing of such a file was read.
+    pub fn unreadable(file: &str, e: &SourceError) -> Diagnostic {
+        let exclude = format!("exclude it in {}", crate::IGNORE_FILE);
+        match e {
+            SourceError::TooLarge {
+                size, limit, key, ..
+            } => Diagnostic::error(
+                "file-too-large",
+                format!(
+                    "{file} has {}, over the limit of {} ({key}); it was not read",
+                    bytes_text(*size),
+                    bytes_text(*limit)
+                ),
+            )
+            .at(file, 0..0, "too large to read")
+            .help(format!(
+                "make the file smaller or {exclude}; the limit is raised with `--limit {key}=SIZE`, or `render.limits.{key}` in the daemon's configuration"
+            )),
+            SourceError::OverBudget { .. } => Diagnostic::error(
+                "render-too-large",
+                format!("cannot read {e}; it was not read"),
+            )
+            .at(file, 0..0, "over the render's budget")
+            .help(format!(
+                "render a narrower source path or {exclude}; the limit is raised with `--limit renderBytes=SIZE`, or `render.limits.renderBytes` in the daemon's configuration"
+            )),
+            SourceError::NotAFile { .. } => Diagnostic::error(
+                "not-a-file",
+                format!("{file} is not a regular file (a FIFO, socket or device); it was not opened"),
+            )
+            .at(file, 0..0, "not a regular file")
+            .help(format!("remove it from the repository, or {exclude}")),
+            _ => Diagnostic::error("unreadable-file", format!("cannot read {e}"))
+                .at(file, 0..0, "unreadable")
+                .help(format!("fix the file, or {exclude}")),
+        }
     }
 
     /// Sets the primary location.

@@ -7,7 +7,6 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use crate::Limits;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::source::{SourceError, SourceTree, parent};
-use crate::vimana::unreadable;
 
 /// The ignore rules of a repository.
 pub struct IgnoreRules {
@@ -57,7 +56,7 @@ impl IgnoreRules {
             let text = match tree.read_at_most(&file, limits.file_bytes, "fileBytes") {
                 Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
                 Err(e) => {
-                    diagnostics.push(unreadable(&file, &e));
+                    diagnostics.push(Diagnostic::unreadable(&file, &e));
                     continue;
                 }
             };

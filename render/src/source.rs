@@ -47,7 +47,7 @@ pub enum SourceError {
         size: u64,
         /// What the render would have read with it.
         total: u64,
-        /// The limit.
+        /// [`Limits::render_bytes`] as set for the render.
         limit: u64,
     },
     /// Not a regular file (a FIFO, a socket, a device): reading it could block forever.

@@ -21,7 +21,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::ignorefile::IgnoreRules;
 use crate::kumori::{self, Binding};
 use crate::limits::bytes_text;
-use crate::source::{Metered, SourceError};
+use crate::source::Metered;
 use crate::yaml::{self, Parsed, ProblemKind, StopKind};
 use crate::{Limits, Options, Output, SourceTree};
 use read::Cx;
@@ -131,45 +131,6 @@ pub fn render(tree: &dyn SourceTree, options: &Options) -> Output {
     }
 }
 
-/// The diagnostic of a file that cannot be read: too large, over the render's budget, not a
-/// regular file, or failing. Nothing of such a file was read.
-pub(crate) fn unreadable(file: &str, e: &SourceError) -> Diagnostic {
-    let exclude = format!("exclude it in {}", crate::IGNORE_FILE);
-    match e {
-        SourceError::TooLarge {
-            size, limit, key, ..
-        } => Diagnostic::error(
-            "file-too-large",
-            format!(
-                "{file} has {}, over the limit of {} ({key}); it was not read",
-                bytes_text(*size),
-                bytes_text(*limit)
-            ),
-        )
-        .at(file, 0..0, "too large to read")
-        .help(format!(
-            "make the file smaller or {exclude}; the limit is raised with `--limit {key}=SIZE`, or `render.limits.{key}` in the daemon's configuration"
-        )),
-        SourceError::OverBudget { .. } => Diagnostic::error(
-            "render-too-large",
-            format!("cannot read {e}; it was not read"),
-        )
-        .at(file, 0..0, "over the render's budget")
-        .help(format!(
-            "render a narrower source path or {exclude}; the limit is raised with `--limit renderBytes=SIZE`, or `render.limits.renderBytes` in the daemon's configuration"
-        )),
-        SourceError::NotAFile { .. } => Diagnostic::error(
-            "not-a-file",
-            format!("{file} is not a regular file (a FIFO, socket or device); it was not opened"),
-        )
-        .at(file, 0..0, "not a regular file")
-        .help(format!("remove it from the repository, or {exclude}")),
-        _ => Diagnostic::error("unreadable-file", format!("cannot read {e}"))
-            .at(file, 0..0, "unreadable")
-            .help(format!("fix the file, or {exclude}")),
-    }
-}
-
 /// Reads and parses one YAML file, reporting what stands in the way; `None` when it cannot be
 /// read as text.
 fn parse_file(
@@ -181,7 +142,7 @@ fn parse_file(
     let bytes = match tree.read_at_most(file, limits.file_bytes, "fileBytes") {
         Ok(b) => b,
         Err(e) => {
-            diags.push(unreadable(file, &e));
+            diags.push(Diagnostic::unreadable(file, &e));
             return None;
         }
     };

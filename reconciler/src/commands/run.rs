@@ -38,16 +38,19 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             lease::Settings::from_config(&config),
         );
         let starter = elector.clone();
-        serve(
+        let served = serve(
             config,
             cluster,
             daemon::shutdown_signal(),
             move |state, _| starter.start(state),
         )
-        .await?;
+        .await;
+        // Released whether the daemon stopped cleanly or failed after it started: a standby
+        // should not wait out the Lease of a replica that is gone.
         if let Err(e) = elector.release().await {
             tracing::warn!(error = %e, "the Lease was not released; it expires on its own");
         }
+        served?;
         anyhow::Ok(Outcome::Success)
     })
 }

@@ -38,8 +38,9 @@ pub struct Config {
     pub render: RenderConfig,
 }
 
-/// `source`: the Git repository followed, and how to fetch it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `source`: the Git repository followed, and how to fetch it. Its `Debug` shows the URL
+/// redacted: a token may have been written into it.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SourceConfig {
     /// `source.url`: `https://`, `http://` (loopback only with a token), `ssh://`,
     /// `user@host:path`, `git://`, `file://` or a path (relative to the config file).
@@ -57,6 +58,19 @@ pub struct SourceConfig {
     pub cache_dir: PathBuf,
     /// `source.timeout`: how long one fetch may take. Default `2m`.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for SourceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceConfig")
+            .field("url", &super::urls::redact_url(&self.url))
+            .field("reference", &self.reference)
+            .field("path", &self.path)
+            .field("auth", &self.auth)
+            .field("cache_dir", &self.cache_dir)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// `source.auth`: how the daemon authenticates to the remote.

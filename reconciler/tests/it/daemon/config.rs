@@ -150,6 +150,18 @@ fn secrets_never_print() {
 }
 
 #[test]
+fn a_token_written_into_the_source_url_never_prints_with_the_config() {
+    let c =
+        parse("source: { url: \"https://ghp_s3cr3tT0ken@h.example/r.git?private_token=p4ss\" }\n");
+    let shown = format!("{c:?}");
+    assert!(
+        !shown.contains("s3cr3t") && !shown.contains("p4ss"),
+        "{shown}"
+    );
+    assert!(shown.contains("h.example"), "{shown}");
+}
+
+#[test]
 fn an_unknown_key_is_named_with_the_keys_expected() {
     let m = mistakes(
         "source:\n  url: https://h.example/r.git\n  auth: { tokenfile: /t }\n",

@@ -121,6 +121,7 @@ impl Cx<'_> {
     ) {
         let mut names: Vec<String> = Vec::new();
         let mut interface_only = false;
+        let mut misnamed = false;
         for p in 0..self.prog.packages.len() {
             if self.prog.packages[p].module != module {
                 continue;
@@ -134,25 +135,38 @@ impl Cx<'_> {
                 interface_only |= ifaces
                     .iter()
                     .any(|r| self.prog.component(*r).name.text == name);
+                misnamed |= self.prog.misnamed(p, name);
             } else {
                 names.extend(self.prog.deployments(p).into_iter().map(|(n, _)| n));
             }
         }
+        if misnamed {
+            // An implementation meant for this interface is named otherwise: its
+            // `kumori-missing-interface` names the cause.
+            return;
+        }
         let mpath = &self.prog.modules[module].path;
-        let help = if interface_only {
-            format!(
-                "`{name}` has an interface but no implementation: add `component {name} {{ ... }}` to a .kumori file"
-            )
-        } else {
-            let short = name.rsplit('/').next().unwrap_or(name);
-            did_you_mean(closest(short, names.iter().map(String::as_str)), || {
-                if names.is_empty() {
-                    format!("the module defines no {kind}s")
-                } else {
-                    format!("the module's {kind}s: {}", names.join(", "))
-                }
-            })
-        };
+        if interface_only {
+            diags.push(
+                Diagnostic::error(
+                    "kumori-unknown-artifact",
+                    format!("component `{name}` of module \"{mpath}\" is only an interface"),
+                )
+                .at(file, span, "interface without an implementation")
+                .help(format!(
+                    "a component renders from its implementation: add `component {name} {{ ... }}` to a .kumori file next to its .h.kumori"
+                )),
+            );
+            return;
+        }
+        let short = name.rsplit('/').next().unwrap_or(name);
+        let help = did_you_mean(closest(short, names.iter().map(String::as_str)), || {
+            if names.is_empty() {
+                format!("the module defines no {kind}s")
+            } else {
+                format!("the module's {kind}s: {}", names.join(", "))
+            }
+        });
         diags.push(
             Diagnostic::error(
                 "kumori-unknown-artifact",

@@ -3,6 +3,8 @@
 //! formats, modes, probes, resources), and the generic structural checks (unknown and missing
 //! fields, mismatched types) for everything else.
 
+mod shapes;
+
 use crate::diagnostic::{Diagnostic, closest, did_you_mean};
 
 use super::ast::{DeclKind, Span};
@@ -307,6 +309,11 @@ impl<'a> Checker<'a> {
                 .filter(|(score, _)| *score > 0)
                 .max_by_key(|(score, _)| *score)
                 .map(|(_, a)| a.clone()),
+            // A string in a union with channels (`kumori.Server`) was meant as a protocol.
+            V::Str(_) => alts
+                .iter()
+                .find(|a| matches!(a, Ty::Decl(id) if *id == self.known.channel))
+                .cloned(),
             _ => None,
         };
         match best {
@@ -318,6 +325,7 @@ impl<'a> Checker<'a> {
     fn check_struct(&mut self, v: &Value, st: &StructTy, cx: &Cx) {
         for (k, fv) in v.fields() {
             match st.field(&k.text) {
+                _ if self.named_init(&k.text, fv, cx) => {}
                 Some(f) => self.check_at(fv, &f.ty, &cx.child(&k.text), None),
                 None => match &st.open {
                     Some(t) => self.check_at(fv, t, &cx.child(&k.text), None),
@@ -389,6 +397,9 @@ impl<'a> Checker<'a> {
             if !ok {
                 self.mismatch(v, &Ty::Decl(id), cx, top);
             }
+            return;
+        }
+        if self.channel_shape(v, id, cx) {
             return;
         }
         let inner = Cx {

@@ -87,6 +87,15 @@ impl<'p> Cx<'p> {
     ) -> Option<(Value, &'p Name)> {
         let prog = self.prog;
         let imp = prog.component(imp_ref);
+        if !prog.has_interface(pkg, imp_ref) {
+            // Its config and resources would be declared there: evaluating it would only
+            // report what the missing interface causes. The one error is that one.
+            let d = prog.missing_interface(pkg, imp_ref);
+            if !prog.diagnostics.contains(&d) && !diags.contains(&d) {
+                diags.push(d);
+            }
+            return None;
+        }
         let sections = self.sections(pkg, imp_ref, diags);
         self.undeclared_values(&imp.name, values, &sections, diags);
         let Sections {
@@ -275,7 +284,14 @@ impl<'p> Cx<'p> {
                 continue;
             }
             let declared = f.colon.is_some() || f.optional.is_some() || f.default.is_some();
-            let (ty, default) = if declared {
+            let nested = if resource {
+                None
+            } else {
+                eval::nested_declarations(f)
+            };
+            let (ty, default) = if let Some(b) = nested {
+                (eval::nested_type(self.env, self.prog, b, diags), None)
+            } else if declared {
                 (
                     self.env.lower(self.prog, &f.value, diags),
                     f.default.as_ref(),
@@ -316,6 +332,7 @@ impl<'p> Cx<'p> {
                 name: &f.key,
                 ty,
                 default,
+                nested,
             });
         }
     }
@@ -404,6 +421,15 @@ impl<'p> Cx<'p> {
             if absent {
                 continue;
             }
+            // A field of a nested config without a value or default.
+            if let (Some((path, span)), Mode::Render) = (eval::first_unknown(&v), ev.mode) {
+                let field = Name {
+                    text: format!("{}.{path}", n.text),
+                    span,
+                };
+                diags.push(self.missing_value(component, &field, is_config, values));
+                continue;
+            }
             if is_config {
                 config_values.push((n.clone(), v));
             } else {
@@ -441,15 +467,18 @@ impl<'p> Cx<'p> {
             );
         }
         let via_deployment = values.blame.as_ref().is_some_and(|b| b.2 == "deployment");
+        // A field of a nested config (`Greeting.Text`) is given inside its struct.
+        let parts: Vec<&str> = name.text.split('.').collect();
+        let close = "} ".repeat(parts.len() - 1);
         let help = if via_deployment {
             format!(
-                "give it in the deployment's `{section} {{ {} ... }}`, or a default in the interface",
-                name.text
+                "give it in the deployment's `{section} {{ {} ... {close}}}`, or a default in the interface",
+                parts.join(" { ")
             )
         } else {
             format!(
-                "give it in `{section}: {{ {}: ... }}` of the binding, or a default in the interface",
-                name.text
+                "give it in `{section}: {{ {}: ... {close}}}` of the binding, or a default in the interface",
+                parts.join(": { ")
             )
         };
         d.also(

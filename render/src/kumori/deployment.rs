@@ -102,6 +102,34 @@ impl<'p> Cx<'p> {
                 .map(|c| (p, c))
         });
         let Some((pkg, imp)) = found else {
+            if let Some((p, name)) = target {
+                let only_interface = prog
+                    .components(p)
+                    .0
+                    .iter()
+                    .any(|c| prog.component(*c).name.text == name.text);
+                let same_module = prog.file(r.file).package.map(|d| prog.packages[d].module)
+                    == Some(prog.packages[p].module);
+                if same_module && prog.misnamed(p, &name.text) {
+                    // The implementation meant for it is named otherwise: its
+                    // `kumori-missing-interface` is the one error.
+                    return None;
+                }
+                if only_interface {
+                    diags.push(
+                        Diagnostic::error(
+                            "kumori-deployment-artifact",
+                            format!("the deployment's artifact `{}` is only an interface", name.text),
+                        )
+                        .at(path, artifact.span.range(), "interface without an implementation")
+                        .help(format!(
+                            "a component renders from its implementation: add `component {} {{ ... }}` to a .kumori file next to its .h.kumori",
+                            name.text
+                        )),
+                    );
+                    return None;
+                }
+            }
             diags.push(
                 Diagnostic::error("kumori-deployment-artifact", "the deployment's `artifact` is not a component implementation")
                     .at(path, artifact.span.range(), "no such component")

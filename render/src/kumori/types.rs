@@ -120,6 +120,7 @@ pub struct Known {
     pub http_only: DeclId,
     pub grace: DeclId,
     pub channel: DeclId,
+    pub client: DeclId,
     pub links: DeclId,
 }
 
@@ -238,6 +239,7 @@ impl TypeEnv {
             http_only: k("HTTPOnlyProbeProtocol"),
             grace: k("StartupGraceWindow"),
             channel: k("Channel"),
+            client: k("Client"),
             links: k("Links"),
         }
     }

@@ -6,12 +6,13 @@
 //!
 //! This module holds the evaluator and the evaluation of literals and blocks; the rest is in
 //! one module per idea: [`value`] (what evaluation yields), [`json`] (its canonical JSON),
-//! [`reference`] (`interface.`, `self.` and `var.` paths), [`from_yaml`] (values given in the
+//! `nested` (config declared as a block of declarations), [`reference`] (`interface.`, `self.` and `var.` paths), [`from_yaml`] (values given in the
 //! YAML of a binding) and [`builtins`] (calls: `string`, `io.Open`, `strconv.*`, constructors).
 
 mod builtins;
 mod from_yaml;
 mod json;
+mod nested;
 mod reference;
 mod value;
 
@@ -27,6 +28,7 @@ use super::module::Program;
 use super::types::{Known, Ty, TypeEnv};
 
 pub use json::{number_text, to_json};
+pub use nested::{first_unknown, nested_declarations, nested_type};
 pub use value::{Num, Size, V, Value};
 
 /// A declared config or resource of a component.
@@ -38,6 +40,9 @@ pub struct Declared<'a> {
     pub ty: Ty,
     /// The value used when none is given; `None`: a value is required (or it is optional).
     pub default: Option<&'a Expr>,
+    /// For a config declared as a block of declarations (`Greeting { Text: string = "hi" }`),
+    /// that block: a given value is merged with its defaults field by field.
+    pub nested: Option<&'a Block>,
 }
 
 /// A value given for a config or resource.

@@ -377,10 +377,17 @@ impl<'a> Evaluator<'a> {
         given: Option<Given<'a>>,
         config: bool,
     ) -> Value {
-        let v = match given {
-            Some(Given::Yaml(node, file)) => self.from_yaml(node, file, &decl.ty),
-            Some(Given::Expr(e)) => self.eval(e),
-            None => match decl.default {
+        let v = match (given, decl.nested) {
+            (given, Some(block)) => {
+                let given = given.map(|g| match g {
+                    Given::Yaml(node, file) => self.from_yaml(node, file, &decl.ty),
+                    Given::Expr(e) => self.eval(e),
+                });
+                self.merge_nested(block, &decl.ty, given, decl.name.span)
+            }
+            (Some(Given::Yaml(node, file)), None) => self.from_yaml(node, file, &decl.ty),
+            (Some(Given::Expr(e)), None) => self.eval(e),
+            (None, None) => match decl.default {
                 Some(e) => self.eval(e),
                 None => return Value::new(V::Unknown(decl.ty.clone()), decl.name.span),
             },

@@ -3,6 +3,7 @@
 //! components and deployments that the rules and the renderer share.
 
 use super::*;
+use crate::diagnostic::closest;
 
 impl Program {
     /// The structural rules of files and packages.
@@ -186,27 +187,80 @@ impl Program {
                 }
             }
             for r in &implementations {
-                let c = self.component(*r);
-                if !interfaces
-                    .iter()
-                    .any(|i| self.component(*i).name.text == c.name.text)
-                {
-                    let dir = &self.packages[pkg].dir;
-                    out.push(
-                        Diagnostic::error(
-                            "kumori-missing-interface",
-                            format!("component `{}` has no interface", c.name.text),
-                        )
-                        .at(self.map.path(c.name.span.file), c.name.span.range(), "implementation without an interface")
-                        .help(format!(
-                            "declare its interface, even an empty one, in a .h.kumori file of the same folder (`{}`): `component {} {{}}`",
-                            if dir.is_empty() { "." } else { dir },
-                            c.name.text
-                        )),
-                    );
+                if !self.has_interface(pkg, *r) {
+                    out.push(self.missing_interface(pkg, *r));
                 }
             }
         }
         self.diagnostics.extend(out);
+    }
+
+    /// Whether the implementation `imp` of package `pkg` has an interface of its name.
+    pub fn has_interface(&self, pkg: usize, imp: ItemRef) -> bool {
+        let name = &self.component(imp).name.text;
+        self.components(pkg)
+            .0
+            .iter()
+            .any(|i| self.component(*i).name.text == *name)
+    }
+
+    /// The error for the implementation `imp` of package `pkg`, which has no interface: with
+    /// the name of the interface it was most likely meant to implement, if there is one.
+    pub fn missing_interface(&self, pkg: usize, imp: ItemRef) -> Diagnostic {
+        let c = self.component(imp);
+        let dir = &self.packages[pkg].dir;
+        let help = match self.meant_interface(pkg, imp) {
+            Some(meant) => format!(
+                "did you mean `{meant}`? The interface `{meant}` of this package has no \
+                 implementation: name both the same"
+            ),
+            None => format!(
+                "declare its interface, even an empty one, in a .h.kumori file of the same folder (`{}`): `component {} {{}}`",
+                if dir.is_empty() { "." } else { dir },
+                c.name.text
+            ),
+        };
+        Diagnostic::error(
+            "kumori-missing-interface",
+            format!("component `{}` has no interface", c.name.text),
+        )
+        .at(
+            self.map.path(c.name.span.file),
+            c.name.span.range(),
+            "implementation without an interface",
+        )
+        .help(help)
+    }
+
+    /// The interface of package `pkg` that the implementation `imp` (which has none of its
+    /// name) was most likely meant to implement: among the interfaces without an
+    /// implementation, the one of the closest name, or the only one when `imp` is the only
+    /// implementation without an interface.
+    pub fn meant_interface(&self, pkg: usize, imp: ItemRef) -> Option<String> {
+        let (interfaces, implementations) = self.components(pkg);
+        let named = |r: &ItemRef| self.component(*r).name.text.clone();
+        let imps: Vec<String> = implementations.iter().map(named).collect();
+        let lone: Vec<String> = interfaces
+            .iter()
+            .map(named)
+            .filter(|n| !imps.contains(n))
+            .collect();
+        let orphans = implementations
+            .iter()
+            .filter(|r| !self.has_interface(pkg, **r))
+            .count();
+        let name = &self.component(imp).name.text;
+        closest(name, lone.iter().map(String::as_str))
+            .map(str::to_owned)
+            .or_else(|| (lone.len() == 1 && orphans == 1).then(|| lone[0].clone()))
+    }
+
+    /// Whether `name` is an interface of package `pkg` without an implementation because an
+    /// implementation was named otherwise ([`Self::meant_interface`]): then that
+    /// implementation's missing interface is the one error to report.
+    pub fn misnamed(&self, pkg: usize, name: &str) -> bool {
+        self.components(pkg).1.into_iter().any(|r| {
+            !self.has_interface(pkg, r) && self.meant_interface(pkg, r).as_deref() == Some(name)
+        })
     }
 }

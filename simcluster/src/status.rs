@@ -136,6 +136,10 @@ impl Status {
             "reason": self.reason,
             "code": self.code,
         });
+        // An error that is not an API status (a 500 from deep inside) has no reason.
+        if self.reason.is_empty() {
+            v.as_object_mut().map(|m| m.remove("reason"));
+        }
         if let Some(d) = &self.details {
             v["details"] = d.clone();
         }

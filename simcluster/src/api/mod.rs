@@ -8,6 +8,7 @@
 mod injected;
 mod list;
 mod objects;
+mod protobuf;
 mod request;
 mod respond;
 mod route;

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use axum::http::{HeaderMap, header};
 use serde_json::Value;
 
-use super::AppState;
+use super::{AppState, protobuf};
+use crate::resources::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::Status;
 use crate::store::{FieldValidation, WriteOptions};
@@ -104,6 +105,24 @@ pub(super) fn selectors(ctx: &Ctx<'_>) -> Result<(LabelSelector, FieldSelector),
     let fields = FieldSelector::parse(ctx.q("fieldSelector").unwrap_or_default())
         .map_err(Status::bad_request)?;
     Ok((labels, fields))
+}
+
+/// The object of a create or update, in the encoding its `Content-Type` names: JSON (also
+/// when there is none), YAML, or protobuf for built-in kinds; others are 415, as the API
+/// server's `negotiation.NegotiateInputSerializer`
+/// (`staging/src/k8s.io/apiserver/pkg/endpoints/handlers/negotiation/negotiate.go`) answers.
+pub(super) fn body_object(ctx: &Ctx<'_>, rt: &ResourceType, body: &[u8]) -> Result<Value, Status> {
+    let ct = ctx
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let media = ct.split(';').next().unwrap_or_default().trim();
+    match media {
+        "" | "application/json" | "application/yaml" | "*/*" => parse_json(body),
+        protobuf::MEDIA_TYPE if protobuf::served(rt) => protobuf::decode(rt, body),
+        _ => Err(protobuf::unsupported(rt)),
+    }
 }
 
 /// The body of a create, update or delete: JSON, or YAML as kubectl may send.

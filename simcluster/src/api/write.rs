@@ -5,7 +5,7 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::request::{Ctx, parse_json, selectors};
+use super::request::{Ctx, body_object, parse_json, selectors};
 use super::respond::{json_response, single, with_warnings};
 use super::route::ObjectRoute;
 use crate::resources::ResourceType;
@@ -24,7 +24,7 @@ pub(super) fn create(
     if r.name.is_some() {
         return Err(Status::method_not_allowed("POST on a named object"));
     }
-    let body = parse_json(body)?;
+    let body = body_object(ctx, rt, body)?;
     let target = Target {
         name: String::new(),
         ..target
@@ -49,7 +49,7 @@ pub(super) fn update(
     let w = ctx
         .state
         .store
-        .update(target, parse_json(body)?, &ctx.write_options()?)?;
+        .update(target, body_object(ctx, rt, body)?, &ctx.write_options()?)?;
     Ok(with_warnings(
         single(ctx, rt, &w.object, StatusCode::OK),
         &w.warnings,
@@ -64,6 +64,9 @@ pub(super) fn patch(
     body: &[u8],
 ) -> Result<Response, Status> {
     let kind = patch_type(ctx)?;
+    if kind == PatchType::Apply && ctx.q("fieldManager").is_none() {
+        return Err(field_manager_required());
+    }
     if kind != PatchType::Apply && ctx.q("force").is_some() {
         return Err(Status::invalid(
             rt,
@@ -85,6 +88,25 @@ pub(super) fn patch(
         StatusCode::OK
     };
     Ok(with_warnings(single(ctx, rt, &w.object, code), &w.warnings))
+}
+
+/// An apply names its field manager: no default from the user agent as for other writes
+/// (`staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/validation/validation.go`,
+/// `ValidatePatchOptions`, reported by `handlers/patch.go` as an Invalid PatchOptions).
+fn field_manager_required() -> Status {
+    let message = "Required value: is required for apply patch";
+    Status {
+        details: Some(
+            json!({"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [
+                {"reason": "FieldValueRequired", "message": message, "field": "fieldManager"}
+            ]}),
+        ),
+        ..Status::new(
+            422,
+            "Invalid",
+            format!("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: {message}"),
+        )
+    }
 }
 
 /// The patch type of the request's `Content-Type`; others are 415.
@@ -110,9 +132,9 @@ fn patch_type(ctx: &Ctx<'_>) -> Result<PatchType, Status> {
     }
 }
 
-/// DELETE, with the DeleteOptions body (preconditions, `dryRun`). Custom resources and
-/// objects that wait for finalizers are answered with the object, others with a Success
-/// `Status`, as the API server does.
+/// DELETE, with the DeleteOptions body (preconditions, `dryRun`). Objects that wait for
+/// finalizers are answered with the object, others with a Success `Status`, as the API
+/// server does.
 pub(super) fn delete(
     ctx: &Ctx<'_>,
     rt: &ResourceType,
@@ -132,8 +154,12 @@ pub(super) fn delete(
         .state
         .store
         .delete(target, &opts["preconditions"], dry_run)?;
+    // `staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go`,
+    // `finalizeDelete`: a Success Status naming group, resource (as `kind`), name and uid,
+    // custom resources too (their store does not set `ReturnDeletedObject`); an object
+    // that waits for finalizers is answered as it now is.
     let pending = obj["metadata"].get("deletionTimestamp").is_some();
-    if rt.custom || pending {
+    if pending {
         Ok(json_response(StatusCode::OK, &obj))
     } else {
         Ok(json_response(

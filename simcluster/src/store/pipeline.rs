@@ -53,6 +53,9 @@ impl Store {
             _ => rt.schema.prune(obj, "", &mut unknown),
         }
         report_unknown(rt, unknown, opts.validation, warnings)?;
+        if !obj["metadata"].is_object() {
+            obj["metadata"] = json!({});
+        }
         {
             let meta = obj["metadata"]
                 .as_object_mut()

@@ -83,15 +83,15 @@ pub(super) fn report_unknown(
 
 pub(super) fn validate_metadata(rt: &ResourceType, meta: &Value, causes: &mut Vec<Cause>) {
     let name = meta["name"].as_str().unwrap_or_default();
-    let name_check = if rt.kind == "Namespace" {
-        model::names::dns1123_label(name)
+    let problems = if rt.kind == "Namespace" {
+        dns1123_label(name)
     } else {
-        model::names::dns1123_subdomain(name)
+        dns1123_subdomain(name)
     };
-    if let Err(e) = name_check {
+    for p in problems {
         causes.push(Cause::new(
             "FieldValueInvalid",
-            format!("Invalid value: \"{name}\": a lowercase RFC 1123 name is required: {e}"),
+            format!("Invalid value: \"{name}\": {p}"),
             "metadata.name",
         ));
     }
@@ -137,5 +137,146 @@ pub(super) fn validate_metadata(rt: &ResourceType, meta: &Value, causes: &mut Ve
             "Too long: must have at most 262144 bytes",
             "metadata.annotations",
         ));
+    }
+}
+
+/// What an update may not change in metadata
+/// (`staging/src/k8s.io/apimachinery/pkg/api/validation/objectmeta.go`,
+/// `ValidateObjectMetaUpdate`): the uid is immutable, and no finalizer may be added to an
+/// object that is being deleted (`ValidateNoNewFinalizers`).
+pub(super) fn check_metadata_update(
+    rt: &ResourceType,
+    t: &super::Target,
+    old: &Value,
+    new: &Value,
+) -> Result<(), Status> {
+    let mut causes = Vec::new();
+    let (old_meta, new_meta) = (&old["metadata"], &new["metadata"]);
+    if let Some(uid) = new_meta["uid"].as_str()
+        && !uid.is_empty()
+        && new_meta["uid"] != old_meta["uid"]
+    {
+        causes.push(Cause::new(
+            "FieldValueInvalid",
+            format!("Invalid value: \"{uid}\": field is immutable"),
+            "metadata.uid",
+        ));
+    }
+    if old_meta.get("deletionTimestamp").is_some() {
+        let before: Vec<&Value> = old_meta["finalizers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .collect();
+        let added: Vec<String> = new_meta["finalizers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| !before.contains(f))
+            .map(|f| format!("{f}"))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !added.is_empty() {
+            causes.push(Cause::new(
+                "FieldValueForbidden",
+                format!(
+                    "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+                    added.join(", ")
+                ),
+                "metadata.finalizers",
+            ));
+        }
+    }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(Status::invalid(rt, &t.name, causes))
+    }
+}
+
+/// `staging/src/k8s.io/apimachinery/pkg/util/validation/validation.go`: the texts clients
+/// show for a bad name, word for word.
+const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
+
+fn dns1123_subdomain_fmt() -> String {
+    format!("{DNS1123_LABEL_FMT}(\\.{DNS1123_LABEL_FMT})*")
+}
+
+/// `RegexError`, spaces and all ("'my-name',  or '123-abc'").
+fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
+    let mut out = format!("{msg} (e.g. ");
+    for (i, e) in examples.iter().enumerate() {
+        if i > 0 {
+            out.push_str(" or ");
+        }
+        out.push_str(&format!("'{e}', "));
+    }
+    out.push_str(&format!("regex used for validation is '{fmt}')"));
+    out
+}
+
+fn full_match(pattern: &str, s: &str) -> bool {
+    regex::Regex::new(&format!("^(?:{pattern})$"))
+        .expect("the name patterns are valid")
+        .is_match(s)
+}
+
+/// `IsDNS1123Subdomain`: the names of most objects.
+pub(crate) fn dns1123_subdomain(s: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if s.len() > 253 {
+        errs.push("must be no more than 253 characters".to_owned());
+    }
+    let fmt = dns1123_subdomain_fmt();
+    if !full_match(&fmt, s) {
+        errs.push(regex_error(
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+            &fmt,
+            &["example.com"],
+        ));
+    }
+    errs
+}
+
+/// `IsDNS1123Label`: Namespace names and ConfigMap-free labels of DNS.
+pub(crate) fn dns1123_label(s: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if s.len() > 63 {
+        errs.push("must be no more than 63 characters".to_owned());
+    }
+    if !full_match(DNS1123_LABEL_FMT, s) {
+        errs.push(regex_error(
+            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
+            DNS1123_LABEL_FMT,
+            &["my-name", "123-abc"],
+        ));
+    }
+    errs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_errors_are_worded_as_apimachinery_words_them() {
+        assert!(dns1123_subdomain("adder.example").is_empty());
+        assert_eq!(
+            dns1123_subdomain("Adder"),
+            vec![
+                "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+            ]
+        );
+        assert_eq!(
+            dns1123_label("a.b"),
+            vec![
+                "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+            ]
+        );
+        assert_eq!(
+            dns1123_label(&"a".repeat(64)),
+            vec!["must be no more than 63 characters"]
+        );
     }
 }

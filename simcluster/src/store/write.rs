@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::pipeline::effective_scope;
-use super::validation::{check_namespace, check_type, namespace_not_found};
+use super::validation::{check_metadata_update, check_namespace, check_type, namespace_not_found};
 use super::{EventType, Inner, Key, PatchType, Store, Target, WriteOptions, Written};
 use crate::managed::{self, Scope};
 use crate::resources::ResourceType;
@@ -131,6 +131,22 @@ impl Store {
             }
             _ => {}
         }
+        // A PUT's uid is a precondition on the stored object
+        // (`staging/src/k8s.io/apiserver/pkg/registry/rest/update.go`,
+        // `defaultUpdatedObjectInfo.Preconditions`, checked by the storage as a 409).
+        if let Some(uid) = body_meta.get("uid").and_then(Value::as_str)
+            && !uid.is_empty()
+            && uid != old["metadata"]["uid"]
+        {
+            return Err(Status::conflict(
+                rt,
+                &t.name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    old["metadata"]["uid"].as_str().unwrap_or_default()
+                ),
+            ));
+        }
         let new = self.scoped_replacement(rt, t.scope, &old, body);
         self.finish_update(&mut inner, rt, t, &old, new, opts)
     }
@@ -242,6 +258,7 @@ impl Store {
         opts: &WriteOptions,
     ) -> Result<Written, Status> {
         let mut warnings = Vec::new();
+        check_metadata_update(rt, t, old, &new)?;
         self.prepare(rt, t, &mut new, opts, &mut warnings)?;
         let scope = effective_scope(rt, t.scope);
         // managedFields sent by the client are not trusted: record_update derives ownership
@@ -317,6 +334,11 @@ impl Store {
             let mut new = (*old).clone();
             new["metadata"]["deletionTimestamp"] = json!(time::now_rfc3339());
             new["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+            // `staging/src/k8s.io/apiserver/pkg/registry/rest/delete.go`, `BeforeDelete`: a
+            // deletion that waits for finalizers is a change of the desired state.
+            if let Some(g) = old["metadata"]["generation"].as_i64().filter(|g| *g > 0) {
+                new["metadata"]["generation"] = json!(g + 1);
+            }
             return self.store(&mut inner, t.type_id, key, new, EventType::Modified);
         }
         if rt.kind == "Namespace" {

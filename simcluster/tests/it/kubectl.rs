@@ -10,10 +10,14 @@ use crate::cluster::{DOMAIN_ID, TestCluster};
 
 const KUBECTL: &str = "/usr/bin/kubectl";
 
+/// kubectl, or `None` (the test is skipped) when it is not installed; under `CI=true` a
+/// missing kubectl fails the test, since CI installs it (`.ci/run`).
 fn kubectl_path() -> Option<PathBuf> {
     let p = Path::new(KUBECTL);
     if p.exists() {
         Some(p.to_owned())
+    } else if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("kubectl is not installed at {KUBECTL}, and CI must run the kubectl tests");
     } else {
         eprintln!("skipped: kubectl is not installed at {KUBECTL}");
         None
@@ -174,6 +178,98 @@ async fn kubectl_applies_diffs_conflicts_forces_and_deletes() {
         "{}",
         text(&out)
     );
+    c.cleanup().await;
+}
+
+/// kubectl sends built-in kinds in protobuf (`Content-Type: application/vnd.kubernetes.protobuf`)
+/// on create; label, annotate and patch send merge patches and read the answer as JSON.
+#[tokio::test]
+async fn kubectl_creates_labels_annotates_and_patches_built_in_objects() {
+    let Some(_) = kubectl_path() else { return };
+    let c = TestCluster::new("kubectl-builtin").await;
+    let ns = format!("{}-x", c.ns);
+    for args in [
+        vec!["create", "namespace", &ns],
+        vec!["label", "namespace", &ns, "team=adders"],
+        vec!["create", "configmap", "settings", "--from-literal=a=b"],
+        vec!["label", "configmap", "settings", "app=adder"],
+        vec!["annotate", "configmap", "settings", "note=hello"],
+        vec![
+            "patch",
+            "configmap",
+            "settings",
+            "-p",
+            r#"{"data":{"c":"d"}}"#,
+        ],
+    ] {
+        let out = kubectl(&c, &args).await;
+        assert!(out.status.success(), "kubectl {args:?}: {}", text(&out));
+    }
+    let out = kubectl(
+        &c,
+        &[
+            "get",
+            "configmap",
+            "settings",
+            "-o",
+            "jsonpath={.data.a} {.data.c} {.metadata.labels.app} {.metadata.annotations.note} {.metadata.generateName}",
+        ],
+    )
+    .await;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "b d adder hello ",
+        "{}",
+        text(&out)
+    );
+    let out = kubectl(
+        &c,
+        &[
+            "get",
+            "namespace",
+            &ns,
+            "-o",
+            "jsonpath={.metadata.labels.team} {.status.phase}",
+        ],
+    )
+    .await;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "adders Active",
+        "{}",
+        text(&out)
+    );
+    let out = kubectl(&c, &["delete", "namespace", &ns]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    c.cleanup().await;
+}
+
+/// A field the CRD does not declare refuses the whole server-side apply (see
+/// `store/apply.rs`, `refuse_undeclared`), as kubectl shows it.
+#[tokio::test]
+async fn kubectl_apply_of_an_undeclared_field_is_refused() {
+    let Some(_) = kubectl_path() else { return };
+    let c = TestCluster::new("kubectl-undeclared").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.yaml");
+    std::fs::write(
+        &file,
+        format!("{}  replicas: 3\n", manifest("ghcr.io/acme/adder:1.0.0")),
+    )
+    .unwrap();
+    let out = kubectl(
+        &c,
+        &["apply", "--server-side", "-f", file.to_str().unwrap()],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains(".spec.replicas: field not declared in schema"),
+        "{}",
+        text(&out)
+    );
+    let out = kubectl(&c, &["get", "components", "adder-1-0-0"]).await;
+    assert!(text(&out).contains("NotFound"), "{}", text(&out));
     c.cleanup().await;
 }
 

@@ -8,6 +8,7 @@
 mod api;
 mod bench;
 mod cluster;
+mod conformance;
 mod faults;
 mod kubectl;
 mod operator;

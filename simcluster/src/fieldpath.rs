@@ -133,8 +133,16 @@ impl FieldSet {
                 s.push('.');
                 s.push_str(f);
             } else if let Some(k) = e.strip_prefix("k:") {
+                // fieldpath/element.go, PathElement.String: `[name="value",...]`.
                 s.push('[');
-                s.push_str(k);
+                match serde_json::from_str::<Map<String, Value>>(k) {
+                    Ok(keys) => {
+                        let parts: Vec<String> =
+                            keys.iter().map(|(n, v)| format!("{n}={v}")).collect();
+                        s.push_str(&parts.join(","));
+                    }
+                    Err(_) => s.push_str(k),
+                }
                 s.push(']');
             } else if let Some(v) = e.strip_prefix("v:") {
                 s.push_str("[=");
@@ -208,6 +216,13 @@ fn walk(
             for (k, child) in map {
                 let Some(cs) = schema.field(k) else { continue };
                 path.push(field(k));
+                // A member of a map that is not a named field of a struct (a key of
+                // `additionalProperties`, or of an untyped map) is a member itself, even when
+                // it has members below it (structured-merge-diff, typed/tofieldset.go,
+                // visitMapItems).
+                if !schema.properties.contains_key(k) && !skip(path) {
+                    out.insert(path.clone());
+                }
                 walk(child, cs, path, skip, out);
                 path.pop();
             }
@@ -235,6 +250,135 @@ fn walk(
                 out.insert(path.clone());
             }
         }
+    }
+}
+
+/// What changed between two values, as structured-merge-diff's `TypedValue.Compare` sees it
+/// (typed/typed.go): fields, maps, lists and items that appeared, disappeared, or (scalars,
+/// atomic lists and maps) changed value. A map or list that appears is itself added, so the
+/// manager of an update owns it (`.` in its `fieldsV1`).
+#[derive(Debug, Default)]
+pub struct Comparison {
+    /// Present only in the new value (with everything below them).
+    pub added: FieldSet,
+    /// Present in both with different values.
+    pub modified: FieldSet,
+    /// Present only in the old value (with everything below them).
+    pub removed: FieldSet,
+}
+
+/// Compares `old` with `new` under `schema`; `skip` prunes paths as in [`fields_of`].
+pub fn compare(
+    old: &Value,
+    new: &Value,
+    schema: &Schema,
+    skip: &dyn Fn(&Path) -> bool,
+) -> Comparison {
+    let mut c = Comparison::default();
+    compare_at(Some(old), Some(new), schema, &mut Vec::new(), skip, &mut c);
+    c
+}
+
+fn compare_at(
+    old: Option<&Value>,
+    new: Option<&Value>,
+    schema: &Schema,
+    path: &mut Path,
+    skip: &dyn Fn(&Path) -> bool,
+    c: &mut Comparison,
+) {
+    if !path.is_empty() && skip(path) {
+        return;
+    }
+    match (old, new) {
+        (None, None) => {}
+        (None, Some(n)) => mark(n, schema, path, skip, &mut c.added),
+        (Some(o), None) => mark(o, schema, path, skip, &mut c.removed),
+        (Some(Value::Object(o)), Some(Value::Object(n))) if !schema.map_atomic => {
+            let keys: BTreeSet<&String> = o.keys().chain(n.keys()).collect();
+            for k in keys {
+                let Some(cs) = schema.field(k) else { continue };
+                path.push(field(k));
+                compare_at(o.get(k), n.get(k), cs, path, skip, c);
+                path.pop();
+            }
+        }
+        (Some(Value::Array(o)), Some(Value::Array(n))) if schema.list_type != ListType::Atomic => {
+            let element = |item: &Value| match &schema.list_type {
+                ListType::Map(keys) => key_element(item, keys),
+                _ => value_element(item),
+            };
+            let mut items: Vec<(Element, Option<&Value>, Option<&Value>)> = Vec::new();
+            for it in o {
+                items.push((element(it), Some(it), None));
+            }
+            for it in n {
+                let e = element(it);
+                match items.iter_mut().find(|(k, _, _)| *k == e) {
+                    Some(slot) => slot.2 = Some(it),
+                    None => items.push((e, None, Some(it))),
+                }
+            }
+            for (e, o, n) in items {
+                path.push(e);
+                if let (Some(o), Some(n)) = (o, n)
+                    && schema.list_type == ListType::Set
+                {
+                    if o != n {
+                        c.modified.insert(path.clone());
+                    }
+                } else {
+                    compare_at(o, n, schema.item(), path, skip, c);
+                }
+                path.pop();
+            }
+        }
+        (Some(o), Some(n)) => {
+            if o != n && !path.is_empty() {
+                c.modified.insert(path.clone());
+            }
+        }
+    }
+}
+
+/// Inserts `path` and every path below it in `v`.
+fn mark(
+    v: &Value,
+    schema: &Schema,
+    path: &mut Path,
+    skip: &dyn Fn(&Path) -> bool,
+    out: &mut FieldSet,
+) {
+    if !path.is_empty() {
+        out.insert(path.clone());
+    }
+    match v {
+        Value::Object(map) if !schema.map_atomic => {
+            for (k, child) in map {
+                let Some(cs) = schema.field(k) else { continue };
+                path.push(field(k));
+                if !skip(path) {
+                    mark(child, cs, path, skip, out);
+                }
+                path.pop();
+            }
+        }
+        Value::Array(items) if schema.list_type != ListType::Atomic => {
+            for item in items {
+                let e = match &schema.list_type {
+                    ListType::Map(keys) => key_element(item, keys),
+                    _ => value_element(item),
+                };
+                path.push(e);
+                if matches!(schema.list_type, ListType::Map(_)) {
+                    mark(item, schema.item(), path, skip, out);
+                } else {
+                    out.insert(path.clone());
+                }
+                path.pop();
+            }
+        }
+        _ => {}
     }
 }
 
@@ -346,7 +490,7 @@ mod tests {
         assert_eq!(get(&v, &cond).unwrap()["status"], "True");
         assert_eq!(
             FieldSet::display(&cond),
-            r#".status.conditions[{"type":"Available"}]"#
+            r#".status.conditions[type="Available"]"#
         );
         let mut w = v.clone();
         assert!(remove(&mut w, &cond));

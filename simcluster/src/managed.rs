@@ -177,6 +177,8 @@ pub fn fields_in_scope(value: &Value, schema: &Schema, scope: Scope) -> FieldSet
 pub struct Conflict {
     /// The manager that owns the field.
     pub manager: String,
+    /// The operation of that manager's entry (`Apply` entries are named without apiVersion).
+    pub operation: Operation,
     /// The apiVersion that manager used.
     pub api_version: String,
     /// The field, displayed as `.spec.image`.
@@ -285,6 +287,7 @@ pub fn apply(
             }
             conflicts.push(Conflict {
                 manager: e.manager.clone(),
+                operation: e.operation,
                 api_version: e.api_version.clone(),
                 field: FieldSet::display(p),
             });
@@ -306,7 +309,11 @@ pub fn apply(
         .iter()
         .position(|e| e.same_owner(manager, Operation::Apply, sub));
     if let Some(mi) = mine {
-        let dropped = entries[mi].fields.difference(&new_set);
+        // structured-merge-diff prunes the last applied set with its named fields made
+        // members (fieldpath/set.go, EnsureNamedFieldsAreMembers): a struct field the manager
+        // filled before and no longer applies goes as a whole.
+        let dropped = with_named_fields(&entries[mi].fields, schema)
+            .difference(&with_named_fields(&new_set, schema));
         for p in dropped.iter() {
             let owned_by_other = entries
                 .iter()
@@ -342,8 +349,37 @@ pub fn apply(
     Ok(Applied { object: merged })
 }
 
-/// Records a non-apply write of `new` over `old` (`None` on create) by `manager`: it takes the
-/// fields it changed from every other manager; fields that disappeared are owned by no one.
+/// `set` with every prefix of its paths that ends in a named field of a struct.
+fn with_named_fields(set: &FieldSet, schema: &Schema) -> FieldSet {
+    let mut out = set.clone();
+    for p in set.iter() {
+        let mut s = schema;
+        for i in 0..p.len().saturating_sub(1) {
+            let e = &p[i];
+            let Some(name) = e.strip_prefix("f:") else {
+                s = s.item();
+                continue;
+            };
+            let named = s.properties.contains_key(name);
+            match s.field(name) {
+                Some(cs) => s = cs,
+                None => break,
+            }
+            if named {
+                out.insert(p[..=i].to_vec());
+            }
+        }
+    }
+    out
+}
+
+/// Records a non-apply write of `new` over `old` (`None` on create) by `manager`, as
+/// structured-merge-diff's `Updater.Update` (merge/update.go) under kube-apiserver's
+/// `managedFieldsUpdater`: the write is compared with the object it replaces; every field,
+/// map, list or item it added or modified is taken from every manager (this one's own
+/// `Update` entry too) and owned by this manager's `Update` entry, merged with what that entry
+/// owned before; whatever it removed is owned by no one. An update of an object that exists
+/// and has no managedFields is not tracked (`skipNonAppliedManager`).
 pub fn record_update(
     old: Option<&Value>,
     new: &mut Value,
@@ -353,26 +389,22 @@ pub fn record_update(
     api_version: &str,
     now: &str,
 ) {
-    let new_fields = fields_in_scope(new, schema, scope);
-    let (mut entries, changed, removed) = match old {
-        None => (Vec::new(), new_fields, FieldSet::new()),
-        Some(old) => {
-            let old_fields = fields_in_scope(old, schema, scope);
-            let mut changed = FieldSet::new();
-            for p in new_fields.iter() {
-                if fieldpath::get(old, p) != fieldpath::get(new, p) {
-                    changed.insert(p.clone());
-                }
-            }
-            (read(old), changed, old_fields.difference(&new_fields))
+    let empty = json!({});
+    let mut entries = old.map(read).unwrap_or_default();
+    if old.is_some() && entries.iter().all(|e| e.fields.is_empty()) {
+        if let Some(meta) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("managedFields");
         }
-    };
+        return;
+    }
+    let cmp = fieldpath::compare(old.unwrap_or(&empty), new, schema, &|p| skipped(p, scope));
+    let mut changed = cmp.added;
+    changed.extend(&cmp.modified);
+    changed.remove(&vec![fieldpath::field("metadata")]);
+    let removed = cmp.removed;
     let sub = scope.subresource();
     for e in entries.iter_mut() {
-        let mut changed_here = e.fields.subtract(&removed);
-        if !e.same_owner(manager, Operation::Update, sub) {
-            changed_here |= e.fields.subtract(&changed);
-        }
+        let changed_here = e.fields.subtract(&changed) | e.fields.subtract(&removed);
         if changed_here {
             e.original = None;
         }
@@ -402,25 +434,48 @@ pub fn record_update(
     write(new, &entries, old);
 }
 
-/// The conflict message of a 409: `Apply failed with 1 conflict: conflict with "kubectl" using
-/// v1: .spec.image`.
+impl Conflict {
+    /// The manager as apimachinery prints it (`printManager` in
+    /// `k8s.io/apimachinery/pkg/util/managedfields/internal/conflict.go`): `"kubectl"` for an
+    /// Apply manager, `"kubectl" using v1` for an Update manager.
+    pub fn manager_display(&self) -> String {
+        match self.operation {
+            Operation::Apply => format!("{:?}", self.manager),
+            Operation::Update => format!("{:?} using {}", self.manager, self.api_version),
+        }
+    }
+}
+
+/// The conflict message of a 409, as `NewConflictError` and `getConflictMessage`
+/// (`.../managedfields/internal/conflict.go`) and `NewApplyConflict`
+/// (`k8s.io/apimachinery/pkg/api/errors`) write it: one conflict inline, several grouped per
+/// manager (managers sorted), one `- path` line each.
 pub fn conflict_message(conflicts: &[Conflict]) -> String {
     let n = conflicts.len();
-    let mut s = format!(
-        "Apply failed with {n} conflict{}: ",
+    let body = if n == 1 {
+        let c = &conflicts[0];
+        format!("conflict with {}: {}", c.manager_display(), c.field)
+    } else {
+        let mut groups: std::collections::BTreeMap<(String, &'static str), (String, Vec<&str>)> =
+            std::collections::BTreeMap::new();
+        for c in conflicts {
+            groups
+                .entry((c.manager.clone(), c.operation.as_str()))
+                .or_insert_with(|| (c.manager_display(), Vec::new()))
+                .1
+                .push(&c.field);
+        }
+        let mut lines = Vec::new();
+        for (display, fields) in groups.values() {
+            lines.push(format!("conflicts with {display}:"));
+            lines.extend(fields.iter().map(|f| format!("- {f}")));
+        }
+        lines.join("\n")
+    };
+    format!(
+        "Apply failed with {n} conflict{}: {body}",
         if n == 1 { "" } else { "s" }
-    );
-    let parts: Vec<String> = conflicts
-        .iter()
-        .map(|c| {
-            format!(
-                "conflict with \"{}\" using {}: {}",
-                c.manager, c.api_version, c.field
-            )
-        })
-        .collect();
-    s.push_str(&parts.join("\n"));
-    s
+    )
 }
 
 /// Strips an applied configuration down to what `scope` lets it change.
@@ -575,13 +630,39 @@ mod tests {
             err,
             vec![Conflict {
                 manager: "alice".into(),
+                operation: Operation::Apply,
                 api_version: "v1".into(),
                 field: ".spec.image".into()
             }]
         );
         assert_eq!(
             conflict_message(&err),
-            "Apply failed with 1 conflict: conflict with \"alice\" using v1: .spec.image"
+            "Apply failed with 1 conflict: conflict with \"alice\": .spec.image"
+        );
+        // Several conflicts, grouped per manager; Update managers with their apiVersion.
+        let two = [
+            Conflict {
+                manager: "bob".into(),
+                operation: Operation::Update,
+                api_version: "v1".into(),
+                field: ".spec.a".into(),
+            },
+            Conflict {
+                manager: "alice".into(),
+                operation: Operation::Apply,
+                api_version: "v1".into(),
+                field: ".spec.b".into(),
+            },
+            Conflict {
+                manager: "bob".into(),
+                operation: Operation::Update,
+                api_version: "v1".into(),
+                field: ".spec.c".into(),
+            },
+        ];
+        assert_eq!(
+            conflict_message(&two),
+            "Apply failed with 3 conflicts: conflicts with \"alice\":\n- .spec.b\nconflicts with \"bob\" using v1:\n- .spec.a\n- .spec.c"
         );
         let c = apply_as(
             "bob",

@@ -12,5 +12,6 @@ mod conformance;
 mod faults;
 mod kubectl;
 mod operator;
+mod referee;
 mod ssa;
 mod watch;

@@ -44,9 +44,9 @@ impl<'r> GitTree<'r> {
     }
 
     /// The blob that `path` names, following symbolic links while they stay inside the
-    /// repository, and its size, read from the object's header (a blob is never inflated to
+    /// repository, its size and the path of the file it is, read from the object's header (a blob is never inflated to
     /// learn its size: a few hundred bytes of pack can stand for gigabytes).
-    fn resolve(&self, path: &str) -> Result<(git2::Oid, u64), SourceError> {
+    fn follow(&self, path: &str) -> Result<(git2::Oid, u64, String), SourceError> {
         let io = |e: git2::Error| SourceError::Io {
             path: path.into(),
             message: e.message().to_owned(),
@@ -64,7 +64,7 @@ impl<'r> GitTree<'r> {
                 return Err(SourceError::NotAFile { path: path.into() });
             }
             if entry.filemode() != SYMLINK_MODE {
-                return Ok((entry.id(), size));
+                return Ok((entry.id(), size, current));
             }
             // A link is followed only while it stays inside the repository; its target is a
             // path, never longer than a path may be.
@@ -110,11 +110,11 @@ impl SourceTree for GitTree<'_> {
     }
 
     fn size(&self, path: &str) -> Result<u64, SourceError> {
-        self.resolve(path).map(|(_, size)| size)
+        self.follow(path).map(|(_, size, _)| size)
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>, SourceError> {
-        let (id, _) = self.resolve(path)?;
+        let (id, _, _) = self.follow(path)?;
         let blob = self.repo.find_blob(id).map_err(|e| SourceError::Io {
             path: path.into(),
             message: e.message().to_owned(),
@@ -124,6 +124,10 @@ impl SourceTree for GitTree<'_> {
 
     fn is_dir(&self, path: &str) -> bool {
         path.trim_end_matches('/').is_empty() || self.subtree(path.trim_end_matches('/')).is_ok()
+    }
+
+    fn resolve(&self, path: &str) -> Result<String, SourceError> {
+        self.follow(path).map(|(_, _, real)| real)
     }
 }
 

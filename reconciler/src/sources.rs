@@ -156,6 +156,14 @@ impl SourceTree for FsTree {
     fn is_dir(&self, path: &str) -> bool {
         self.abs(path).is_dir()
     }
+
+    fn resolve(&self, path: &str) -> Result<String, SourceError> {
+        let (real, _) = self.regular_file(path)?;
+        let rel = real
+            .strip_prefix(&self.root)
+            .map_err(|_| SourceError::OutsideRoot { path: path.into() })?;
+        Ok(rel.to_string_lossy().replace('\\', "/"))
+    }
 }
 
 /// The repository that holds `dir`: the closest enclosing Git work tree, else `dir` itself;

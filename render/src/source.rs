@@ -99,6 +99,12 @@ pub trait SourceTree {
     }
     /// Whether `path` is a folder.
     fn is_dir(&self, path: &str) -> bool;
+    /// The repository path that `path` names once symbolic links are followed (the file a read
+    /// of `path` gets), so that a caller can check where a read really lands: `io.Open` reads
+    /// only files of its module. Trees without links keep the default, `path` itself.
+    fn resolve(&self, path: &str) -> Result<String, SourceError> {
+        Ok(path.to_owned())
+    }
 }
 
 /// An in-memory repository.
@@ -196,6 +202,10 @@ impl<'t> Metered<'t> {
 impl SourceTree for Metered<'_> {
     fn files(&self, dir: &str) -> Result<Vec<String>, SourceError> {
         self.inner.files(dir)
+    }
+
+    fn resolve(&self, path: &str) -> Result<String, SourceError> {
+        self.inner.resolve(path)
     }
 
     fn size(&self, path: &str) -> Result<u64, SourceError> {

@@ -143,4 +143,8 @@ impl SourceTree for CachedReads<'_> {
     fn is_dir(&self, path: &str) -> bool {
         self.tree.is_dir(path)
     }
+
+    fn resolve(&self, path: &str) -> Result<String, SourceError> {
+        self.tree.resolve(path)
+    }
 }

@@ -6,11 +6,13 @@
 //! the syntax tree and the diagnostics. Elsewhere each input is a small repository written as
 //! sections headed `//- path` (as rust-analyzer's fixtures are); when one section is a `.yaml`
 //! Component, its `spec.kumori` binding is rendered, otherwise the module at the root is checked.
-//! Run with `UPDATE_EXPECT=1` to rewrite the `.expect` files.
+//! A section `//- link PATH -> TARGET` is a symbolic link (`links`). Run with
+//! `UPDATE_EXPECT=1` to rewrite the `.expect` files.
 
 mod fuzz;
 pub(crate) mod harness;
 mod hostile;
+mod links;
 
 use render::MemTree;
 use render::kumori::{Artifact, Binding, render_binding};

@@ -218,6 +218,21 @@ impl<'a> Evaluator<'a> {
         if !inside {
             return escape(self, &format!("it resolves to `{joined}`"));
         }
+        // A symbolic link may lead elsewhere in the repository: where the read lands must be
+        // inside the module too.
+        match self.tree.resolve(&joined) {
+            Ok(real) if module_dir.is_empty() || real.starts_with(&format!("{module_dir}/")) => {}
+            Ok(real) => {
+                return escape(
+                    self,
+                    &format!(
+                        "`{joined}` is a symbolic link to `{real}`, outside the module folder"
+                    ),
+                );
+            }
+            // Reported by the read below, with the rest of its kind.
+            Err(_) => {}
+        }
         let limit = self.prog.limits.open_bytes;
         match self.tree.read_at_most(&joined, limit, "openBytes") {
             Ok(bytes) => match String::from_utf8(bytes) {

@@ -111,7 +111,8 @@ impl Program {
             );
             return None;
         };
-        self.load_module(tree, &dir, Some((&file, range.clone())))?;
+        let found = self.load_module(tree, &dir, Some((&file, range.clone())))?;
+        self.check_version(module, found, &target);
         if let Some(i) = self.packages.iter().position(|p| p.key == path) {
             return Some(ImportTarget::Package(i));
         }
@@ -155,5 +156,61 @@ impl Program {
             self.repo_modules = Some(found);
         }
         self.repo_modules.as_ref()?.get(target).cloned()
+    }
+
+    /// Compares the version of `target` that `module` requires with the version of the module
+    /// found for it (`found`). A required version is the oldest that will do: the module found
+    /// must be that version or a later compatible one (the same major version; for 0.x, the
+    /// same minor), as Go and Cargo read `1.2.0`. Either side without a version is not compared.
+    fn check_version(&mut self, module: usize, found: usize, target: &str) {
+        let Some(want) = self.modules[module]
+            .required
+            .iter()
+            .find(|(t, _)| t == target)
+            .map(|(_, v)| v.clone())
+        else {
+            return;
+        };
+        let Some(have) = self.modules[found].version.clone() else {
+            return;
+        };
+        let compatible =
+            semver::VersionReq::parse(&format!("^{want}")).is_ok_and(|req| req.matches(&have));
+        if compatible {
+            return;
+        }
+        let (mine, theirs) = (self.modules[module].manifest, self.modules[found].manifest);
+        let at = |text: &str, needle: &str| {
+            text.find(needle)
+                .map_or(0..text.len().min(1), |i| i..i + needle.len())
+        };
+        let here = at(self.map.text(mine), &format!("\"{target}\""));
+        let there = at(self.map.text(theirs), &format!("\"{have}\""));
+        let help = if have < want {
+            format!(
+                "put version {want} or a later {}.x of \"{target}\" in the repository, or require \
+                 the version it has, \"{have}\", if that will do",
+                want.major
+            )
+        } else {
+            format!(
+                "{have} is not compatible with {want} (another major version): require \"{have}\" \
+                 once the importing packages work with it, or keep a compatible copy of \"{target}\""
+            )
+        };
+        let d = Diagnostic::error(
+            "kumori-module-version",
+            format!(
+                "module \"{target}\" is required at version {want}, but the one in the repository \
+                 (`{}`) is {have}",
+                self.modules[found].dir
+            ),
+        )
+        .at(self.map.path(mine), here, format!("requires {want}"))
+        .also(self.map.path(theirs), there, format!("version {have}"))
+        .help(help);
+        if !self.diagnostics.contains(&d) {
+            self.error(d);
+        }
     }
 }

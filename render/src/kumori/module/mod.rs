@@ -114,6 +114,10 @@ pub struct Module {
     pub path: String,
     /// `requires[].target` of the manifest.
     pub requires: Vec<String>,
+    /// `requires[]` with a valid semantic `version`: target and the version it requires.
+    pub required: Vec<(String, semver::Version)>,
+    /// `version` of the manifest, when it gives a valid one.
+    pub version: Option<semver::Version>,
     /// The `kumori.mod.json` it was read from.
     pub manifest: FileId,
 }
@@ -266,11 +270,14 @@ impl Program {
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let manifest = self.add_text(&manifest_path, text.clone());
         let (path, requires) = self.read_manifest(manifest, &manifest_path, &text, dir);
+        let (version, required) = versions(&text);
         let index = self.modules.len();
         self.modules.push(Module {
             dir: dir.to_owned(),
             path,
             requires,
+            required,
+            version,
             manifest,
         });
         self.load_packages(tree, index);
@@ -365,6 +372,17 @@ impl Program {
                     let target = item.get("target").and_then(|t| t.as_str());
                     let version = item.get("version").and_then(|t| t.as_str());
                     match (target, version) {
+                        (Some(t), Some(v)) if semver::Version::parse(v).is_err() => {
+                            problem(
+                                self,
+                                format!(
+                                    "{MANIFEST}: the required version {v:?} is not a semantic version"
+                                ),
+                                "write the version the module needs at least, as \"1.2.0\"",
+                            );
+                            // Its imports still resolve: the version is the one mistake.
+                            requires.push(t.trim_end_matches('/').to_owned());
+                        }
                         (Some(t), Some(_)) => requires.push(t.trim_end_matches('/').to_owned()),
                         _ => problem(
                             self,
@@ -502,4 +520,30 @@ fn offset_of(text: &str, line: usize, column: usize) -> usize {
         offset += l.len();
     }
     text.len()
+}
+
+/// The `version` of a manifest and the `requires[].version`s, those that are valid semantic
+/// versions (the others are reported by `read_manifest`).
+fn versions(text: &str) -> (Option<semver::Version>, Vec<(String, semver::Version)>) {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return (None, Vec::new());
+    };
+    let parse = |v: Option<&serde_json::Value>| {
+        v.and_then(|v| v.as_str())
+            .and_then(|s| semver::Version::parse(s).ok())
+    };
+    let required = value
+        .get("requires")
+        .and_then(|r| r.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|item| {
+            let target = item.get("target")?.as_str()?;
+            Some((
+                target.trim_end_matches('/').to_owned(),
+                parse(item.get("version"))?,
+            ))
+        })
+        .collect();
+    (parse(value.get("version")), required)
 }

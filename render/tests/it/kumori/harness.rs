@@ -6,6 +6,8 @@ use render::kumori::{Artifact, Binding, Rendered, render_binding};
 use render::yaml::{self, Node, Value};
 use render::{Diagnostics, MemTree, SourceTree};
 
+use super::links::Linked;
+
 /// The workspace root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -81,7 +83,7 @@ pub struct CaseOutput {
 }
 
 /// Renders the Component in `yaml_path` of `tree`.
-pub fn run_case(tree: &MemTree, yaml_path: &str) -> CaseOutput {
+pub fn run_case(tree: &dyn SourceTree, yaml_path: &str) -> CaseOutput {
     let text = String::from_utf8(tree.read(yaml_path).unwrap()).unwrap();
     let parsed = yaml::parse(&text);
     let binding = binding_of(yaml_path, &parsed.documents[0].root);
@@ -135,9 +137,22 @@ fn actual(group: &str, text: &str) -> String {
         return out;
     }
     let files = split_fixture(text);
-    let mut tree = MemTree::new();
+    let mut tree = Linked {
+        tree: MemTree::new(),
+        links: Default::default(),
+    };
     for (path, body) in &files {
-        tree.insert(path.clone(), body.clone());
+        match path
+            .strip_prefix("link ")
+            .and_then(|l| l.split_once(" -> "))
+        {
+            Some((link, target)) => {
+                tree.links.insert(link.to_owned(), target.to_owned());
+            }
+            None => {
+                tree.tree.insert(path.clone(), body.clone());
+            }
+        }
     }
     let yaml = files
         .iter()

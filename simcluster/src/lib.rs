@@ -73,6 +73,11 @@ pub struct Config {
     pub fault_seed: u64,
     /// How often watches that allow bookmarks get one.
     pub bookmark_interval: Duration,
+    /// How long past events are kept: a watch from a resourceVersion that missed a dropped
+    /// event of its type gets 410 Gone, as from kube-apiserver's watch cache. Default
+    /// [`store::DEFAULT_WATCH_HISTORY`] (5 s, shorter than the API server's 75 s, so that
+    /// clients' re-list paths run in tests).
+    pub watch_history: Duration,
     /// Print each request log line to standard error.
     pub log_requests: bool,
     /// Namespace of the kubeconfig context.
@@ -89,6 +94,7 @@ impl Default for Config {
             faults: Vec::new(),
             fault_seed: 0x5eed,
             bookmark_interval: Duration::from_secs(60),
+            watch_history: store::DEFAULT_WATCH_HISTORY,
             log_requests: false,
             namespace: "default".into(),
         }
@@ -112,6 +118,7 @@ impl SimCluster {
         let addr = listener.local_addr().map_err(Error::Serve)?;
         let registry = Arc::new(resources::Registry::new());
         let store = Arc::new(Store::new(registry));
+        store.set_watch_history(config.watch_history);
         let token = config
             .token
             .clone()

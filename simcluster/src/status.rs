@@ -115,6 +115,33 @@ impl Status {
         }
     }
 
+    /// 422 Invalid for the options of a request (`ListOptions`, `PatchOptions`, ...), as
+    /// `errors.NewInvalid(schema.GroupKind{Group: "meta.k8s.io", Kind: kind}, "", errs)`
+    /// words it.
+    pub fn invalid_options(kind: &str, causes: Vec<Cause>) -> Status {
+        let texts: Vec<String> = causes
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect();
+        let joined = if texts.len() == 1 {
+            texts[0].clone()
+        } else {
+            format!("[{}]", texts.join(", "))
+        };
+        let causes_json: Vec<Value> = causes
+            .iter()
+            .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
+            .collect();
+        Status {
+            details: Some(json!({"group": "meta.k8s.io", "kind": kind, "causes": causes_json})),
+            ..Status::new(
+                422,
+                "Invalid",
+                format!("{kind}.meta.k8s.io \"\" is invalid: {joined}"),
+            )
+        }
+    }
+
     /// 405 MethodNotAllowed.
     pub fn method_not_allowed(what: &str) -> Status {
         Status::new(

@@ -37,6 +37,10 @@ pub struct Args {
     /// How often watches that allow bookmarks receive one.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub bookmark_interval: Duration,
+    /// How long past events are kept for watches that resume from a resourceVersion; an older
+    /// one gets 410 Gone and the client lists again (kube-apiserver keeps 75s).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub watch_history: Duration,
     /// Do not print the request log to standard error.
     #[arg(long)]
     pub quiet: bool,
@@ -65,6 +69,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             .collect::<BTreeSet<_>>(),
         faults,
         bookmark_interval: args.bookmark_interval,
+        watch_history: args.watch_history,
         log_requests: !args.quiet,
         namespace: args.namespace.clone(),
         ..simcluster::Config::default()

@@ -9,6 +9,8 @@ use super::request::{Ctx, selectors};
 use super::respond::{bytes_response, json_response};
 use super::route::ObjectRoute;
 use crate::resources::ResourceType;
+use crate::schema::Cause;
+use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::Status;
 use crate::store::Page;
 use crate::table::{self, Form, Include};
@@ -26,6 +28,21 @@ pub(super) fn list(ctx: &Ctx<'_>, r: &ObjectRoute, rt: &ResourceType) -> Result<
         None => None,
     };
     check_resource_version(ctx, store.resource_version())?;
+    if ctx.q("sendInitialEvents").is_some() {
+        // `staging/src/k8s.io/apimachinery/pkg/apis/meta/internalversion/validation/
+        // validation.go`, `ValidateListOptions`.
+        return Err(Status::invalid_options(
+            "ListOptions",
+            vec![Cause::new(
+                "FieldValueForbidden",
+                "Forbidden: sendInitialEvents is forbidden for list",
+                "sendInitialEvents",
+            )],
+        ));
+    }
+    // `staging/src/k8s.io/apiserver/pkg/storage/etcd3/store.go`, `GetList`: the count of
+    // what is left is only given when no selector filters it (it would be inexact).
+    let unfiltered = labels == LabelSelector::default() && fields == FieldSelector::default();
     let page = store.list(
         r.type_id,
         r.namespace.as_deref(),
@@ -44,7 +61,10 @@ pub(super) fn list(ctx: &Ctx<'_>, r: &ObjectRoute, rt: &ResourceType) -> Result<
             }
             Ok(json_response(StatusCode::OK, &t))
         }
-        form => Ok(bytes_response(StatusCode::OK, list_bytes(rt, form, &page))),
+        form => Ok(bytes_response(
+            StatusCode::OK,
+            list_bytes(rt, form, &page, unfiltered),
+        )),
     }
 }
 
@@ -75,7 +95,7 @@ fn check_resource_version(ctx: &Ctx<'_>, current: u64) -> Result<(), Status> {
 
 /// The list or PartialObjectMetadataList of a page, written by hand so that a LIST of many
 /// objects is serialized without building one big JSON value first.
-fn list_bytes(rt: &ResourceType, form: Form, page: &Page) -> Vec<u8> {
+fn list_bytes(rt: &ResourceType, form: Form, page: &Page, unfiltered: bool) -> Vec<u8> {
     let (kind, api_version) = if form == Form::Metadata {
         (
             "PartialObjectMetadataList".to_owned(),
@@ -87,7 +107,9 @@ fn list_bytes(rt: &ResourceType, form: Form, page: &Page) -> Vec<u8> {
     let mut meta = json!({"resourceVersion": page.rv.to_string()});
     if let Some(c) = &page.continue_token {
         meta["continue"] = json!(c);
-        meta["remainingItemCount"] = json!(page.remaining);
+        if unfiltered {
+            meta["remainingItemCount"] = json!(page.remaining);
+        }
     }
     let mut out = Vec::with_capacity(256 + page.items.len() * 512);
     out.extend_from_slice(

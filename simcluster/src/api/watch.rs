@@ -16,6 +16,7 @@ use super::request::{Ctx, selectors};
 use super::respond::bytes_response;
 use super::route::ObjectRoute;
 use crate::resources::ResourceType;
+use crate::schema::Cause;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::Status;
 use crate::store::{Event, EventType, Subscription};
@@ -60,7 +61,15 @@ impl WatchState {
         let before = ev.previous.as_ref().map(|p| self.selected(p));
         let kind = match (ev.kind, before, now) {
             (EventType::Modified, Some(false), true) => EventType::Added,
-            (EventType::Modified, Some(true), false) => EventType::Deleted,
+            (EventType::Modified, Some(true), false) => {
+                // An object that leaves the selection is DELETED with its previous content,
+                // the one that matched, at the event's resourceVersion
+                // (`staging/src/k8s.io/apiserver/pkg/storage/cacher/cache_watcher.go`,
+                // `convertToWatchEvent`).
+                let mut gone = ev.previous.as_deref().cloned().unwrap_or_default();
+                gone["metadata"]["resourceVersion"] = json!(ev.rv.to_string());
+                return Some(self.event(EventType::Deleted.as_str(), &gone));
+            }
             (EventType::Modified, Some(false), false) => return None,
             (_, _, false) => return None,
             (k, _, true) => k,
@@ -178,6 +187,7 @@ pub(super) fn watch_stream(
         fields =
             FieldSelector::parse(&format!("metadata.name={name}")).map_err(Status::bad_request)?;
     }
+    check_watch_options(ctx)?;
     let send_initial = ctx.flag("sendInitialEvents");
     let since = since(ctx, send_initial)?;
     let bookmarks_allowed = ctx.flag("allowWatchBookmarks");
@@ -225,6 +235,43 @@ pub(super) fn watch_stream(
         state.backlog.push_back(b);
     }
     Ok(streamed(state))
+}
+
+/// `staging/src/k8s.io/apimachinery/pkg/apis/meta/internalversion/validation/validation.go`,
+/// `validateWatchOptions`: `sendInitialEvents` (true or false) goes with
+/// `resourceVersionMatch=NotOlderThan`, and that match with `sendInitialEvents` only.
+fn check_watch_options(ctx: &Ctx<'_>) -> Result<(), Status> {
+    let send_initial = ctx.q("sendInitialEvents").is_some();
+    let matched = ctx.q("resourceVersionMatch");
+    let mut causes = Vec::new();
+    if send_initial && matched != Some("NotOlderThan") {
+        causes.push(Cause::new(
+            "FieldValueForbidden",
+            "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+            "resourceVersionMatch",
+        ));
+    }
+    if let Some(m) = matched {
+        if !send_initial {
+            causes.push(Cause::new(
+                "FieldValueForbidden",
+                "Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+                "resourceVersionMatch",
+            ));
+        }
+        if m != "NotOlderThan" {
+            causes.push(Cause::new(
+                "FieldValueNotSupported",
+                format!("Unsupported value: \"{m}\": supported values: \"NotOlderThan\""),
+                "resourceVersionMatch",
+            ));
+        }
+    }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(Status::invalid_options("ListOptions", causes))
+    }
 }
 
 /// The resourceVersion the watch starts after; `None` starts with the current objects (no

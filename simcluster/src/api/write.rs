@@ -94,19 +94,14 @@ pub(super) fn patch(
 /// (`staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/validation/validation.go`,
 /// `ValidatePatchOptions`, reported by `handlers/patch.go` as an Invalid PatchOptions).
 fn field_manager_required() -> Status {
-    let message = "Required value: is required for apply patch";
-    Status {
-        details: Some(
-            json!({"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [
-                {"reason": "FieldValueRequired", "message": message, "field": "fieldManager"}
-            ]}),
-        ),
-        ..Status::new(
-            422,
-            "Invalid",
-            format!("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: {message}"),
-        )
-    }
+    Status::invalid_options(
+        "PatchOptions",
+        vec![Cause::new(
+            "FieldValueRequired",
+            "Required value: is required for apply patch",
+            "fieldManager",
+        )],
+    )
 }
 
 /// The patch type of the request's `Content-Type`; others are 415.

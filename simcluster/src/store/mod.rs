@@ -15,6 +15,7 @@ mod write;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -25,8 +26,13 @@ pub use types::{
     Event, EventType, FieldValidation, Page, PatchType, Subscription, Target, WriteOptions, Written,
 };
 
-/// How many past events a watch can resume from.
+/// How many past events a watch can resume from, at most.
 const EVENT_LOG: usize = 20_000;
+/// How long past events are kept by default: a watch from an older resourceVersion gets
+/// 410 Gone, as from kube-apiserver's watch cache, which keeps events for a bounded time
+/// (`staging/src/k8s.io/apiserver/pkg/storage/cacher/watch_cache.go`, `eventFreshDuration`,
+/// 75 s). Shorter here, so that clients' re-list paths run in tests.
+pub const DEFAULT_WATCH_HISTORY: std::time::Duration = std::time::Duration::from_secs(5);
 /// Capacity of the live event channel; a watcher that falls further behind is closed.
 const CHANNEL: usize = 8_192;
 
@@ -34,11 +40,31 @@ const CHANNEL: usize = 8_192;
 type Key = (String, String);
 
 /// What the lock guards: the resourceVersion counter, the objects of each type by key, and
-/// the last [`EVENT_LOG`] events.
+/// the events of the history window (at most [`EVENT_LOG`]).
 struct Inner {
     rv: u64,
     objects: Vec<BTreeMap<Key, Arc<Value>>>,
-    log: VecDeque<Arc<Event>>,
+    /// Events with the time they happened.
+    log: VecDeque<(Instant, Arc<Event>)>,
+    /// Per type, the newest resourceVersion of an event that left the log: a watch of that
+    /// type from an older version missed it.
+    forgotten: Vec<u64>,
+    /// How long events stay in the log.
+    history: Duration,
+}
+
+impl Inner {
+    /// Drops the events older than the history window (or beyond the log's size).
+    fn forget_old_events(&mut self, now: Instant) {
+        while let Some((at, ev)) = self.log.front() {
+            if self.log.len() < EVENT_LOG && now.duration_since(*at) <= self.history {
+                break;
+            }
+            let f = &mut self.forgotten[ev.type_id];
+            *f = (*f).max(ev.rv);
+            self.log.pop_front();
+        }
+    }
 }
 
 /// The in-memory object store, shared by the HTTP server and the simulated operator.
@@ -78,12 +104,22 @@ impl Store {
                 rv: 1,
                 objects: vec![BTreeMap::new(); n],
                 log: VecDeque::new(),
+                forgotten: vec![0; n],
+                history: DEFAULT_WATCH_HISTORY,
             }),
             events,
             uid_counter: AtomicU64::new(1),
             uid_seed: seed,
         };
         store.insert_initial_objects();
+        {
+            // Like a watch cache started after them, the log does not replay the objects a
+            // cluster starts with: a watch from before them is too old.
+            let mut inner = store.lock();
+            let rv = inner.rv;
+            inner.log.clear();
+            inner.forgotten.iter_mut().for_each(|f| *f = rv);
+        }
         store
     }
 
@@ -111,6 +147,12 @@ impl Store {
             (b >> 48) & 0xfff,
             b & 0xffff_ffff_ffff
         )
+    }
+
+    /// How long past events are kept for watches that resume from a resourceVersion
+    /// ([`DEFAULT_WATCH_HISTORY`] unless set).
+    pub fn set_watch_history(&self, history: Duration) {
+        self.lock().history = history;
     }
 
     /// The current resourceVersion of the cluster.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use super::validation::{report_unknown, validate_metadata};
-use super::{EVENT_LOG, Event, EventType, Inner, Key, Store, Target, WriteOptions};
+use super::{Event, EventType, Inner, Key, Store, Target, WriteOptions};
 use crate::managed::Scope;
 use crate::resources::ResourceType;
 use crate::status::Status;
@@ -198,10 +198,9 @@ impl Store {
             object,
             previous,
         });
-        if inner.log.len() >= EVENT_LOG {
-            inner.log.pop_front();
-        }
-        inner.log.push_back(ev.clone());
+        let now = std::time::Instant::now();
+        inner.log.push_back((now, ev.clone()));
+        inner.forget_old_events(now);
         // No receiver is not an error: nobody watches.
         let _ = self.events.send(ev);
     }

@@ -81,7 +81,7 @@ impl Store {
     /// later ones; `None` asks for the current objects as synthetic ADDED events instead.
     /// Fails with 410 Gone when `since` is older than the log.
     pub fn watch(&self, type_id: usize, since: Option<u64>) -> Result<Subscription, Status> {
-        let inner = self.lock();
+        let mut inner = self.lock();
         let rx = self.events.subscribe();
         let backlog = match since {
             None => inner.objects[type_id]
@@ -97,17 +97,19 @@ impl Store {
                 })
                 .collect(),
             Some(rv) => {
-                let oldest = inner.log.front().map(|e| e.rv).unwrap_or(inner.rv + 1);
-                if rv + 1 < oldest && rv < inner.rv {
+                inner.forget_old_events(std::time::Instant::now());
+                let forgotten = inner.forgotten[type_id];
+                if rv < forgotten {
                     return Err(Status::new(
                         410,
                         "Expired",
-                        format!("too old resource version: {rv} ({})", oldest - 1),
+                        format!("too old resource version: {rv} ({forgotten})"),
                     ));
                 }
                 inner
                     .log
                     .iter()
+                    .map(|(_, e)| e)
                     .filter(|e| e.rv > rv && e.type_id == type_id)
                     .cloned()
                     .collect()

@@ -1,10 +1,12 @@
 //! Behaviours of kube-apiserver that simulated clusters get wrong easily (issue 16), each with
 //! the Kubernetes source it follows. Paths are in kubernetes/kubernetes.
 
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use futures_util::{StreamExt, TryStreamExt};
+use kube::ResourceExt;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use serde_json::{Value, json};
 
-use crate::cluster::{TestCluster, apply, code, server};
+use crate::cluster::{TestCluster, apply, code, component, server};
 
 /// A request as written, answered with its status code and JSON body.
 async fn call(
@@ -284,6 +286,192 @@ async fn a_bad_name_is_refused_with_apimachinery_s_words() {
     assert!(
         message.contains("metadata.name: Invalid value: \"Adder_1\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"),
         "{message}"
+    );
+    c.cleanup().await;
+}
+
+// `staging/src/k8s.io/apiserver/pkg/storage/etcd3/store.go`, `GetList`: remainingItemCount
+// only when the list is not filtered by a selector.
+#[tokio::test]
+async fn a_filtered_page_has_no_remaining_item_count() {
+    let c = TestCluster::new("conf-remaining").await;
+    let components = c.vimana("components");
+    for v in ["1.0.0", "1.1.0", "1.2.0"] {
+        apply(
+            &components,
+            "rec",
+            &component(&format!("adder-{}", v.replace('.', "-")), v),
+            false,
+        )
+        .await
+        .unwrap();
+    }
+    let path = format!(
+        "/apis/{}/namespaces/{}/components",
+        model::API_VERSION,
+        c.ns
+    );
+    let (_, page) = call(
+        &c,
+        "GET",
+        &format!("{path}?limit=1"),
+        "application/json",
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(page["metadata"]["remainingItemCount"], 2, "{page}");
+    let (_, page) = call(
+        &c,
+        "GET",
+        &format!("{path}?limit=1&labelSelector=vimana.host%2Fserver%3Dadder"),
+        "application/json",
+        Vec::new(),
+    )
+    .await;
+    assert!(page["metadata"]["continue"].is_string(), "{page}");
+    assert!(
+        page["metadata"].get("remainingItemCount").is_none(),
+        "{page}"
+    );
+    c.cleanup().await;
+}
+
+// `staging/src/k8s.io/apimachinery/pkg/apis/meta/internalversion/validation/validation.go`:
+// `validateWatchOptions` (sendInitialEvents needs resourceVersionMatch=NotOlderThan) and
+// `ValidateListOptions` (no sendInitialEvents on a list).
+#[tokio::test]
+async fn send_initial_events_requires_not_older_than() {
+    let c = TestCluster::new("conf-initial").await;
+    let path = format!(
+        "/apis/{}/namespaces/{}/components",
+        model::API_VERSION,
+        c.ns
+    );
+    let (status, answer) = call(
+        &c,
+        "GET",
+        &format!("{path}?watch=true&sendInitialEvents=true&allowWatchBookmarks=true"),
+        "application/json",
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(
+        answer["message"],
+        "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"
+    );
+    let (status, _) = call(
+        &c,
+        "GET",
+        &format!(
+            "{path}?sendInitialEvents=true&resourceVersionMatch=NotOlderThan&resourceVersion=0"
+        ),
+        "application/json",
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 422);
+    c.cleanup().await;
+}
+
+// `staging/src/k8s.io/apiserver/pkg/storage/cacher/cache_watcher.go`, `convertToWatchEvent`:
+// an object that stops matching is DELETED with its previous content (which matched).
+#[tokio::test]
+async fn an_object_leaving_the_selection_is_deleted_with_its_matching_content() {
+    let c = TestCluster::new("conf-leave").await;
+    let components = c.vimana("components");
+    let created = apply(
+        &components,
+        "rec",
+        &component("adder-1-0-0", "1.0.0"),
+        false,
+    )
+    .await
+    .unwrap();
+    let rv = created.metadata.resource_version.clone().unwrap();
+    let wp = WatchParams::default().labels("stage=canary").timeout(20);
+    let mut labelled = component("adder-1-0-0", "1.0.0");
+    labelled["metadata"]["labels"]["stage"] = json!("canary");
+    apply(&components, "rec", &labelled, false).await.unwrap();
+    let mut stream = components.watch(&wp, &rv).await.unwrap().boxed();
+    apply(
+        &components,
+        "rec",
+        &component("adder-1-0-0", "1.0.0"),
+        false,
+    )
+    .await
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let ev = tokio::time::timeout_at(deadline, stream.try_next())
+            .await
+            .expect("events in time")
+            .unwrap()
+            .expect("stream open");
+        if let WatchEvent::Deleted(o) = ev {
+            assert_eq!(o.labels().get("stage").map(String::as_str), Some("canary"));
+            break;
+        }
+    }
+    c.cleanup().await;
+}
+
+// A watch cache keeps events for a bounded time
+// (`staging/src/k8s.io/apiserver/pkg/storage/cacher/watch_cache.go`, `eventFreshDuration`);
+// a watch from a resourceVersion whose events are gone gets 410 Gone.
+#[tokio::test]
+async fn a_watch_from_a_version_older_than_the_history_is_gone() {
+    let config = simcluster::Config {
+        watch_history: std::time::Duration::from_millis(200),
+        ..crate::cluster::test_config()
+    };
+    let c = TestCluster::with_config("conf-history", config).await;
+    if c.sim_only("a short watch history").is_none() {
+        return c.cleanup().await;
+    }
+    let components = c.vimana("components");
+    let created = apply(
+        &components,
+        "rec",
+        &component("adder-1-0-0", "1.0.0"),
+        false,
+    )
+    .await
+    .unwrap();
+    let rv = created.metadata.resource_version.clone().unwrap();
+    let mut labelled = component("adder-1-0-0", "1.0.0");
+    labelled["metadata"]["labels"]["stage"] = json!("canary");
+    apply(&components, "rec", &labelled, false).await.unwrap();
+    // Within the window the change is replayed.
+    let mut stream = components
+        .watch(&WatchParams::default().timeout(5), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    let first = stream.try_next().await.unwrap().unwrap();
+    assert!(matches!(first, WatchEvent::Modified(_)), "{first:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let mut stream = components
+        .watch(&WatchParams::default().timeout(5), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    match stream.try_next().await.unwrap().unwrap() {
+        WatchEvent::Error(e) => assert_eq!(e.code, 410, "{e:?}"),
+        other => panic!("expected 410 Gone, got {other:?}"),
+    }
+    // A client recovers by listing again and watching from the list's version.
+    let list = components.list(&Default::default()).await.unwrap();
+    let rv = list.metadata.resource_version.unwrap();
+    let mut stream = components
+        .watch(&WatchParams::default().timeout(1), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    assert!(
+        !matches!(stream.try_next().await.unwrap(), Some(WatchEvent::Error(_))),
+        "a watch from a fresh list is not gone"
     );
     c.cleanup().await;
 }

@@ -503,7 +503,8 @@ pub fn custom_type(crd: &Value) -> Result<ResourceType, String> {
         .as_array()
         .and_then(|vs| vs.iter().find(|v| v["served"] == json!(true)))
         .ok_or("the CRD serves no version")?;
-    let root = Schema::from_openapi(&version["schema"]["openAPIV3Schema"])?;
+    let root = Schema::from_openapi(&version["schema"]["openAPIV3Schema"])?
+        .without_integer_format_bounds();
     let mut columns = vec![Column::name_column()];
     let mut has_age = false;
     for c in version["additionalPrinterColumns"]

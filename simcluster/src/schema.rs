@@ -243,6 +243,28 @@ impl Schema {
         }
     }
 
+    /// The schema of a custom resource: `format: int32` and `int64` are not range-checked
+    /// there. kube-openapi's validator checks formats of strings only
+    /// (`k8s.io/kube-openapi/pkg/validation/validate/formats.go`, `formatValidator.Applies`),
+    /// so an int32 field of a CRD takes any integer; built-in types are Go structs, whose
+    /// decoding refuses out-of-range numbers.
+    pub fn without_integer_format_bounds(mut self) -> Schema {
+        fn strip(s: &mut Schema) {
+            if matches!(s.format.as_deref(), Some("int32" | "int64")) {
+                s.format = None;
+            }
+            s.properties.values_mut().for_each(strip);
+            if let Some(ap) = s.additional_properties.as_deref_mut() {
+                strip(ap);
+            }
+            if let Some(items) = s.items.as_deref_mut() {
+                strip(items);
+            }
+        }
+        strip(&mut self);
+        self
+    }
+
     /// Validates `value` at `path` (dotted, empty for the root), appending every failure.
     pub fn validate(&self, value: &Value, path: &str, causes: &mut Vec<Cause>) {
         if value.is_null() {

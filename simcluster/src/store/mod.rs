@@ -5,6 +5,7 @@
 //! `seed` the objects that enter without the API.
 
 mod apply;
+mod builtin;
 mod pipeline;
 mod read;
 mod seed;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use super::builtin;
 use super::validation::{report_unknown, validate_metadata};
 use super::{Event, EventType, Inner, Key, Store, Target, WriteOptions};
 use crate::managed::Scope;
@@ -84,6 +85,9 @@ impl Store {
         match (status_only, obj.get("status")) {
             (Some(schema), Some(status)) => schema.validate(status, "status", &mut causes),
             _ => rt.schema.validate(obj, "", &mut causes),
+        }
+        if status_only.is_none() {
+            builtin::validate(rt, obj, &mut causes)?;
         }
         validate_metadata(rt, &obj["metadata"], &mut causes);
         if !causes.is_empty() {

@@ -475,3 +475,84 @@ async fn a_watch_from_a_version_older_than_the_history_is_gone() {
     );
     c.cleanup().await;
 }
+
+// kube-openapi checks `format` on strings only (`k8s.io/kube-openapi/pkg/validation/validate/
+// formats.go`, `formatValidator.Applies`): an int32 field of a CRD takes a larger integer, so
+// only the product's own bound (render/src/vimana/convert/server.rs) keeps weights in range.
+#[tokio::test]
+async fn int32_is_not_range_checked_for_custom_resources() {
+    let c = TestCluster::new("conf-int32").await;
+    let servers = c.vimana("servers");
+    let stored = apply(
+        &servers,
+        "rec",
+        &server("adder", json!({"1.0.0": 3_000_000_000u64})),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        stored.data["spec"]["versionWeights"]["1.0.0"],
+        3_000_000_000u64
+    );
+    c.cleanup().await;
+}
+
+// Built-in kinds: `pkg/apis/core/validation/events.go` (`legacyValidateEvent`),
+// `pkg/apis/coordination/validation/validation.go` (`ValidateLeaseSpec`),
+// `staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/micro_time.go` (`UnmarshalJSON` with
+// `RFC3339Micro`), `pkg/apis/core/validation/validation.go` (`ValidateConfigMap`).
+#[tokio::test]
+async fn built_in_kinds_are_validated_as_the_api_server_does() {
+    let c = TestCluster::new("conf-builtin").await;
+    let post = |path: String, body: Value| {
+        let c = &c;
+        async move {
+            call(
+                c,
+                "POST",
+                &path,
+                "application/json",
+                serde_json::to_vec(&body).unwrap(),
+            )
+            .await
+        }
+    };
+    let ns = c.ns.clone();
+    let (status, answer) = post(
+        format!("/api/v1/namespaces/{ns}/events"),
+        json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1"},
+            "involvedObject": {"kind": "Server", "namespace": "elsewhere", "name": "adder"},
+            "reason": "Synced", "message": "m"}),
+    )
+    .await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains(
+            "involvedObject.namespace: Invalid value: \"elsewhere\": does not match event.namespace"
+        ),
+        "{answer}"
+    );
+    let lease = |duration: i64, renew: &str| {
+        json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "l"},
+            "spec": {"holderIdentity": "me", "leaseDurationSeconds": duration, "renewTime": renew}})
+    };
+    let leases = format!("/apis/coordination.k8s.io/v1/namespaces/{ns}/leases");
+    let (status, answer) = post(leases.clone(), lease(0, "2026-01-01T00:00:00.000000Z")).await;
+    assert_eq!(status, 422, "{answer}");
+    let (status, answer) = post(leases.clone(), lease(15, "2026-01-01T00:00:00Z")).await;
+    assert_eq!(status, 400, "{answer}");
+    let (status, answer) = post(leases, lease(15, "2026-01-01T00:00:00.123456Z")).await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = post(
+        format!("/api/v1/namespaces/{ns}/configmaps"),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a b": "c"}}),
+    )
+    .await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("data[a b]"),
+        "{answer}"
+    );
+    c.cleanup().await;
+}

@@ -68,6 +68,9 @@ impl Store {
                 meta.remove("namespace");
             }
             meta.remove("selfLink");
+            // A null member of ObjectMeta decodes to its zero value: `creationTimestamp: null`
+            // is what Go clients write for an object not yet created (kubectl 1.20 does).
+            meta.retain(|_, v| !v.is_null());
             // ObjectMeta drops empty collections when the API server decodes it.
             for k in ["labels", "annotations", "finalizers", "ownerReferences"] {
                 let empty = match meta.get(k) {

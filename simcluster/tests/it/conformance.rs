@@ -556,3 +556,27 @@ async fn built_in_kinds_are_validated_as_the_api_server_does() {
     );
     c.cleanup().await;
 }
+
+// `staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/time.go`, `UnmarshalJSON`: `null` is the
+// zero time. Go clients write `creationTimestamp: null` for an object not yet created
+// (kubectl 1.20 on `create namespace` and `create configmap`).
+#[tokio::test]
+async fn a_null_creation_timestamp_is_accepted() {
+    let c = TestCluster::new("conf-null-time").await;
+    let body = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "cm", "creationTimestamp": null}, "data": {"a": "b"}});
+    let (status, answer) = call(
+        &c,
+        "POST",
+        &format!("/api/v1/namespaces/{}/configmaps", c.ns),
+        "application/json",
+        serde_json::to_vec(&body).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer["metadata"]["creationTimestamp"].is_string(),
+        "{answer}"
+    );
+    c.cleanup().await;
+}

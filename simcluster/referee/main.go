@@ -238,7 +238,18 @@ func run(pt typed.ParseableType, ops []op) []step {
 			}
 		}
 		if live != nil {
-			st.Object = deepCopy(live.AsValue().Unstructured())
+			// The server drops the nulls the library leaves where an apply emptied a map or
+			// list before it stores the object: apiextensions-apiserver's
+			// PruneNonNullableNullsWithoutDefaults (in the custom resource storage codec),
+			// and for built-in kinds the typed object (nil maps and slices are omitempty).
+			// The next step starts from what was stored.
+			stored := dropNulls(deepCopy(live.AsValue().Unstructured()))
+			if typed, err := pt.FromUnstructured(stored); err != nil {
+				st.Error = err.Error()
+			} else {
+				live = typed
+			}
+			st.Object = stored
 		}
 		keys := []string{}
 		for k := range managers {
@@ -282,6 +293,25 @@ func deepCopy(v interface{}) interface{} {
 		panic(err)
 	}
 	return out
+}
+
+// dropNulls removes null members of maps (no field of the compared schemas is nullable).
+func dropNulls(v interface{}) interface{} {
+	switch v := v.(type) {
+	case map[string]interface{}:
+		for k, c := range v {
+			if c == nil {
+				delete(v, k)
+			} else {
+				v[k] = dropNulls(c)
+			}
+		}
+	case []interface{}:
+		for i := range v {
+			v[i] = dropNulls(v[i])
+		}
+	}
+	return v
 }
 
 // mergePatch applies an RFC 7386 JSON merge patch.

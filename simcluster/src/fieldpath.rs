@@ -44,6 +44,22 @@ impl FieldSet {
             .is_some_and(|q| q.starts_with(p))
     }
 
+    /// Whether the set holds a path strictly below `p`.
+    pub fn has_below(&self, p: &Path) -> bool {
+        use std::ops::Bound;
+        self.paths
+            .range((Bound::Excluded(p.clone()), Bound::Unbounded))
+            .next()
+            .is_some_and(|q| q.starts_with(p))
+    }
+
+    /// Paths in both `self` and `other`.
+    pub fn intersection(&self, other: &FieldSet) -> FieldSet {
+        FieldSet {
+            paths: self.paths.intersection(&other.paths).cloned().collect(),
+        }
+    }
+
     /// Removes `p` (not the paths below it); whether it was there.
     pub fn remove(&mut self, p: &Path) -> bool {
         self.paths.remove(p)
@@ -294,6 +310,29 @@ fn compare_at(
         (None, None) => {}
         (None, Some(n)) => mark(n, schema, path, skip, &mut c.added),
         (Some(o), None) => mark(o, schema, path, skip, &mut c.removed),
+        // A non-empty map or list that became `null` (an apply removed every member of it,
+        // typed/remove.go): its members are removed, the map or list itself is neither
+        // removed nor modified (typed.go, Compare: only an absent side counts).
+        (Some(Value::Object(o)), Some(Value::Null)) if !schema.map_atomic && !o.is_empty() => {
+            for (k, child) in o {
+                let Some(cs) = schema.field(k) else { continue };
+                path.push(field(k));
+                compare_at(Some(child), None, cs, path, skip, c);
+                path.pop();
+            }
+        }
+        (Some(Value::Array(o)), Some(Value::Null))
+            if schema.list_type != ListType::Atomic && !o.is_empty() =>
+        {
+            for it in o {
+                path.push(match &schema.list_type {
+                    ListType::Map(keys) => key_element(it, keys),
+                    _ => value_element(it),
+                });
+                compare_at(Some(it), None, schema.item(), path, skip, c);
+                path.pop();
+            }
+        }
         (Some(Value::Object(o)), Some(Value::Object(n))) if !schema.map_atomic => {
             let keys: BTreeSet<&String> = o.keys().chain(n.keys()).collect();
             for k in keys {

@@ -186,7 +186,9 @@ pub struct Conflict {
 }
 
 /// Merges an applied configuration into a live object: objects key by key, list-maps item by
-/// key, sets by value, everything else replaced.
+/// key, sets by value, everything else replaced. Merged lists hold the live items in their
+/// order, then the applied items the live list lacks in applied order (structured-merge-diff,
+/// typed/merge.go, `visitListItems`).
 pub fn merge(live: &Value, applied: &Value, schema: &Schema) -> Value {
     match (live, applied) {
         (Value::Object(l), Value::Object(a)) if !schema.map_atomic => {
@@ -268,65 +270,58 @@ pub fn apply(
         return Ok(Applied { object });
     };
     let mut entries = read(live);
-    let mut merged = merge(live, applied, schema);
+    let merged = merge(live, applied, schema);
+    let mine = entries
+        .iter()
+        .position(|e| e.same_owner(manager, Operation::Apply, sub));
+    // Fields this manager applied before and no longer applies are removed, unless another
+    // manager owns them (structured-merge-diff, merge/update.go: `Apply` → `prune`).
+    let pruned = match mine {
+        Some(mi) if !entries[mi].fields.is_empty() => {
+            prune(&merged, applied, &entries, mi, schema, scope)
+        }
+        _ => merged,
+    };
 
-    // Conflicts: fields the apply sets to a value other than the live one, owned by others.
+    // Conflicts: fields of other managers that the apply adds or modifies (`update`: each
+    // other manager's set intersected with what `Compare` of the live and the new object
+    // finds added or modified); a forced apply takes them, and what it removes is owned by
+    // no one.
+    let cmp = fieldpath::compare(live, &pruned, schema, &|p| skipped(p, scope));
+    let mut changed = cmp.added;
+    changed.extend(&cmp.modified);
     let mut conflicts = Vec::new();
-    let mut forced: Vec<(usize, Path)> = Vec::new();
-    for p in new_set.iter() {
-        if p.last().is_some_and(|e| e.starts_with("k:")) {
-            // The existence of a list-map item is shared; its fields are compared one by one.
+    let mut forced: Vec<(usize, FieldSet)> = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        if Some(i) == mine {
             continue;
         }
-        if fieldpath::get(live, p) == fieldpath::get(applied, p) {
-            continue;
-        }
-        for (i, e) in entries.iter().enumerate() {
-            if e.same_owner(manager, Operation::Apply, sub) || !e.fields.contains(p) {
-                continue;
-            }
+        let taken = e.fields.intersection(&changed);
+        for p in taken.iter() {
             conflicts.push(Conflict {
                 manager: e.manager.clone(),
                 operation: e.operation,
                 api_version: e.api_version.clone(),
                 field: FieldSet::display(p),
             });
-            forced.push((i, p.clone()));
         }
+        forced.push((i, taken));
     }
     if !conflicts.is_empty() && !force {
         return Err(conflicts);
     }
-    for (i, p) in forced {
-        if entries[i].fields.remove(&p) {
-            entries[i].original = None;
+    for (i, taken) in forced {
+        let e = &mut entries[i];
+        if e.fields.subtract(&taken) | e.fields.subtract(&cmp.removed) {
+            e.original = None;
         }
     }
-
-    // Fields this manager applied before and no longer applies are removed, unless another
-    // manager owns them (or something below them).
-    let mine = entries
-        .iter()
-        .position(|e| e.same_owner(manager, Operation::Apply, sub));
-    if let Some(mi) = mine {
-        // structured-merge-diff prunes the last applied set with its named fields made
-        // members (fieldpath/set.go, EnsureNamedFieldsAreMembers): a struct field the manager
-        // filled before and no longer applies goes as a whole.
-        let dropped = with_named_fields(&entries[mi].fields, schema)
-            .difference(&with_named_fields(&new_set, schema));
-        for p in dropped.iter() {
-            let owned_by_other = entries
-                .iter()
-                .enumerate()
-                .any(|(i, e)| i != mi && e.fields.contains_prefix(p));
-            // A map this manager applied empty before and fills now is a prefix of what it
-            // applies: it is not dropped.
-            let still_applied_below = new_set.contains_prefix(p);
-            if !owned_by_other && !still_applied_below {
-                fieldpath::remove(&mut merged, p);
-            }
-        }
-    }
+    // The library leaves a map or list that lost every member `null`; the server drops such
+    // nulls before it stores the object (custom resources: apiextensions-apiserver's
+    // `PruneNonNullableNullsWithoutDefaults` in the storage codec; built-in kinds: the typed
+    // object, whose empty maps and slices are `omitempty`).
+    let mut merged = pruned;
+    drop_nulls(&mut merged, schema);
     match mine {
         Some(mi) => {
             let e = &mut entries[mi];
@@ -347,6 +342,135 @@ pub fn apply(
     }
     write(&mut merged, &entries, Some(live));
     Ok(Applied { object: merged })
+}
+
+/// The fields `value` sets under `schema`, only the scope's other part left out: the sets
+/// structured-merge-diff computes from objects while it prunes (`ToFieldSet`), server metadata
+/// and `apiVersion`/`kind` included.
+fn object_fields(value: &Value, schema: &Schema, scope: Scope) -> FieldSet {
+    fieldpath::fields_of(value, schema, &|p: &Path| {
+        let top = p[0].as_str();
+        match scope {
+            Scope::All => false,
+            Scope::NoStatus => top == "f:status",
+            Scope::StatusOnly => {
+                !matches!(top, "f:status" | "f:apiVersion" | "f:kind" | "f:metadata")
+            }
+        }
+    })
+}
+
+/// structured-merge-diff's `Updater.prune` (merge/update.go): everything the manager applied
+/// last time is removed from the merged object, then what any manager (this one's new apply
+/// included) owns is added back (`addBackOwnedItems`), and so is what the last apply did not
+/// hold (`addBackDanglingItems`). Removal is `RemoveItems` (typed/remove.go), which leaves a
+/// map or list it empties `null`.
+fn prune(
+    merged: &Value,
+    applied: &Value,
+    entries: &[Entry],
+    mine: usize,
+    schema: &Schema,
+    scope: Scope,
+) -> Value {
+    let ens = |set: &FieldSet| with_named_fields(set, schema);
+    let last = ens(&entries[mine].fields);
+    let pruned = remove_items(merged, &last, schema);
+    let mut managed = object_fields(applied, schema, scope);
+    for (i, e) in entries.iter().enumerate() {
+        if i != mine {
+            managed.extend(&e.fields);
+        }
+    }
+    let merged_set = ens(&object_fields(merged, schema, scope));
+    let mut keep = ens(&object_fields(&pruned, schema, scope));
+    keep.extend(&ens(&managed));
+    let pruned = remove_items(merged, &merged_set.difference(&keep), schema);
+    let pruned_set = ens(&object_fields(&pruned, schema, scope));
+    remove_items(
+        merged,
+        &merged_set.difference(&pruned_set).intersection(&last),
+        schema,
+    )
+}
+
+/// `TypedValue.RemoveItems` (typed/remove.go): `value` without the paths of `set`; a map or
+/// list the walk enters and leaves without members is `null`.
+fn remove_items(value: &Value, set: &FieldSet, schema: &Schema) -> Value {
+    fn walk(v: &Value, set: &FieldSet, schema: &Schema, path: &mut Path) -> Value {
+        match v {
+            Value::Object(m) => {
+                if m.is_empty() || schema.map_atomic {
+                    return Value::Null;
+                }
+                let mut out = Map::new();
+                for (k, child) in m {
+                    path.push(fieldpath::field(k));
+                    if !set.contains(path) {
+                        let val = match schema.field(k) {
+                            Some(cs) if set.has_below(path) => walk(child, set, cs, path),
+                            _ => child.clone(),
+                        };
+                        out.insert(k.clone(), val);
+                    }
+                    path.pop();
+                }
+                if out.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Object(out)
+                }
+            }
+            Value::Array(items) => {
+                if items.is_empty() || schema.list_type == ListType::Atomic {
+                    return Value::Null;
+                }
+                let mut out = Vec::new();
+                for item in items {
+                    path.push(match &schema.list_type {
+                        ListType::Map(keys) => key_element(item, keys),
+                        _ => fieldpath::value_element(item),
+                    });
+                    if !set.contains(path) {
+                        out.push(if set.has_below(path) {
+                            walk(item, set, schema.item(), path)
+                        } else {
+                            item.clone()
+                        });
+                    }
+                    path.pop();
+                }
+                if out.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Array(out)
+                }
+            }
+            _ => v.clone(),
+        }
+    }
+    walk(value, set, schema, &mut Vec::new())
+}
+
+/// Removes the members whose value is `null` where the schema does not declare them
+/// `nullable`, as kube-apiserver does before it stores an object.
+fn drop_nulls(v: &mut Value, schema: &Schema) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|k, child| !child.is_null() || schema.field(k).is_some_and(|cs| cs.nullable));
+            for (k, child) in m.iter_mut() {
+                if let Some(cs) = schema.field(k) {
+                    drop_nulls(child, cs);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                drop_nulls(item, schema.item());
+            }
+        }
+        _ => {}
+    }
 }
 
 /// `set` with every prefix of its paths that ends in a named field of a struct.
@@ -679,7 +803,7 @@ mod tests {
     }
 
     #[test]
-    fn a_map_applied_empty_then_filled_keeps_its_entries() {
+    fn a_map_applied_empty_then_filled_keeps_its_entries_and_emptied_again_is_dropped() {
         let first = apply_as("m", None, &obj(json!({"weights": {}})), false, "t")
             .unwrap()
             .object;
@@ -693,10 +817,18 @@ mod tests {
         .unwrap()
         .object;
         assert_eq!(second["spec"]["weights"], json!({"1.0.0": 100}));
+        // Applying it empty again removes the member it no longer applies; structured-merge-diff
+        // leaves the emptied map `null` (typed/remove.go) and the server drops the null, so
+        // the map is gone while the manager still owns it.
         let third = apply_as("m", Some(&second), &obj(json!({"weights": {}})), false, "t")
             .unwrap()
             .object;
-        assert_eq!(third["spec"]["weights"], json!({}));
+        assert!(third["spec"].get("weights").is_none(), "{third}");
+        let entries = read(&third);
+        assert_eq!(
+            entries[0].fields.iter().collect::<Vec<_>>(),
+            vec![&vec![field("spec"), field("weights")]]
+        );
     }
 
     #[test]

@@ -213,7 +213,7 @@ fn conflict(rt: &ResourceType, t: &Target, conflicts: &[managed::Conflict]) -> S
         .map(|c| {
             json!({
                 "type": "FieldManagerConflict",
-                "message": format!("conflict with \"{}\" using {}", c.manager, c.api_version),
+                "message": format!("conflict with {}", c.manager_display()),
                 "field": c.field,
             })
         })

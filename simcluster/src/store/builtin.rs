@@ -1,6 +1,7 @@
 //! The checks kube-apiserver makes on the built-in kinds beyond their OpenAPI shape, for what
 //! the product and kubectl write: Event (involvedObject namespace), Lease (durations, MicroTime
-//! with microseconds), ConfigMap (key names, size). Paths are in kubernetes/kubernetes.
+//! with microseconds), ConfigMap (key names, size), Namespace (finalizer names). Paths are in
+//! kubernetes/kubernetes.
 
 use serde_json::Value;
 
@@ -30,6 +31,7 @@ pub(super) fn validate(
             lease(&obj["spec"], causes);
         }
         ("", "ConfigMap") => config_map(obj, causes),
+        ("", "Namespace") => namespace(obj, causes),
         _ => {}
     }
     Ok(())
@@ -103,6 +105,34 @@ fn lease(spec: &Value, causes: &mut Vec<Cause>) {
             format!("Invalid value: {t}: must be greater than or equal to 0"),
             "spec.leaseTransitions",
         ));
+    }
+}
+
+/// `pkg/apis/core/validation/validation.go`, `ValidateNamespace` and `validateFinalizerName`:
+/// a finalizer of `spec.finalizers` without a `/` is one of the standard ones.
+fn namespace(obj: &Value, causes: &mut Vec<Cause>) {
+    for f in obj["spec"]["finalizers"].as_array().into_iter().flatten() {
+        let name = f.as_str().unwrap_or_default();
+        let problem = match model::names::qualified_name(name) {
+            Err(e) => Some(e),
+            Ok(())
+                if !name.contains('/')
+                    && !matches!(name, "kubernetes" | "orphan" | "foregroundDeletion") =>
+            {
+                Some(
+                    "name is neither a standard finalizer name nor is it fully qualified"
+                        .to_owned(),
+                )
+            }
+            Ok(()) => None,
+        };
+        if let Some(p) = problem {
+            causes.push(Cause::new(
+                "FieldValueInvalid",
+                format!("Invalid value: \"{name}\": {p}"),
+                "spec.finalizers",
+            ));
+        }
     }
 }
 
@@ -222,6 +252,27 @@ mod tests {
             e.message.contains("cannot parse \"Z\" as \".000000\""),
             "{}",
             e.message
+        );
+    }
+
+    #[test]
+    fn namespace_finalizers_are_standard_or_qualified() {
+        let ns = |f: &str| json!({"spec": {"finalizers": [f]}});
+        assert!(
+            check("", "namespaces", ns("kubernetes"))
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            check("", "namespaces", ns("vimana.host/keep"))
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            check("", "namespaces", ns("keep")).unwrap(),
+            [
+                "spec.finalizers: Invalid value: \"keep\": name is neither a standard finalizer name nor is it fully qualified"
+            ]
         );
     }
 

@@ -125,6 +125,18 @@ pub(super) fn validate_metadata(rt: &ResourceType, meta: &Value, causes: &mut Ve
             ));
         }
     }
+    // `staging/src/k8s.io/apimachinery/pkg/api/validation/objectmeta.go`,
+    // `ValidateFinalizers`: every finalizer is a qualified name.
+    for f in meta["finalizers"].as_array().into_iter().flatten() {
+        let name = f.as_str().unwrap_or_default();
+        if let Err(e) = model::names::qualified_name(name) {
+            causes.push(Cause::new(
+                "FieldValueInvalid",
+                format!("Invalid value: \"{name}\": {e}"),
+                "metadata.finalizers",
+            ));
+        }
+    }
     let size: usize = meta["annotations"]
         .as_object()
         .into_iter()

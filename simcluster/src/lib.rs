@@ -14,12 +14,13 @@
 //! # }
 //! ```
 //!
-//! Code map: `api` (HTTP: `route`, `request`, `objects`, `write`, `list`, `watch`, `respond`,
-//! `injected` faults) → `store` (objects and resourceVersion in `mod.rs`; `read`, `write`,
-//! `apply`, all ending in the write `pipeline`; `validation`, `seed`, `types`) → `managed`
-//! (server-side apply and managedFields) over `fieldpath`; `schema` validates and prunes
-//! against the CRD schemas that `resources` loads from `deploy/crds`; `operator` writes
-//! statuses; `faults` and `metrics` wrap every request; `time` formats timestamps.
+//! Code map: `api` (HTTP: `route`, `request`, `protobuf`, `objects`, `write`, `list`,
+//! `watch`, `respond`, `injected` faults) → `store` (objects and resourceVersion in `mod.rs`;
+//! `read`, `write`, `apply`, all ending in the write `pipeline`; `validation`, `builtin`,
+//! `seed`, `types`) → `managed` (server-side apply and managedFields) over `fieldpath`;
+//! `schema` validates and prunes against the CRD schemas that `resources` loads from
+//! `deploy/crds`; `operator` writes statuses; `faults` and `metrics` wrap every request;
+//! `time` formats timestamps.
 
 mod api;
 pub mod error;

@@ -36,6 +36,12 @@ pub const ROLLOUT_PROGRESS_DEADLINE: &str = "rollout.vimana.host/progress-deadli
 /// Server annotation where the reconciler keeps the state of a rollout.
 pub const ROLLOUT_STATE: &str = "reconciler.vimana.host/rollout";
 
+/// Annotation a source may set on any object: what the daemon does when the object drifts
+/// (`correct`, `detect` or `ignore`), over the `apply.drift` of its configuration.
+pub const DRIFT: &str = "reconciler.vimana.host/drift";
+/// The values of [`DRIFT`].
+pub const DRIFT_VALUES: [&str; 3] = ["correct", "detect", "ignore"];
+
 /// Field manager of every server-side apply the reconciler makes.
 pub const FIELD_MANAGER: &str = "vimana-reconciler";
 /// Condition type the Vimana operator sets on every resource.

@@ -5,6 +5,7 @@
 //! - [`sources`] and [`git`]: source trees on disk and in Git;
 //! - [`cluster`]: the kube client, live state and the inventory;
 //! - [`sync`]: one reconcile pass and the live diff; [`rollout`]: the rollout engine;
+//!   [`drift`]: what changed behind the reconciler's back, and putting it back;
 //! - [`report`]: diffs as text, markdown and JSON; [`notify`]: notification webhooks;
 //! - [`daemon`]: `reconciler run` (config, Git source, schedule, webhooks, endpoints, loop);
 //! - [`commands`]: one module per subcommand; [`cli`]: parsing and exit codes.
@@ -13,6 +14,7 @@ pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod daemon;
+pub mod drift;
 pub mod error;
 pub mod git;
 pub mod notify;

@@ -26,7 +26,8 @@ pub struct Event {
     pub time: String,
 }
 
-/// What an event announces, sent as `sync-failed`, `rollout-aborted` or `rollout-succeeded`.
+/// What an event announces, sent as `sync-failed`, `rollout-aborted`, `rollout-succeeded` or
+/// `drift`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EventKind {
@@ -36,6 +37,9 @@ pub enum EventKind {
     RolloutAborted,
     /// A rollout moved live traffic to its target.
     RolloutSucceeded,
+    /// A managed object drifted: changed, deleted or taken over behind the reconciler's back
+    /// (the message says what was done).
+    Drift,
 }
 
 /// Sends events to a list of URLs.

@@ -6,7 +6,7 @@
 //! | --- | --- | --- | --- |
 //! | [`Policy::API`]: a Kubernetes API request | 100 ms, doubling (... 1.6 s) | 6 | none |
 //! | [`Policy::NOTIFY`]: a notification webhook | 400 ms, 800 ms | 3 | none |
-//! | [`Policy::WATCH_RELIST`]: the Components watch's LIST | 200 ms | unbounded | none |
+//! | [`Policy::WATCH_RELIST`]: the LIST of a watch (Components, drift) | 200 ms | unbounded | none |
 //! | [`Policy::FAILED_SYNC`]: the daemon after failures | 1 s, doubling, at most 300 s | unbounded | equal |
 //! | [`Policy::lease`]: leader election | the retry period | unbounded | up to +20 % |
 //!
@@ -57,8 +57,8 @@ impl Policy {
     pub const API: Policy = Policy::exponential(Duration::from_millis(100)).attempts(6);
     /// A notification webhook POST: 3 attempts, 400 ms then 800 ms between them.
     pub const NOTIFY: Policy = Policy::exponential(Duration::from_millis(400)).attempts(3);
-    /// The LIST of the Components watch, after it or the WATCH failed: every 200 ms, for as
-    /// long as the pass runs.
+    /// The LIST of a watch (the Components of a pass, the drift watch), after it or the WATCH
+    /// failed: every 200 ms, for as long as the watch runs.
     pub const WATCH_RELIST: Policy = Policy::constant(Duration::from_millis(200));
     /// The daemon's next try after failed fetches or syncs: 1 s, doubling up to 300 s, equal
     /// jitter.

@@ -36,6 +36,8 @@ pub struct LiveObject {
     pub raw: Value,
     /// The label and annotation keys the reconciler's field manager applied.
     pub owned: graph::OwnedKeys,
+    /// Who owns each field (what `reconciler diff` names as the last writer of a change).
+    pub owners: super::managed::Owners,
 }
 
 impl LiveObject {
@@ -50,11 +52,17 @@ impl LiveObject {
             .map_err(|e| schema(&json!({"metadata": item.metadata}), e))?;
         drop(item);
         let owned = graph::owned_keys(&raw, keys::FIELD_MANAGER);
+        let owners = super::managed::owners(&raw);
         if let Some(meta) = raw.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.remove("managedFields");
         }
         let object = Object::from_value(raw.clone()).map_err(|e| schema(&raw, e))?;
-        Ok(LiveObject { object, raw, owned })
+        Ok(LiveObject {
+            object,
+            raw,
+            owned,
+            owners,
+        })
     }
 }
 

@@ -10,7 +10,7 @@ use crate::Outcome;
 use crate::cluster::{Cluster, ClusterArgs, ClusterKind};
 use crate::daemon::lease;
 use crate::daemon::{
-    self, Config, RolloutStatus, State, SyncError, SyncReport, SyncRequest, Trigger,
+    self, Config, Drift, RolloutStatus, State, SyncError, SyncReport, SyncRequest, Trigger,
 };
 use crate::notify::{self, Notifier};
 use crate::rollout::Status;
@@ -97,15 +97,24 @@ pub async fn serve(
     let state_slot: Arc<OnceLock<Arc<State>>> = Arc::new(OnceLock::new());
     let slot = state_slot.clone();
     let notifier = Notifier::new(base.notify.clone());
+    // Started with the first pass, from its LISTs; judged by a task of its own.
+    let drift = Drift::new(
+        cluster.clone(),
+        &config.instance,
+        config.apply.drift,
+        notifier.clone(),
+    );
+    let drift_loop = drift.clone();
     let sync_fn = daemon::runner::sync_fn(move |req: SyncRequest| {
         let cluster = cluster.clone();
         let mut options = base.clone();
         let slot = slot.clone();
         let notifier = notifier.clone();
+        let drift = drift.clone();
         async move {
             options.revision = Some(req.revision.commit.clone());
             options.stop = Some(req.stop.clone());
-            let result = pass(&cluster, &req, &options, &limits).await;
+            let result = pass(&cluster, &req, &options, &limits, &drift).await;
             if let Err(e) = &result {
                 let event = notify::Event {
                     kind: notify::EventKind::SyncFailed,
@@ -134,6 +143,7 @@ pub async fn serve(
     });
     daemon::run(config, sync_fn, shutdown, move |state, addr| {
         let _ = state_slot.set(state.clone());
+        tokio::spawn(drift_loop.run(state.clone()));
         on_start(state, addr);
     })
     .await
@@ -147,6 +157,7 @@ async fn pass(
     req: &SyncRequest,
     options: &sync::Options,
     limits: &render::Limits,
+    drift: &Drift,
 ) -> Result<(SyncReport, Option<chrono::DateTime<chrono::Utc>>), SyncError> {
     let render_options = render::Options {
         path: req.path.clone(),
@@ -184,8 +195,10 @@ async fn pass(
             retry: false,
         });
     }
+    let applied: Vec<model::Object> = output.manifests.iter().map(|m| m.object.clone()).collect();
     match sync::sync(cluster, output.manifests, options).await {
         Ok(outcome) => {
+            drift.passed(applied, &outcome.versions, options.revision.clone());
             let rollouts = outcome
                 .rollouts
                 .iter()

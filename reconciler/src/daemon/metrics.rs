@@ -14,6 +14,8 @@
 //! | `reconciler_git_fetch_errors_total` | counter | `kind` (see `GitErrorKind`) |
 //! | `reconciler_last_successful_sync_timestamp_seconds` | gauge | |
 //! | `reconciler_leader` | gauge | 1 while this replica leads (may sync), 0 while a standby |
+//! | `reconciler_drifted_objects` | gauge | |
+//! | `reconciler_drift_corrections_total` | counter | `kind` (`Server`, `Component`...) |
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -60,7 +62,7 @@ pub struct WebhookLabels {
 /// Labels `kind`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
-    /// The kind of failure.
+    /// The kind of failure, or of object.
     pub kind: String,
 }
 
@@ -79,6 +81,8 @@ pub struct Metrics {
     git_fetch_errors: Family<KindLabels, Counter>,
     last_success: Gauge<f64, AtomicU64>,
     leader: Gauge,
+    drifted: Gauge,
+    drift_corrections: Family<KindLabels, Counter>,
     phases_seen: Mutex<BTreeSet<String>>,
 }
 
@@ -168,6 +172,18 @@ impl Metrics {
             "1 while this replica holds the leadership and may sync, 0 while it is a standby",
             leader.clone(),
         );
+        let drifted = Gauge::default();
+        registry.register(
+            "reconciler_drifted_objects",
+            "Managed objects that differ from what the last sync applied and were not put back",
+            drifted.clone(),
+        );
+        let drift_corrections = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "reconciler_drift_corrections",
+            "Drifted objects put back, by kind",
+            drift_corrections.clone(),
+        );
         // A replica leads until leader election says otherwise (State starts as leader).
         leader.set(1);
         Metrics {
@@ -184,6 +200,8 @@ impl Metrics {
             git_fetch_errors,
             last_success,
             leader,
+            drifted,
+            drift_corrections,
             phases_seen: Mutex::new(BTreeSet::new()),
         }
     }
@@ -223,6 +241,18 @@ impl Metrics {
     /// Records whether this replica leads.
     pub fn leader(&self, leading: bool) {
         self.leader.set(i64::from(leading));
+    }
+
+    /// Sets the number of drifted objects not put back.
+    pub fn drifted(&self, objects: usize) {
+        self.drifted.set(i64::try_from(objects).unwrap_or(i64::MAX));
+    }
+
+    /// Counts a drifted object of `kind` put back.
+    pub fn drift_corrected(&self, kind: &str) {
+        self.drift_corrections
+            .get_or_create(&KindLabels { kind: kind.into() })
+            .inc();
     }
 
     /// Counts a request for a sync.

@@ -1,14 +1,16 @@
 //! The daemon behind `reconciler run` (DESIGN section 9): the config file, the Git source, the
 //! cron schedule, the webhook receiver, the HTTP endpoints, leader election on a Lease, and the
 //! loop that runs one sync at a time. The sync itself is pluggable ([`runner::SyncFn`]): apart
-//! from the Lease ([`lease`]), this module knows Git, time and HTTP, not the cluster.
+//! from the Lease ([`lease`]) and the drift watch ([`drift`]), this module knows Git, time and
+//! HTTP, not the cluster.
 //!
 //! The modules form layers without import cycles: `config`, `error` and the small leaves
 //! (`schedule`, `knownhosts`, `metrics`, `time`) at the bottom; then `gitsource`, `trigger`,
 //! `status` and `syncfn`; `webhook` (requests judged without the state); the shared `state`;
-//! and on top `runner`, `server` and `lease`. `docs/daemon.md` has the table.
+//! and on top `runner`, `server`, `lease` and `drift`. `docs/daemon.md` has the table.
 
 pub mod config;
+pub mod drift;
 pub mod error;
 pub mod gitsource;
 pub mod knownhosts;
@@ -31,6 +33,7 @@ use std::sync::Arc;
 pub use crate::git::GitTree;
 pub use crate::stop::StopSignal;
 pub use config::{Config, Secret};
+pub use drift::Drift;
 pub use error::{Error, GitError, GitErrorKind};
 pub use gitsource::{GitSource, Revision};
 pub use runner::{Backoff, Runner};

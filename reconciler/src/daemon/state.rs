@@ -11,10 +11,15 @@ use super::config::{Config, redact_url};
 use super::error::{Error, GitError};
 use super::gitsource::Revision;
 use super::metrics::Metrics;
-pub use super::status::{FetchErrorStatus, Role, RolloutStatus, SourceStatus, Status, SyncRecord};
+pub use super::status::{
+    DriftRecord, FetchErrorStatus, Role, RolloutStatus, SourceStatus, Status, SyncRecord,
+};
 use super::time::rfc3339;
 use super::trigger::{Trigger, Triggers};
 use super::webhook::settings::WebhookSettings;
+
+/// Drift records kept in `/status` at most.
+const MAX_DRIFT_RECORDS: usize = 200;
 
 /// What the loop, the webhooks and the endpoints share.
 pub struct State {
@@ -67,6 +72,7 @@ impl State {
                 last_sync: None,
                 last_successful_sync: None,
                 rollouts: Vec::new(),
+                drift: Vec::new(),
                 next_scheduled_sync: None,
             }),
             synced_once: AtomicBool::new(false),
@@ -159,6 +165,44 @@ impl State {
         self.metrics
             .rollouts(rollouts.iter().map(|r| r.phase.as_str()));
         self.status.lock().expect("not poisoned").rollouts = rollouts;
+    }
+
+    /// Records a drift of an object (replacing the one it had) and counts a correction.
+    pub fn drift_seen(&self, record: DriftRecord) {
+        if record.action == "corrected" {
+            self.metrics.drift_corrected(&record.kind);
+        }
+        let mut s = self.status.lock().expect("not poisoned");
+        let same = |d: &DriftRecord| {
+            (&d.kind, &d.namespace, &d.name) == (&record.kind, &record.namespace, &record.name)
+        };
+        s.drift.retain(|d| !same(d));
+        s.drift.push(record);
+        // Corrections are history: the oldest go first when the list grows long.
+        while s.drift.len() > MAX_DRIFT_RECORDS {
+            match s.drift.iter().position(|d| !d.outstanding()) {
+                Some(i) => s.drift.remove(i),
+                None => s.drift.remove(0),
+            };
+        }
+        self.metrics
+            .drifted(s.drift.iter().filter(|d| d.outstanding()).count());
+    }
+
+    /// Records that an object is as the last pass left it again: an outstanding drift of it
+    /// leaves `/status` (a correction stays, as history).
+    pub fn drift_resolved(&self, kind: &str, namespace: &str, name: &str) {
+        let mut s = self.status.lock().expect("not poisoned");
+        s.drift.retain(|d| {
+            !(d.outstanding() && d.kind == kind && d.namespace == namespace && d.name == name)
+        });
+        self.metrics
+            .drifted(s.drift.iter().filter(|d| d.outstanding()).count());
+    }
+
+    /// Whether a sync is running.
+    pub fn is_syncing(&self) -> bool {
+        self.status.lock().expect("not poisoned").syncing
     }
 
     /// Records whether a sync is running (for `/status`).

@@ -1,5 +1,5 @@
 //! The body of `/status` ([`Status`]) and its parts: the role of this replica, the Git source,
-//! the last syncs and the rollouts. Plain data, serialized as camelCase JSON.
+//! the last syncs, the rollouts and the drift. Plain data, serialized as camelCase JSON.
 
 use serde::Serialize;
 
@@ -30,6 +30,38 @@ pub struct RolloutStatus {
     /// Anything worth showing (reason of an abort).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+
+/// A managed object that drifted, as `/status` shows it (`drift`): the last drift of each
+/// object, until the object is as the last pass left it again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftRecord {
+    /// `Server`, `Component`...
+    pub kind: String,
+    /// The object's namespace.
+    pub namespace: String,
+    /// The object's name.
+    pub name: String,
+    /// The fields that differ (`.spec.services`); `.` when the object was deleted.
+    pub fields: Vec<String>,
+    /// The field managers that changed them (`kubectl-patch`, `kubectl-edit`...).
+    pub managers: Vec<String>,
+    /// RFC 3339 time the drift was seen.
+    pub since: String,
+    /// What was done: `corrected`, `detected` (left as it is), `correction-failed`
+    /// (then `message` says why), or `reported` by a standby (which writes nothing).
+    pub action: String,
+    /// Why a correction failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl DriftRecord {
+    /// Whether the object is still drifted (not put back).
+    pub fn outstanding(&self) -> bool {
+        self.action != "corrected"
+    }
 }
 
 /// One finished sync, as `/status` shows it.
@@ -125,6 +157,8 @@ pub struct Status {
     pub last_successful_sync: Option<SyncRecord>,
     /// Rollouts as last reported.
     pub rollouts: Vec<RolloutStatus>,
+    /// Drift: the last of each object that drifted, newest last.
+    pub drift: Vec<DriftRecord>,
     /// RFC 3339 time of the next scheduled sync.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_scheduled_sync: Option<String>,

@@ -9,8 +9,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use futures_util::future::BoxFuture;
 use graph::DependencyGraph;
-use k8s_openapi::api::core::v1::Event;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams};
 use model::{Kind, Object, ObjectKey, keys, rollout::Policy};
 use serde_json::{Value, json};
 
@@ -345,25 +344,7 @@ async fn record(
             None
         }
     };
-    let events: Api<Event> = Api::namespaced(cluster.client.clone(), &key.namespace);
-    let event: Event = serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Event",
-        "metadata": {"generateName": format!("{}.", key.name), "namespace": key.namespace},
-        "involvedObject": {"apiVersion": model::API_VERSION, "kind": "Server", "name": key.name, "namespace": key.namespace, "uid": uid},
-        "reason": reason, "message": message, "type": event_type,
-        "source": {"component": keys::MANAGED_BY_VALUE},
-        "firstTimestamp": now, "lastTimestamp": now, "count": 1,
-        "reportingComponent": keys::MANAGED_BY_VALUE, "reportingInstance": keys::MANAGED_BY_VALUE,
-    }))
-    .expect("the Event is a well-formed core/v1 Event");
-    let params = PostParams::default();
-    if let Err(e) = retry::retry("record an Event", || events.create(&params, &event)).await {
-        tracing::warn!(
-            server = %format!("{}/{}", key.namespace, key.name),
-            error = %retry::describe(&e),
-            "cannot record an Event"
-        );
-    }
+    crate::cluster::event::record(cluster, key, uid.as_deref(), reason, message, event_type).await;
 }
 
 async fn notify(settings: &Settings, key: &ObjectKey, kind: EventKind, message: &str) {

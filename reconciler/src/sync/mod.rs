@@ -43,6 +43,7 @@ pub async fn sync(
     );
     let desired: BTreeSet<ObjectKey> = graph.manifests().iter().map(|m| m.object.key()).collect();
     let mut outcome = Outcome::planned(&plan);
+    outcome.versions = live.versions.clone();
     // The inventory once the pass is over: the render, and the deletions held back.
     let inventory_after: BTreeSet<ObjectKey> = desired
         .iter()

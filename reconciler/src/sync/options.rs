@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use graph::Plan;
-use model::{ObjectKey, rollout};
+use model::{Kind, ObjectKey, rollout};
 
 use crate::rollout::Status;
 use crate::rollout::analysis::Analysis;
@@ -76,6 +76,9 @@ pub struct Outcome {
     pub rollouts: Vec<Driven>,
     /// Steps left for a later pass because a rollout they wait for has not ended.
     pub deferred: Vec<ObjectKey>,
+    /// The resourceVersion of the pass's LIST of each kind and namespace: a watch from it
+    /// sees every change since (the daemon's drift watch starts there).
+    pub versions: BTreeMap<(Kind, String), String>,
 }
 
 impl Outcome {

@@ -1,9 +1,10 @@
 //! Tests of the daemon module (`reconciler::daemon`): config, Git source over real transports,
-//! schedule, webhooks, endpoints, the sync loop and leader election.
+//! schedule, webhooks, endpoints, the sync loop, leader election and drift.
 
 use reconciler::daemon as imp;
 
 mod config;
+mod drift;
 mod gitsource;
 mod knownhosts;
 mod lease;

@@ -475,7 +475,7 @@ const VIMANA: &str = "api.vimana.host";
 const KINDS: [&str; 4] = ["vimanas", "domains", "servers", "components"];
 
 /// The files whose code `reconciler run` runs against the cluster.
-const DAEMON_FILES: [&str; 11] = [
+const DAEMON_FILES: [&str; 15] = [
     "sync/mod.rs",
     "sync/apply.rs",
     "sync/prune.rs",
@@ -484,6 +484,10 @@ const DAEMON_FILES: [&str; 11] = [
     "cluster/mod.rs",
     "rollout/drive.rs",
     "cluster/fresh.rs",
+    "cluster/watch.rs",
+    "cluster/event.rs",
+    "drift/mod.rs",
+    "daemon/drift.rs",
     "rollout/mod.rs",
     "daemon/lease.rs",
     "commands/run.rs",
@@ -583,10 +587,21 @@ fn uses() -> Vec<Use> {
             why: "the Rollout condition of a Server",
         },
         Use {
-            file: "rollout/drive.rs",
+            file: "cluster/event.rs",
             code: r#"retry::retry("record an Event", || events.create(&params, &event))"#,
             needs: &[("", "events", "create", Name::Any)],
-            why: "Events of rollouts",
+            why: "Events of rollouts and of drift",
+        },
+        Use {
+            file: "cluster/watch.rs",
+            code: "                .request\n                .watch(&params, &version)",
+            needs: &[
+                (VIMANA, "vimanas", "watch", Name::Any),
+                (VIMANA, "domains", "watch", Name::Any),
+                (VIMANA, "servers", "watch", Name::Any),
+                (VIMANA, "components", "watch", Name::Any),
+            ],
+            why: "drift: the managed objects of each kind and namespace as they change (their re-list is list_each's)",
         },
         Use {
             file: "daemon/lease.rs",

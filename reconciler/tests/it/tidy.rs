@@ -278,7 +278,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "error", "retry", "stop", "verb", "cluster", "sources", "git",
         ],
     ),
-    ("engine", &["sync", "rollout", "report", "notify"]),
+    ("engine", &["sync", "rollout", "drift", "report", "notify"]),
     ("daemon", &["daemon"]),
     ("command line", &["commands", "cli"]),
 ];

@@ -652,6 +652,40 @@ fn images() {
 }
 
 #[test]
+fn the_drift_annotation_is_the_one_reconciler_key_a_source_may_set() {
+    let with = |annotations: &str| {
+        server("adder", "adder", D1, "{ 1.0.0: 100 }").replace(
+            "  name: adder\n",
+            &format!("  name: adder\n  annotations:\n{annotations}"),
+        )
+    };
+    for value in ["correct", "detect", "ignore"] {
+        expect(
+            &[(
+                "src/server.yaml",
+                &with(&format!("    reconciler.vimana.host/drift: {value}\n")),
+            )],
+            &[],
+        );
+    }
+    expect(
+        &[(
+            "src/server.yaml",
+            &with("    reconciler.vimana.host/drift: fix\n"),
+        )],
+        &["invalid-drift-annotation@src/server.yaml:6:5"],
+    );
+    // The rest of the prefix stays the reconciler's.
+    expect(
+        &[(
+            "src/server.yaml",
+            &with("    reconciler.vimana.host/rollout-paused: \"true\"\n"),
+        )],
+        &["reserved-annotation@src/server.yaml:6:5"],
+    );
+}
+
+#[test]
 fn rollout_annotations_on_servers() {
     let with = |annotations: &str| {
         server("adder", "adder", D1, "{ 1.0.0: 100 }").replace(

@@ -88,6 +88,7 @@ pub(super) struct RawApply {
     pub(super) prune: Option<bool>,
     pub(super) allow_empty: Option<bool>,
     pub(super) concurrency: Option<u32>,
+    pub(super) drift: Option<String>,
 }
 
 #[derive(Deserialize, Default)]

@@ -232,6 +232,10 @@ pub struct ApplyConfig {
     pub allow_empty: bool,
     /// `apply.concurrency`: objects of one wave applied at once. Default 16.
     pub concurrency: u32,
+    /// `apply.drift`: what the daemon does about a managed object changed behind its back,
+    /// `correct` (put it back, the default) or `detect` (report it only); an object's
+    /// `reconciler.vimana.host/drift` annotation says otherwise for that object.
+    pub drift: crate::drift::Mode,
 }
 
 impl Default for ApplyConfig {
@@ -240,6 +244,7 @@ impl Default for ApplyConfig {
             prune: true,
             allow_empty: false,
             concurrency: 16,
+            drift: crate::drift::Mode::Correct,
         }
     }
 }

@@ -96,7 +96,11 @@ pub(super) fn metadata(
         });
     }
     if let Some(n) = f.get("annotations") {
-        meta.annotations = string_map(cx, n, "metadata.annotations", &|key, _| {
+        meta.annotations = string_map(cx, n, "metadata.annotations", &|key, value| {
+            // The one key of the reconciler's prefix that sources set: the drift policy.
+            if key == keys::DRIFT {
+                return drift_value(value);
+            }
             // The reconciler writes rollout state and controls under its own prefix.
             let reserved = key.starts_with("kumori.vimana.host/")
                 || key.starts_with("reconciler.vimana.host/");
@@ -132,6 +136,21 @@ pub(super) fn metadata(
     }
     f.finish(cx, "metadata", &META_FIELDS);
     meta
+}
+
+/// Checks the value of the drift annotation ([`keys::DRIFT`]).
+fn drift_value(value: &str) -> Result<(), (&'static str, String, String)> {
+    if keys::DRIFT_VALUES.contains(&value) {
+        return Ok(());
+    }
+    Err((
+        "invalid-drift-annotation",
+        format!("{value:?} is not a drift policy for `{}`", keys::DRIFT),
+        format!(
+            "use one of {}; without it the daemon's `apply.drift` applies",
+            keys::DRIFT_VALUES.join(", ")
+        ),
+    ))
 }
 
 fn node_entries(n: &Node) -> &[(Node, Node)] {

@@ -18,6 +18,7 @@ use super::defaults::DEFAULT_INSTANCE;
 use super::raw::{RawApply, RawConfig, RawNotify};
 use super::typed::{ApplyConfig, Config, NotifyConfig};
 use crate::daemon::error::ConfigProblem;
+use crate::drift::Mode;
 use problems::{Problems, http_url};
 
 /// Checks `raw`, resolving relative paths against `base` when given: the config, or every
@@ -69,6 +70,31 @@ fn check_apply(raw: RawApply, p: &mut Problems) -> ApplyConfig {
         prune: raw.prune.unwrap_or(d.prune),
         allow_empty: raw.allow_empty.unwrap_or(d.allow_empty),
         concurrency,
+        drift: check_drift(raw.drift, d.drift, p),
+    }
+}
+
+/// `apply.drift`: `correct` or `detect`; `ignore` is for single objects, by annotation.
+fn check_drift(raw: Option<String>, default: Mode, p: &mut Problems) -> Mode {
+    let Some(text) = raw else {
+        return default;
+    };
+    match Mode::parse(&text) {
+        Some(m @ (Mode::Correct | Mode::Detect)) => m,
+        Some(Mode::Ignore) => {
+            p.add(
+                "apply.drift",
+                format!(
+                    "\"ignore\" is for single objects: set the annotation `{}: ignore` on them; here use correct or detect",
+                    model::keys::DRIFT
+                ),
+            );
+            default
+        }
+        None => {
+            p.add("apply.drift", format!("{text:?} is not correct or detect"));
+            default
+        }
     }
 }
 

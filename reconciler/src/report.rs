@@ -45,6 +45,19 @@ pub struct Change {
     pub identity: String,
     /// Unified diff of the object's YAML (before → after), Kumori renders expanded.
     pub diff: String,
+    /// For a live object changed by others: each differing field and the field manager that
+    /// changed it last (`kubectl-edit`...), the reconciler's own managers left out.
+    #[serde(rename = "changedBy", skip_serializing_if = "Vec::is_empty")]
+    pub changed_by: Vec<ChangedBy>,
+}
+
+/// A field of a live object and the field manager that changed it last.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChangedBy {
+    /// The field (`.spec.services`).
+    pub field: String,
+    /// The field manager.
+    pub manager: String,
 }
 
 /// The rollout a change of a Server's weights starts.
@@ -217,6 +230,7 @@ pub fn compare(before: &[Manifest], after: &[Manifest], sides: (&str, &str)) -> 
             key: key.clone(),
             identity: obj.identity(),
             diff: unified(&before_text, &display_yaml(obj), sides.0, sides.1),
+            changed_by: Vec::new(),
         });
     }
     for (key, obj) in &old {
@@ -226,6 +240,7 @@ pub fn compare(before: &[Manifest], after: &[Manifest], sides: (&str, &str)) -> 
                 key: key.clone(),
                 identity: obj.identity(),
                 diff: unified(&display_yaml(obj), "", sides.0, sides.1),
+                changed_by: Vec::new(),
             });
         }
     }
@@ -358,6 +373,9 @@ pub fn to_text(report: &Report, color: bool) -> String {
             Action::Delete => "31;1",
         };
         let _ = writeln!(out, "{}", p.wrap(code, &head));
+        for b in &c.changed_by {
+            let _ = writeln!(out, "    {}: last changed by {}", b.field, b.manager);
+        }
         for line in c.diff.lines() {
             let colored = match line.chars().next() {
                 Some('+') if !line.starts_with("+++") => p.wrap("32", line),
@@ -448,9 +466,14 @@ pub fn to_markdown(report: &Report) -> String {
                 Action::Update => "update",
                 Action::Delete => "delete",
             };
+            let by: String = c
+                .changed_by
+                .iter()
+                .map(|b| format!("`{}` last changed by `{}`\n", b.field, b.manager))
+                .collect();
             let _ = writeln!(
                 out,
-                "<details><summary><code>{}</code> {verb} <b>{}</b> <code>{}/{}</code> ({})</summary>\n\n```diff\n{}```\n</details>\n",
+                "<details><summary><code>{}</code> {verb} <b>{}</b> <code>{}/{}</code> ({})</summary>\n\n{by}```diff\n{}```\n</details>\n",
                 c.action.sigil(),
                 c.key.kind,
                 c.key.namespace,

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use kube::api::{DynamicObject, WatchEvent, WatchParams};
@@ -120,9 +121,16 @@ struct Source {
     tx: mpsc::UnboundedSender<Seen>,
 }
 
-/// WATCHes from `seeded`, or from a LIST; LISTs again each time the watch expires or fails.
-/// Ends when nobody receives any more.
+/// The longest pause between watches that fail in a row without seeing anything: a watch
+/// refused for good (no `watch` in the Role) is a LIST every 5 s, not a loop.
+const MOST_PAUSE: Duration = Duration::from_secs(5);
+
+/// WATCHes from `seeded`, or from a LIST; LISTs again each time the watch expires or fails,
+/// after a pause that grows while watches fail in a row without seeing anything. Ends when
+/// nobody receives any more.
 async fn follow(source: Source, mut seeded: Option<String>) {
+    let pauses = Policy::exponential(Duration::from_millis(200)).max_delay(MOST_PAUSE);
+    let mut failures = 0;
     loop {
         let version = match seeded.take() {
             Some(version) => version,
@@ -131,8 +139,16 @@ async fn follow(source: Source, mut seeded: Option<String>) {
                 None => return,
             },
         };
-        if !watch_from(&source, version).await {
-            return;
+        match watch_from(&source, version).await {
+            None => return,
+            Some(true) => failures = 0,
+            Some(false) => {
+                failures += 1;
+                if failures == 5 {
+                    tracing::warn!(kind = %source.kind, namespace = %source.namespace, "the drift watch keeps failing; its objects are LISTed instead, at most every 5 s");
+                }
+                tokio::time::sleep(pauses.delay(failures).unwrap_or(MOST_PAUSE)).await;
+            }
         }
     }
 }
@@ -174,8 +190,9 @@ async fn list(source: &Source) -> Result<(Vec<Value>, String), String> {
 }
 
 /// WATCHes from `version`, again each time the API server ends the watch, until it expires
-/// or fails (then `true`: LIST again) or nobody receives any more (`false`).
-async fn watch_from(source: &Source, mut version: String) -> bool {
+/// or fails (then whether it saw anything: LIST again) or nobody receives any more (`None`).
+async fn watch_from(source: &Source, mut version: String) -> Option<bool> {
+    let mut saw = false;
     loop {
         let params = WatchParams::default()
             .labels(&source.selector)
@@ -191,13 +208,13 @@ async fn watch_from(source: &Source, mut version: String) -> bool {
             Ok(s) => s,
             Err(e) => {
                 tracing::debug!(error = %retry::describe(&e), kind = %source.kind, namespace = %source.namespace, "watch refused");
-                let pause = Policy::WATCH_RELIST.delay(1).unwrap_or_default();
-                tokio::time::sleep(pause).await;
-                return !source.tx.is_closed();
+                return (!source.tx.is_closed()).then_some(saw);
             }
         };
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
+            // An ERROR event (410 Gone) is no progress: it pauses like a refused watch.
+            saw |= matches!(event, Ok(ref e) if !matches!(e, WatchEvent::Error(_)));
             let seen = match event {
                 Ok(WatchEvent::Added(o) | WatchEvent::Modified(o)) => {
                     follow_version(&o, &mut version);
@@ -219,16 +236,16 @@ async fn watch_from(source: &Source, mut version: String) -> bool {
                 Ok(WatchEvent::Error(e)) => {
                     // 410 Gone: the version is too old; anything else: start over too.
                     tracing::debug!(code = e.code, message = %e.message, kind = %source.kind, "watch ended");
-                    return true;
+                    return Some(saw);
                 }
                 Err(e) => {
                     // A dropped connection or a restarted API server.
                     tracing::debug!(error = %e, kind = %source.kind, "watch failed");
-                    return true;
+                    return Some(saw);
                 }
             };
             if source.tx.send(seen).is_err() {
-                return false;
+                return None;
             }
         }
     }

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use model::{Kind, Object, ObjectKey, keys};
+use model::{Kind, Object, ObjectKey};
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
@@ -106,9 +106,9 @@ impl Drift {
             tokio::select! {
                 got = seen.recv() => {
                     let Some(first) = got else { return };
-                    judge.take(first);
+                    self.take(&mut judge, first);
                     while let Ok(more) = seen.try_recv() {
-                        judge.take(more);
+                        self.take(&mut judge, more);
                     }
                     due.get_or_insert_with(|| Instant::now() + GATHER);
                 }
@@ -130,6 +130,20 @@ impl Drift {
                 }
             }
         }
+    }
+
+    /// Takes what a watch saw. A re-list also stands for the desired objects of its kind and
+    /// namespace that no event named since the pass: those it lacks were deleted meanwhile.
+    fn take(&self, judge: &mut Judge, seen: Seen) {
+        if let Seen::Listed {
+            kind, namespace, ..
+        } = &seen
+        {
+            let desired = self.inner.desired.lock().expect("not poisoned");
+            let same = |k: &&ObjectKey| k.kind == *kind && k.namespace == *namespace;
+            judge.present.extend(desired.0.keys().filter(same).cloned());
+        }
+        judge.take(seen);
     }
 
     /// Forgets what the last pass applied, and what was reported of it.
@@ -334,11 +348,4 @@ async fn sleep_until(at: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
-}
-
-/// The instance label a watched object carries; objects without it are not the daemon's.
-pub fn managed(raw: &Value) -> bool {
-    raw.pointer("/metadata/labels")
-        .and_then(|l| l.get(keys::INSTANCE))
-        .is_some()
 }

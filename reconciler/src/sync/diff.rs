@@ -10,10 +10,11 @@ use model::{Manifest, ObjectKey, rollout};
 use serde_json::Value;
 
 use super::{Options, Prepared, apply, prepare};
-use crate::cluster::live::{self, LiveState};
+use crate::cluster::live::{self, LiveObject, LiveState};
 use crate::cluster::{Cluster, bounded};
+use crate::drift;
 use crate::error::{Error, Failure};
-use crate::report::{self, Change, Finding, Level, Report};
+use crate::report::{self, Change, ChangedBy, Finding, Level, Report};
 use crate::verb::Verb;
 
 /// What the dry run of each created or changed object answered: the object as it would be, or
@@ -129,14 +130,30 @@ fn changes(
         if action == report::Action::Update && before == after {
             continue;
         }
+        let changed_by = match (&action, live.objects.get(&key), graph.get(&key)) {
+            (report::Action::Update, Some(o), Some(m)) => changed_by(&m.object, o),
+            _ => Vec::new(),
+        };
         report.changes.push(Change {
             action,
             key,
             identity,
             diff,
+            changed_by,
         });
     }
     refused
+}
+
+/// Each field of `desired` that differs on `live` and the field manager that changed it
+/// last, when that is not one of the reconciler's (a change made behind its back).
+fn changed_by(desired: &model::Object, live: &LiveObject) -> Vec<ChangedBy> {
+    let fields = drift::differing(&desired.to_value(), &live.raw);
+    drift::last_changed(&live.owners, &fields)
+        .into_iter()
+        .filter(|(_, manager)| !drift::OURS.contains(&manager.as_str()))
+        .map(|(field, manager)| ChangedBy { field, manager })
+        .collect()
 }
 
 /// Adds to `report` the rollout steps of each weight change.

@@ -148,6 +148,39 @@ async fn a_new_server_gets_its_weights_in_the_pass_that_creates_its_components()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_names_the_manager_that_last_changed_each_drifted_field() {
+    let c = TestCluster::new("diff_changed_by").await;
+    sources(&c);
+    ok(&c.run("sync", &[]).await);
+    let params = kube::api::PatchParams {
+        field_manager: Some("kubectl-edit".into()),
+        ..Default::default()
+    };
+    c.api("servers")
+        .patch(
+            "adder",
+            &params,
+            &kube::api::Patch::Merge(json!({"spec": {"services": ["calc.v1.Sub"]}})),
+        )
+        .await
+        .unwrap();
+    let out = c.run("diff", &["--format", "json"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["changes"][0]["changedBy"],
+        json!([{"field": ".spec.services", "manager": "kubectl-edit"}])
+    );
+    let out = c.run("diff", &[]).await;
+    assert!(
+        stdout(&out).contains(".spec.services: last changed by kubectl-edit"),
+        "{}",
+        stdout(&out)
+    );
+    c.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_object_is_diffed_then_updated() {
     let c = TestCluster::new("changed_object").await;
     sources(&c);

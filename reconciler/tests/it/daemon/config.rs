@@ -48,6 +48,7 @@ fn only_the_url_is_required_and_every_default_is_filled_in() {
     assert!(c.apply.prune);
     assert!(!c.apply.allow_empty);
     assert_eq!(c.apply.concurrency, 16);
+    assert_eq!(c.apply.drift, reconciler::drift::Mode::Correct);
     assert_eq!(c.rollout.defaults, model::rollout::Policy::default());
     assert!(c.rollout.analyses.is_empty());
     assert!(c.notify.is_empty());
@@ -334,6 +335,30 @@ fn a_token_may_go_over_plain_http_to_loopback_only() {
         dir.path(),
     );
     assert_eq!(m.len(), 1, "{m:?}");
+}
+
+#[test]
+fn apply_drift_is_correct_or_detect() {
+    use reconciler::drift::Mode;
+    let c = parse("source: { url: x }\napply: { drift: detect }\n");
+    assert_eq!(c.apply.drift, Mode::Detect);
+    let c = parse("source: { url: x }\napply: { drift: correct }\n");
+    assert_eq!(c.apply.drift, Mode::Correct);
+    let m = mistakes(
+        "source: { url: x }\napply: { drift: fix }\n",
+        Path::new("/"),
+    );
+    assert_eq!(m, [r#"apply.drift: "fix" is not correct or detect"#]);
+    let m = mistakes(
+        "source: { url: x }\napply: { drift: ignore }\n",
+        Path::new("/"),
+    );
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert!(
+        m[0].starts_with("apply.drift: \"ignore\" is for single objects")
+            && m[0].contains("reconciler.vimana.host/drift: ignore"),
+        "{m:?}"
+    );
 }
 
 #[test]

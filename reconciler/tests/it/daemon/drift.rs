@@ -561,3 +561,86 @@ async fn a_rollout_control_annotation_is_acted_on_within_seconds() {
     assert_eq!(d.status()["drift"], json!([]), "a control is not drift");
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_whose_connections_drop_still_sees_drift_by_listing_again() {
+    // Every WATCH of the Servers loses its connection before an answer.
+    let dropped = simcluster::FaultRule {
+        verb: Some("watch".into()),
+        resource: Some("servers".into()),
+        drop_rate: 1.0,
+        ..simcluster::FaultRule::default()
+    };
+    let d = Daemon::start(
+        "drift_dropped",
+        "{ drift: detect }",
+        &files("{1.0.0: 100}"),
+        |sim| sim.faults = vec![dropped],
+    )
+    .await;
+    let Some(sim) = d.c.sim_only("dropped connections") else {
+        return d.stop().await;
+    };
+    d.patch(
+        "servers",
+        "adder",
+        json!({"spec": {"services": ["calc.v1.Sub"]}}),
+    )
+    .await;
+    let record = d
+        .eventually("drift seen by a LIST", WITHIN, || async {
+            d.drift_of("Server", "adder")
+        })
+        .await;
+    assert_eq!(record["managers"], json!(["kubectl-patch"]));
+    // Once connections hold again, the watch is back and sees the next change.
+    sim.set_faults(Vec::new());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let lists = sim.requests("list", "servers");
+    d.patch(
+        "servers",
+        "adder",
+        json!({"spec": {"services": ["calc.v1.Mul"]}}),
+    )
+    .await;
+    d.eventually("the second drift", WITHIN, || async {
+        (d.drift_notes().len() == 2).then_some(())
+    })
+    .await;
+    assert!(
+        sim.requests("list", "servers") <= lists + 1,
+        "seen by the watch, not by LISTs in a loop"
+    );
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_neither_reports_nor_corrects_and_a_new_leader_syncs_first() {
+    use reconciler::daemon::Role;
+    let d = Daemon::start(
+        "drift_standby",
+        "{ drift: correct }",
+        &files("{1.0.0: 100}"),
+        |_| {},
+    )
+    .await;
+    let before = services(&d.server().await);
+    d.state.set_role(Role::Standby);
+    d.patch(
+        "servers",
+        "adder",
+        json!({"spec": {"services": ["calc.v1.Sub"]}}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(services(&d.server().await), json!(["calc.v1.Sub"]));
+    assert_eq!(d.status()["drift"], json!([]));
+    assert!(d.events("adder").await.is_empty());
+    // Leading again starts with a pass (which puts the Server back as any pass would).
+    d.state.set_role(Role::Leader);
+    d.eventually("the Server put back", WITHIN, || async {
+        (services(&d.server().await) == before).then_some(())
+    })
+    .await;
+    d.stop().await;
+}

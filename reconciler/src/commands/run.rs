@@ -114,7 +114,8 @@ pub async fn serve(
         async move {
             options.revision = Some(req.revision.commit.clone());
             options.stop = Some(req.stop.clone());
-            let result = pass(&cluster, &req, &options, &limits, &drift).await;
+            let state = slot.get().cloned();
+            let result = pass(&cluster, &req, &options, &limits, &drift, state.as_deref()).await;
             if let Err(e) = &result {
                 let event = notify::Event {
                     kind: notify::EventKind::SyncFailed,
@@ -158,7 +159,9 @@ async fn pass(
     options: &sync::Options,
     limits: &render::Limits,
     drift: &Drift,
+    state: Option<&State>,
 ) -> Result<(SyncReport, Option<chrono::DateTime<chrono::Utc>>), SyncError> {
+    let started = chrono::Utc::now();
     let render_options = render::Options {
         path: req.path.clone(),
         instance: options.instance.clone(),
@@ -196,7 +199,11 @@ async fn pass(
         });
     }
     let applied: Vec<model::Object> = output.manifests.iter().map(|m| m.object.clone()).collect();
-    match sync::sync(cluster, output.manifests, options).await {
+    let result = sync::sync(cluster, output.manifests, options).await;
+    if let Some(state) = state {
+        ui_record(cluster, options, state, req, &applied, &result, started).await;
+    }
+    match result {
         Ok(outcome) => {
             drift.passed(applied, &outcome.versions, options.revision.clone());
             let rollouts = outcome
@@ -232,6 +239,86 @@ async fn pass(
         }
         Err(e) => Err(SyncError::from(&e)),
     }
+}
+
+/// Hands the web view what the pass did and the live objects after it (one more LIST per kind
+/// and namespace: the daemon itself does not read the cluster for the page).
+async fn ui_record(
+    cluster: &Cluster,
+    options: &sync::Options,
+    state: &State,
+    req: &SyncRequest,
+    desired: &[model::Object],
+    result: &Result<sync::Outcome, crate::Error>,
+    started: chrono::DateTime<chrono::Utc>,
+) {
+    use std::collections::{BTreeMap, BTreeSet};
+    let namespaces: BTreeSet<String> = desired.iter().map(|o| o.key().namespace).collect();
+    let live = match crate::cluster::live::read(
+        cluster,
+        &options.instance,
+        &options.namespace,
+        &namespaces,
+    )
+    .await
+    {
+        Ok(live) => live.objects.into_iter().map(|(k, o)| (k, o.raw)).collect(),
+        Err(e) => {
+            tracing::debug!(error = %e, "the web view keeps its last live objects");
+            BTreeMap::new()
+        }
+    };
+    let (done, failed, wakes, error) = match result {
+        Ok(outcome) => (
+            outcome.done.clone(),
+            BTreeMap::new(),
+            outcome
+                .rollouts
+                .iter()
+                .filter_map(|d| Some((d.key.clone(), d.advance.wake?)))
+                .collect(),
+            None,
+        ),
+        Err(e) => (
+            Vec::new(),
+            e.failures()
+                .iter()
+                .map(|f| (f.key.clone(), f.reason.clone()))
+                .collect(),
+            BTreeMap::new(),
+            Some(e.headline()),
+        ),
+    };
+    let input = daemon::ui::build::Input {
+        desired,
+        live: &live,
+        failed: &failed,
+        wakes: &wakes,
+        revision: Some(req.commit()),
+        taken: chrono::Utc::now(),
+    };
+    let done = done
+        .into_iter()
+        .map(|(verb, key)| {
+            let word = match verb {
+                Verb::Create => "created",
+                Verb::Delete => "deleted",
+                Verb::Weights => "weights",
+                _ => "changed",
+            };
+            (word, key)
+        })
+        .collect();
+    state.ui.passed(
+        &input,
+        daemon::ui::store::PassSummary {
+            trigger: req.trigger.to_string(),
+            started: crate::rollout::time_text(started),
+            duration_seconds: (chrono::Utc::now() - started).num_milliseconds() as f64 / 1000.0,
+            error,
+            done,
+        },
+    );
 }
 
 /// Every diagnostic as text of its own (as `/status` lists them), each rendered with the

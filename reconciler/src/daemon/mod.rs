@@ -7,7 +7,8 @@
 //! The modules form layers without import cycles: `config`, `error` and the small leaves
 //! (`schedule`, `knownhosts`, `metrics`, `time`) at the bottom; then `gitsource`, `trigger`,
 //! `status` and `syncfn`; `webhook` (requests judged without the state); the shared `state`;
-//! and on top `runner`, `server`, `lease` and `drift`. `docs/daemon.md` has the table.
+//! and on top `runner`, `server`, `lease` and `drift`; `ui` (the web view) sits beside the
+//! state it reads. `docs/daemon.md` has the table.
 
 pub mod config;
 pub mod drift;
@@ -25,6 +26,7 @@ pub mod status;
 pub mod syncfn;
 pub mod time;
 pub mod trigger;
+pub mod ui;
 pub mod webhook;
 
 use std::future::Future;

@@ -1,7 +1,7 @@
 //! The one HTTP server of the daemon, a router over the shared [`State`]: `/healthz` (the
 //! process answers), `/readyz` (a sync succeeded, or this replica is a standby), `/metrics`
-//! (OpenMetrics text), `/status` (JSON), and the webhooks `POST /hooks/{provider}` (checked by
-//! [`webhook::receive`]).
+//! (OpenMetrics text), `/status` (JSON), the webhooks `POST /hooks/{provider}` (checked by
+//! [`webhook::receive`]), and the web view: `/` and `/api/*` ([`ui::api`]).
 //!
 //! The listener is served by hand over hyper rather than with `axum::serve`, for bounds that a
 //! client on the network cannot stretch ([`Limits`]): the time to send a request's headers
@@ -28,6 +28,7 @@ use tokio::task::JoinSet;
 use super::config::Provider;
 use super::state::State;
 use super::trigger::Trigger;
+use super::ui;
 use super::webhook::{self, Answer};
 
 /// Content type of `/metrics`.
@@ -41,7 +42,8 @@ pub fn app(state: Arc<State>) -> Router {
         .route("/metrics", get(metrics))
         .route("/status", get(status))
         .route("/hooks/{provider}", post(hook))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(ui::api::router(state))
 }
 
 /// How long a client may take to send a request's headers, counted from the connection's

@@ -16,6 +16,7 @@ pub use super::status::{
 };
 use super::time::rfc3339;
 use super::trigger::{Trigger, Triggers};
+use super::ui::store::UiStore;
 use super::webhook::settings::WebhookSettings;
 
 /// Drift records kept in `/status` at most.
@@ -25,6 +26,8 @@ const MAX_DRIFT_RECORDS: usize = 200;
 pub struct State {
     /// The metrics served at `/metrics`.
     pub metrics: Metrics,
+    /// What the web view shows of the last passes (`/`, `/api/*`).
+    pub ui: UiStore,
     webhook: WebhookSettings,
     triggers: Triggers,
     status: Mutex<Status>,
@@ -50,8 +53,20 @@ impl State {
         path: &str,
         webhook: WebhookSettings,
     ) -> Arc<State> {
+        State::with_ui(instance, url, reference, path, webhook, UiStore::default())
+    }
+
+    fn with_ui(
+        instance: &str,
+        url: &str,
+        reference: &str,
+        path: &str,
+        webhook: WebhookSettings,
+        ui: UiStore,
+    ) -> Arc<State> {
         Arc::new(State {
             metrics: Metrics::new(),
+            ui,
             webhook,
             triggers: Triggers::default(),
             status: Mutex::new(Status {
@@ -80,15 +95,20 @@ impl State {
         })
     }
 
-    /// The state of a config; reads the webhook secret.
+    /// The state of a config; reads the webhook secret and the web view's token.
     pub fn from_config(config: &Config) -> Result<Arc<State>, Error> {
         let webhook = WebhookSettings::from_config(config)?;
-        Ok(State::new(
+        let token = match &config.ui.token {
+            Some(t) => Some(t.read("ui.tokenFile")?),
+            None => None,
+        };
+        Ok(State::with_ui(
             &config.instance,
             &config.source.url,
             &config.source.reference,
             &config.source.path,
             webhook,
+            UiStore::new(token),
         ))
     }
 

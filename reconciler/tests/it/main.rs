@@ -14,6 +14,7 @@ mod rollout;
 mod run;
 mod sync;
 mod tidy;
+mod ui;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

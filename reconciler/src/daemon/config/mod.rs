@@ -25,7 +25,8 @@ pub use defaults::*;
 pub use secret::{Secret, SecretRef};
 pub use typed::{
     ApplyConfig, Auth, ClusterConfig, Config, LeaderElectionConfig, LogConfig, LogFormat,
-    NotifyConfig, Provider, RateLimit, RenderConfig, RolloutConfig, SourceConfig, WebhookConfig,
+    NotifyConfig, Provider, RateLimit, RenderConfig, RolloutConfig, SourceConfig, UiConfig,
+    WebhookConfig,
 };
 pub use urls::{UrlKind, redact_url, url_kind};
 

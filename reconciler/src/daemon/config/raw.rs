@@ -21,6 +21,7 @@ pub(super) struct RawConfig {
     pub(super) notify: Option<Vec<RawNotify>>,
     pub(super) log: Option<RawLog>,
     pub(super) render: Option<RawRender>,
+    pub(super) ui: Option<RawUi>,
 }
 
 #[derive(Deserialize)]
@@ -129,4 +130,10 @@ pub(super) struct RawLog {
 pub(super) struct RawRender {
     /// Values are numbers or sizes with a unit (`16MiB`), read by `render::Limits::set`.
     pub(super) limits: Option<BTreeMap<String, serde_yaml::Value>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawUi {
+    pub(super) token_file: Option<PathBuf>,
 }

@@ -36,6 +36,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `render`: how sources are rendered.
     pub render: RenderConfig,
+    /// `ui`: the web view at `/` and its `/api/*` endpoints.
+    pub ui: UiConfig,
 }
 
 /// `source`: the Git repository followed, and how to fetch it. Its `Debug` shows the URL
@@ -302,4 +304,12 @@ pub struct RenderConfig {
     /// `render.limits`: a map of limit names (`fileBytes`, `depth`...: `render::limits::KEYS`)
     /// to values, over `render::Limits::default()`.
     pub limits: render::Limits,
+}
+
+/// `ui`: the web view. Without a token its data endpoints answer anyone who reaches the
+/// port, as `/status` does.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UiConfig {
+    /// `ui.tokenFile`: the bearer token the `/api/*` endpoints ask for; read at start.
+    pub token: Option<SecretRef>,
 }

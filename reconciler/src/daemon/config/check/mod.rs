@@ -10,6 +10,7 @@ mod render;
 mod rollout;
 mod schedule;
 mod source;
+mod ui;
 mod webhook;
 
 use std::path::Path;
@@ -36,6 +37,7 @@ pub(super) fn check(raw: RawConfig, base: Option<&Path>) -> Result<Config, Vec<C
         notify: check_notify(raw.notify.unwrap_or_default(), &mut p),
         log: log::check_log(raw.log.unwrap_or_default(), &mut p),
         render: render::check_render(raw.render.unwrap_or_default(), &mut p),
+        ui: ui::check_ui(raw.ui.unwrap_or_default(), base, &mut p),
     };
     p.into_result(config)
 }

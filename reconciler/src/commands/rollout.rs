@@ -112,7 +112,7 @@ async fn act(cluster: &Cluster, args: &Args) -> anyhow::Result<Outcome> {
     api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await?;
     println!(
-        "{:?} requested for Server {}/{name}; the reconciler acts on its next pass",
+        "{:?} requested for Server {}/{name}; a running daemon acts on it within seconds, else the next `reconciler sync` does",
         args.action, args.namespace
     );
     Ok(Outcome::Success)

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::cluster::managed::{self, Owners};
 use crate::cluster::{Cluster, retry};
 use crate::rollout::drive::MANAGER as ROLLOUT_MANAGER;
+use crate::rollout::{Phase, State as RolloutState, Weights};
 
 /// What to do about drift: `apply.drift` for every object, or an object's
 /// `reconciler.vimana.host/drift` annotation for that one.
@@ -176,7 +177,8 @@ pub fn differing(desired: &Value, live: &Value) -> Vec<String> {
 
 /// Puts `desired` back as the last pass applied it: a server-side apply of the object by the
 /// reconciler's field manager and, when a Server's weights drifted or it was deleted, of its
-/// weights by the rollout's (which owns them), keeping the rollout state it wrote (`live`).
+/// weights by the rollout's (which owns them), keeping the rollout state it wrote (`live`):
+/// the weights the rollout last wrote ([`rollout_weights`]), else those of the sources.
 pub async fn correct(
     cluster: &Cluster,
     desired: &Object,
@@ -201,19 +203,27 @@ pub async fn correct(
     if desired.kind() != Kind::Server || !weights {
         return Ok(());
     }
-    let want = desired.to_value();
-    let mut annotations = serde_json::Map::new();
-    if let Some(state) = live
+    let state = live
         .and_then(|l| l.pointer("/metadata/annotations"))
         .and_then(|a| a.get(keys::ROLLOUT_STATE))
-    {
-        annotations.insert(keys::ROLLOUT_STATE.into(), state.clone());
+        .and_then(Value::as_str);
+    let weights = match rollout_weights(state) {
+        Some(w) => json!(w),
+        None => desired
+            .to_value()
+            .pointer("/spec/versionWeights")
+            .cloned()
+            .unwrap_or(Value::Null),
+    };
+    let mut annotations = serde_json::Map::new();
+    if let Some(state) = state {
+        annotations.insert(keys::ROLLOUT_STATE.into(), Value::String(state.to_owned()));
     }
     let body = json!({
         "apiVersion": model::API_VERSION,
         "kind": "Server",
         "metadata": {"name": key.name, "namespace": key.namespace, "annotations": annotations},
-        "spec": {"versionWeights": want.pointer("/spec/versionWeights")},
+        "spec": {"versionWeights": weights},
     });
     let params = kube::api::PatchParams::apply(ROLLOUT_MANAGER).force();
     retry::retry("put weights back", || {
@@ -222,6 +232,19 @@ pub async fn correct(
     .await
     .map(|_| ())
     .map_err(|e| retry::describe(&e))
+}
+
+/// The weights a rollout last wrote, from its state (the Server's `reconciler.vimana.host/rollout`
+/// annotation): the step's while it runs or is paused, the baseline once aborted, the target
+/// once it succeeded. A correction puts these back, not the sources' (which a running rollout
+/// has not reached yet).
+pub fn rollout_weights(state: Option<&str>) -> Option<Weights> {
+    let state = RolloutState::from_annotation(Some(&state?.to_owned()))?;
+    Some(match state.phase {
+        Phase::Progressing | Phase::Paused => state.current_weights(),
+        Phase::Aborted => state.baseline,
+        Phase::Succeeded => state.target,
+    })
 }
 
 #[cfg(test)]

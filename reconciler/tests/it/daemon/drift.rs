@@ -442,7 +442,8 @@ async fn weights_a_running_rollout_writes_are_not_drift() {
     assert!(d.drift_notes().is_empty());
     let events = d.events("adder").await;
     assert!(!events.iter().any(|r| r.starts_with("Drift")), "{events:?}");
-    // Weights another manager writes are drift, and the rollout's manager puts them back.
+    // Weights another manager writes are drift, and are put back to the rollout's step, not
+    // to the sources' target (which the rollout has not reached).
     d.patch(
         "servers",
         "adder",
@@ -456,6 +457,15 @@ async fn weights_a_running_rollout_writes_are_not_drift() {
         .await;
     assert_eq!(record["fields"], json!([".spec.versionWeights"]));
     assert_eq!(record["managers"], json!(["kubectl-patch"]));
+    d.eventually("the step's weights back", WITHIN, || async {
+        let s = d.server().await;
+        (s["spec"]["versionWeights"] == json!({"1.0.0": 50, "1.1.0": 50})).then_some(())
+    })
+    .await;
+    assert_eq!(
+        d.drift_of("Server", "adder").unwrap()["action"],
+        "corrected"
+    );
     d.stop().await;
 }
 

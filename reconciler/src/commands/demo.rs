@@ -25,9 +25,11 @@ use crate::{report, sync};
 /// Arguments of `reconciler demo`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Keep the demo repository in this folder instead of a temporary one.
-    #[arg(long, value_name = "DIR")]
-    pub keep: Option<std::path::PathBuf>,
+    /// After the story, keep the embedded cluster and the daemon running and print the address
+    /// of the web view, until Ctrl-C; with DIR, also keep the demo repository in that folder
+    /// instead of a temporary one.
+    #[arg(long, value_name = "DIR", num_args = 0..=1)]
+    pub keep: Option<Option<std::path::PathBuf>>,
 }
 
 /// The demo repository, as committed first: `fixtures/demo` and the Kumori module it binds.
@@ -108,11 +110,11 @@ async fn demo(args: &Args) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let temp = tempfile::tempdir()?;
     let dir = match &args.keep {
-        Some(d) => {
+        Some(Some(d)) => {
             std::fs::create_dir_all(d)?;
             d.clone()
         }
-        None => temp.path().to_path_buf(),
+        _ => temp.path().to_path_buf(),
     };
     let repo_dir = dir.join("repo");
     let cluster = Arc::new(start_cluster().await?);
@@ -125,6 +127,13 @@ async fn demo(args: &Args) -> anyhow::Result<Outcome> {
     let adder = shift_the_adder(&repo, &cluster, &daemon).await?;
     release_a_broken_version(&repo, &cluster, &daemon, &adder).await?;
     show_rollout_status(&cluster).await?;
+    if args.keep.is_some() {
+        section(&format!(
+            "The web view: {}/ (the tree, the weights, the syncs). The cluster and the daemon keep running; Ctrl-C stops them.",
+            daemon.base
+        ));
+        crate::daemon::shutdown_signal().await;
+    }
     daemon.stop().await?;
     if let Ok(cluster) = Arc::try_unwrap(cluster) {
         cluster.close().await;

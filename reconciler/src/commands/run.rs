@@ -105,6 +105,7 @@ pub async fn serve(
         notifier.clone(),
     );
     let drift_loop = drift.clone();
+    let (ui_cluster, ui_options) = (cluster.clone(), base.clone());
     let sync_fn = daemon::runner::sync_fn(move |req: SyncRequest| {
         let cluster = cluster.clone();
         let mut options = base.clone();
@@ -144,6 +145,7 @@ pub async fn serve(
     });
     daemon::run(config, sync_fn, shutdown, move |state, addr| {
         let _ = state_slot.set(state.clone());
+        tokio::spawn(ui_refresh(ui_cluster, ui_options, state.clone()));
         tokio::spawn(drift_loop.run(state.clone()));
         on_start(state, addr);
     })
@@ -238,6 +240,27 @@ async fn pass(
             ))
         }
         Err(e) => Err(SyncError::from(&e)),
+    }
+}
+
+/// While the web view is open, reads the live objects every few seconds between passes, so
+/// that a Component that turned Available after its pass shows so. Ends with the process.
+async fn ui_refresh(cluster: Arc<Cluster>, options: sync::Options, state: Arc<State>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        if !state.ui.viewed_recently() || state.is_syncing() {
+            continue;
+        }
+        let Some(namespaces) = state.ui.namespaces() else {
+            continue;
+        };
+        if let Ok(live) =
+            crate::cluster::live::read(&cluster, &options.instance, &options.namespace, &namespaces)
+                .await
+        {
+            let live = live.objects.into_iter().map(|(k, o)| (k, o.raw)).collect();
+            state.ui.refresh(&live);
+        }
     }
 }
 

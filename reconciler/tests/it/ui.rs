@@ -466,3 +466,75 @@ async fn with_a_token_the_endpoints_answer_only_its_bearer_and_the_page_moves_it
     }
     d.stop().await.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_keep_serves_the_page_after_the_story_until_ctrl_c() {
+    use std::io::BufRead;
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_reconciler"))
+        .args(["demo", "--keep"])
+        .current_dir(crate::root())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = demo.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(rest) = line.split("The web view: ").nth(1) {
+                let url = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                let _ = tx.send(url);
+            }
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(180))
+        .expect("the demo prints the page's address");
+    let http = reqwest::Client::new();
+    let tree: Value = serde_json::from_str(
+        &http
+            .get(format!("{url}api/tree"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(tree["counts"]["Server"].as_u64().unwrap() >= 2, "{tree}");
+    if let Some(driver) = Driver::start() {
+        let page = driver.browser().await;
+        page.goto(&url).await.unwrap();
+        until(&page, "the demo's tree and traffic", "document.querySelector('[data-key^=\"Vimana/\"]') && document.querySelector('.rollout .bar[data-which=\"live\"] .seg')").await;
+        screenshot(&page, "demo").await;
+        page.close().await.unwrap();
+    }
+    // Still running: Ctrl-C stops it cleanly.
+    assert!(demo.try_wait().unwrap().is_none(), "the demo kept running");
+    let status = Command::new("kill")
+        .args(["-INT", &demo.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let start = Instant::now();
+    let code = loop {
+        if let Some(s) = demo.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the demo did not stop on SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(code.success(), "{code:?}");
+}

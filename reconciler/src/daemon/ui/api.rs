@@ -94,6 +94,7 @@ async fn authorize(
             return response;
         }
     }
+    state.ui.viewed();
     let mut response = next.run(request).await;
     response
         .headers_mut()
@@ -137,7 +138,7 @@ struct RolloutEntry<'a> {
 
 /// `/api/rollouts`: the Servers with a rollout, or whose live weights differ from Git's.
 async fn rollouts(AxumState(state): AxumState<Arc<State>>) -> Response {
-    let snapshot = state.ui.snapshot();
+    let snapshot = with_drift(&state.ui.snapshot(), &state.status().drift);
     let entries: Vec<RolloutEntry<'_>> = snapshot
         .vimanas
         .iter()

@@ -222,8 +222,9 @@ fn rollout_view(state: &RolloutState, wake: Option<&DateTime<Utc>>) -> RolloutVi
     }
 }
 
-/// An object's view: failed if the pass failed on it; pending if it is not live, or a
-/// Component not Available for its current generation; else in sync. Drift is laid over
+/// An object's view: failed if the pass failed on it or the operator says a Component does
+/// not run (`Available=False`); pending if it is not live, or a Component not Available yet
+/// for its current generation; else in sync. Drift is laid over
 /// later, from `/status`, since it changes between passes.
 fn object_view(input: &Input<'_>, o: &Object) -> ObjectView {
     let key = o.key();
@@ -235,8 +236,15 @@ fn object_view(input: &Input<'_>, o: &Object) -> ObjectView {
             Some("not in the cluster yet".to_owned()),
         ),
         (Some(_), Availability::Available) => (ObjectState::InSync, None),
+        // The operator's verdict that it does not run, rather than a wait.
         (Some(_), why) if matches!(o, Object::Component(_)) => {
-            (ObjectState::Pending, Some(why.to_string()))
+            let word = why.to_string();
+            let state = if word.starts_with("Available=False") {
+                ObjectState::Failed
+            } else {
+                ObjectState::Pending
+            };
+            (state, Some(word))
         }
         (Some(_), _) => (ObjectState::InSync, None),
     };

@@ -3,9 +3,11 @@
 //! the endpoints without waiting on a pass.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use model::ObjectKey;
+use chrono::{DateTime, Utc};
+use model::{Object, ObjectKey};
 use serde_json::Value;
 
 use super::build::{Input, snapshot};
@@ -17,6 +19,9 @@ use crate::daemon::config::Secret;
 const MAX_SYNCS: usize = 20;
 /// Bytes of one object's diff; a longer one is cut with a note.
 const MAX_DIFF_BYTES: usize = 16 * 1024;
+/// How long after the last request of an endpoint the page counts as open, and the live
+/// objects are worth reading again between passes ([`UiStore::viewed_recently`]).
+const VIEWED_FOR_SECONDS: i64 = 30;
 
 /// A finished pass as its caller saw it, for the list of syncs.
 #[derive(Clone, Debug)]
@@ -39,6 +44,15 @@ struct Inner {
     syncs: VecDeque<SyncView>,
     /// Each live object as YAML after the last pass, the "before" of the next diff.
     texts: BTreeMap<ObjectKey, String>,
+    /// What the last pass knew, to draw the tree again over newer live objects.
+    last: Option<LastPass>,
+}
+
+struct LastPass {
+    desired: Vec<Object>,
+    failed: BTreeMap<ObjectKey, String>,
+    wakes: BTreeMap<ObjectKey, DateTime<Utc>>,
+    revision: Option<String>,
 }
 
 /// The page's data, kept in [`crate::daemon::State`].
@@ -46,6 +60,8 @@ struct Inner {
 pub struct UiStore {
     token: Option<Secret>,
     inner: Mutex<Inner>,
+    /// Unix seconds of the last request of an endpoint.
+    viewed: AtomicI64,
 }
 
 impl std::fmt::Debug for UiStore {
@@ -62,7 +78,45 @@ impl UiStore {
         UiStore {
             token,
             inner: Mutex::default(),
+            viewed: AtomicI64::new(0),
         }
+    }
+
+    /// Notes that the page (or a script) asked for data.
+    pub fn viewed(&self) {
+        self.viewed.store(Utc::now().timestamp(), Ordering::Relaxed);
+    }
+
+    /// Whether someone asked for data lately: only then is the cluster read between passes
+    /// (Components turn Available after the pass that created them), so that an unwatched
+    /// daemon makes no requests for the page.
+    pub fn viewed_recently(&self) -> bool {
+        Utc::now().timestamp() - self.viewed.load(Ordering::Relaxed) < VIEWED_FOR_SECONDS
+    }
+
+    /// Draws the tree of the last pass again over newer `live` objects (no sync is recorded).
+    /// Does nothing before the first pass.
+    pub fn refresh(&self, live: &BTreeMap<ObjectKey, Value>) {
+        let mut inner = self.inner.lock().expect("not poisoned");
+        let Some(last) = &inner.last else {
+            return;
+        };
+        let tree = snapshot(&Input {
+            desired: &last.desired,
+            live,
+            failed: &last.failed,
+            wakes: &last.wakes,
+            revision: last.revision.as_deref(),
+            taken: Utc::now(),
+        });
+        inner.snapshot = Arc::new(tree);
+    }
+
+    /// The namespaces of the objects of the last pass: where [`UiStore::refresh`] reads.
+    pub fn namespaces(&self) -> Option<std::collections::BTreeSet<String>> {
+        let inner = self.inner.lock().expect("not poisoned");
+        let last = inner.last.as_ref()?;
+        Some(last.desired.iter().map(|o| o.key().namespace).collect())
     }
 
     /// The bearer token of `/api/*` (`ui.tokenFile`).
@@ -123,6 +177,12 @@ impl UiStore {
             inner.syncs.pop_front();
         }
         inner.snapshot = Arc::new(tree);
+        inner.last = Some(LastPass {
+            desired: input.desired.to_vec(),
+            failed: input.failed.clone(),
+            wakes: input.wakes.clone(),
+            revision: input.revision.map(str::to_owned),
+        });
         // A failed pass read no live objects: the next diff starts from the last that did.
         if !input.live.is_empty() || input.desired.is_empty() {
             inner.texts = texts;

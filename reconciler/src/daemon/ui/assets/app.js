@@ -79,7 +79,7 @@ function objLine(o, extra) {
   const avail = o.available === undefined ? "not live" : o.available ? `Available${gen}` : `not Available${gen}: ${o.availability}`;
   return el("span", { class: "obj", "data-key": `${o.kind}/${o.namespace}/${o.name}`, "data-state": o.state },
     el("b", { text: o.kind }), el("span", { text: extra ? `${o.name} ${extra}` : o.name }), stateBadge(o),
-    el("span", { class: "muted", text: avail + (o.message ? ` — ${o.message}` : "") }));
+    el("span", { class: "muted", text: avail + (o.message && o.message !== o.availability ? ` — ${o.message}` : "") }));
 }
 
 function matches(q, ...words) {

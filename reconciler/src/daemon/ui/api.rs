@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
+use super::build::with_state_counts;
 use super::view::{ObjectState, ObjectView, ServerView, Snapshot};
 use crate::daemon::state::State;
 use crate::daemon::status::{DriftRecord, Status};
@@ -191,7 +192,5 @@ fn with_drift(snapshot: &Snapshot, drift: &[DriftRecord]) -> Snapshot {
             }
         }
     }
-    let drifted = outstanding.len();
-    s.counts.insert("drifted".into(), drifted);
-    s
+    with_state_counts(s)
 }

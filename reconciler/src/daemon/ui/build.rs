@@ -91,7 +91,11 @@ pub fn snapshot(input: &Input<'_>) -> Snapshot {
     with_state_counts(snapshot)
 }
 
-fn with_state_counts(mut s: Snapshot) -> Snapshot {
+/// `s` with its counts of each state made again (after drift changed some states).
+pub fn with_state_counts(mut s: Snapshot) -> Snapshot {
+    for word in ["in-sync", "pending", "failed", "drifted"] {
+        s.counts.remove(word);
+    }
     let mut states: BTreeMap<String, usize> = BTreeMap::new();
     let mut count = |o: &ObjectView| {
         let word = serde_json::to_value(o.state).expect("states serialize");

@@ -173,9 +173,9 @@ impl Drift {
                 None => Some(Found::deleted(key.clone())),
             };
             let Some(found) = found else {
-                if judge.reported.remove(&key).is_some() {
-                    state.drift_resolved(key.kind.as_str(), &key.namespace, &key.name);
-                }
+                // Also for a drift reported before a change of role forgot it.
+                judge.reported.remove(&key);
+                state.drift_resolved(key.kind.as_str(), &key.namespace, &key.name);
                 continue;
             };
             let print = (found.fields.clone(), found.values.clone(), found.deleted);

@@ -302,6 +302,18 @@ async fn detect_mode_reports_a_patched_server_everywhere_and_leaves_it_alone() {
         (d.drift_notes().len() == 2).then_some(())
     })
     .await;
+    // The next pass applies the sources as always: the Server is back, its drift leaves.
+    d.state.trigger(Trigger::Manual);
+    d.eventually("the drift gone after a pass", WITHIN, || async {
+        d.drift_of("Server", "adder").is_none().then_some(())
+    })
+    .await;
+    assert_eq!(services(&d.server().await), json!(["calc.v1.Adder"]));
+    let metrics = d.state.metrics.encode();
+    assert!(
+        metrics.contains("reconciler_drifted_objects 0"),
+        "{metrics}"
+    );
     d.stop().await;
 }
 

@@ -610,3 +610,62 @@ fn a_ui_token_file_that_is_missing_is_a_mistake_of_the_config() {
     .to_string();
     assert!(err.contains("tokenFile"), "{err}");
 }
+
+#[tokio::test]
+async fn the_endpoints_show_the_source_url_without_its_password_and_the_tree_answers_304_when_unchanged()
+ {
+    use axum::body::Body;
+    use axum::http::Request;
+    use reconciler::daemon::config::{Provider, RateLimit};
+    use reconciler::daemon::webhook::settings::WebhookSettings;
+    use tower::ServiceExt;
+    let state = State::new(
+        "prod-eu",
+        "https://bot:hunter2@git.example.org/r.git?private_token=s3cret",
+        "main",
+        "clusters/prod",
+        WebhookSettings::new(
+            None,
+            Provider::ALL.to_vec(),
+            1024,
+            RateLimit::default(),
+            "main",
+        ),
+    );
+    let app = reconciler::daemon::server::app(state);
+    let mut all = String::new();
+    let mut etag = String::new();
+    for path in [
+        "/",
+        "/ui/app.js",
+        "/api/summary",
+        "/api/tree",
+        "/api/rollouts",
+        "/api/syncs",
+        "/api/drift",
+    ] {
+        let r = app
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        if path == "/api/tree" {
+            etag = r.headers()["etag"].to_str().unwrap().to_owned();
+        }
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        all.push_str(&String::from_utf8_lossy(&body));
+    }
+    assert!(all.contains("git.example.org"), "the source shows");
+    assert!(!all.contains("hunter2") && !all.contains("s3cret"), "{all}");
+    let again = app
+        .oneshot(
+            Request::get("/api/tree")
+                .header("if-none-match", &etag)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 304);
+}

@@ -41,8 +41,13 @@ function svg(tag, attrs = {}) {
 
 class Unauthorized extends Error {}
 
+// The ETag of each answer that had one: the tree is sent again only when it changed.
+const etags = new Map();
+const bodies = new Map();
+
 async function api(path) {
   const headers = {};
+  if (etags.has(path)) headers["If-None-Match"] = etags.get(path);
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token) headers["Authorization"] = "Bearer " + token;
   const abort = new AbortController();
@@ -50,8 +55,12 @@ async function api(path) {
   try {
     const r = await fetch(path, { headers, signal: abort.signal, cache: "no-store" });
     if (r.status === 401) throw new Unauthorized();
+    if (r.status === 304 && bodies.has(path)) return bodies.get(path);
     if (!r.ok) throw new Error(path + ": " + r.status);
-    return await r.text();
+    const text = await r.text();
+    const etag = r.headers.get("ETag");
+    if (etag) { etags.set(path, etag); bodies.set(path, text); }
+    return text;
   } finally {
     clearTimeout(timer);
   }

@@ -516,6 +516,19 @@ async fn demo_keep_serves_the_page_after_the_story_until_ctrl_c() {
         page.goto(&url).await.unwrap();
         until(&page, "the demo's tree and traffic", "document.querySelector('[data-key^=\"Vimana/\"]') && document.querySelector('.rollout .bar[data-which=\"live\"] .seg')").await;
         screenshot(&page, "demo").await;
+        // The search box narrows the tree to what matches.
+        page.find(Locator::Id("search"))
+            .await
+            .unwrap()
+            .send_keys("catalog")
+            .await
+            .unwrap();
+        until(
+            &page,
+            "only the catalog Server",
+            "document.querySelectorAll('#tree [data-server]').length === 1 && document.querySelector('#tree [data-server$=\"/catalog\"]')",
+        )
+        .await;
         page.close().await.unwrap();
     }
     // Still running: Ctrl-C stops it cleanly.

@@ -116,7 +116,7 @@ impl Drift {
                     if changed.is_err() {
                         return;
                     }
-                    self.forget(&mut judge);
+                    self.forget(&mut judge, &state);
                 }
                 () = sleep_until(due) => {
                     due = None;
@@ -146,12 +146,15 @@ impl Drift {
         judge.take(seen);
     }
 
-    /// Forgets what the last pass applied, and what was reported of it.
-    fn forget(&self, judge: &mut Judge) {
+    /// Forgets what the last pass applied, and what was reported of it: outstanding drift
+    /// leaves `/status` (a standby shows none; a new leader judges again after its pass).
+    fn forget(&self, judge: &mut Judge, state: &State) {
         let mut desired = self.inner.desired.lock().expect("not poisoned");
         desired.0.clear();
         judge.pending.clear();
-        judge.reported.clear();
+        for key in std::mem::take(&mut judge.reported).into_keys() {
+            state.drift_resolved(key.kind.as_str(), &key.namespace, &key.name);
+        }
     }
 
     async fn judge_pending(&self, judge: &mut Judge, state: &State) {

@@ -641,23 +641,42 @@ async fn a_standby_neither_reports_nor_corrects_and_a_new_leader_syncs_first() {
     use reconciler::daemon::Role;
     let d = Daemon::start(
         "drift_standby",
-        "{ drift: correct }",
+        "{ drift: detect }",
         &files("{1.0.0: 100}"),
         |_| {},
     )
     .await;
     let before = services(&d.server().await);
-    d.state.set_role(Role::Standby);
     d.patch(
         "servers",
         "adder",
         json!({"spec": {"services": ["calc.v1.Sub"]}}),
     )
     .await;
+    d.eventually("drift seen by the leader", WITHIN, || async {
+        d.drift_of("Server", "adder")
+    })
+    .await;
+    // A standby shows no drift and writes nothing.
+    d.state.set_role(Role::Standby);
+    d.eventually(
+        "the drift gone from a standby's /status",
+        WITHIN,
+        || async { d.drift_of("Server", "adder").is_none().then_some(()) },
+    )
+    .await;
+    d.patch(
+        "servers",
+        "adder",
+        json!({"spec": {"services": ["calc.v1.Mul"]}}),
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(services(&d.server().await), json!(["calc.v1.Sub"]));
+    assert_eq!(services(&d.server().await), json!(["calc.v1.Mul"]));
     assert_eq!(d.status()["drift"], json!([]));
-    assert!(d.events("adder").await.is_empty());
+    assert_eq!(d.drift_notes().len(), 1, "nothing more announced");
+    let events = d.events("adder").await;
+    assert_eq!(events, ["DriftDetected"], "no Event by the standby");
     // Leading again starts with a pass (which puts the Server back as any pass would).
     d.state.set_role(Role::Leader);
     d.eventually("the Server put back", WITHIN, || async {

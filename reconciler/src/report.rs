@@ -683,5 +683,42 @@ mod tests {
         assert_eq!(json["summary"]["create"], 1);
         assert_eq!(json["rollouts"][0]["interval"], "2m");
         assert_eq!(json["changes"][0]["kind"], "Server");
+        assert!(
+            json["changes"][0].get("changedBy").is_none(),
+            "only when known"
+        );
+    }
+
+    #[test]
+    fn the_manager_that_changed_a_field_is_in_every_format() {
+        let mut changes = compare(
+            &[server(&[("1.0.0", 100)])],
+            &[server(&[("1.0.0", 90)])],
+            ("live", "desired"),
+        );
+        changes[0].changed_by = vec![ChangedBy {
+            field: ".spec.versionWeights".into(),
+            manager: "kubectl-edit".into(),
+        }];
+        let report = Report {
+            title: "live".into(),
+            changes,
+            ..Report::default()
+        };
+        let text = to_text(&report, false);
+        assert!(
+            text.contains("    .spec.versionWeights: last changed by kubectl-edit\n"),
+            "{text}"
+        );
+        let md = to_markdown(&report);
+        assert!(
+            md.contains("`.spec.versionWeights` last changed by `kubectl-edit`"),
+            "{md}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&to_json(&report)).unwrap();
+        assert_eq!(
+            json["changes"][0]["changedBy"],
+            serde_json::json!([{"field": ".spec.versionWeights", "manager": "kubectl-edit"}])
+        );
     }
 }

@@ -133,39 +133,22 @@ impl SimCluster {
             config.operator_delay,
             config.unavailable_versions.clone(),
         ));
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let state = Arc::new(api::AppState {
-            store: store.clone(),
-            metrics: metrics.clone(),
-            faults: faults.clone(),
-            token: token.clone(),
-            bookmark_interval: config.bookmark_interval,
-            shutdown: shutdown_rx.clone(),
-        });
-        let mut server_shutdown = shutdown_rx.clone();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, api::app(state))
-                .with_graceful_shutdown(async move {
-                    // Either a `true` or a dropped sender ends the server.
-                    let _ = server_shutdown.wait_for(|stop| *stop).await;
-                })
-                .await
-        });
-        let operator_task =
-            tokio::spawn(operator::run(store.clone(), operator.clone(), shutdown_rx));
-        Ok(Handle {
+        let mut handle = Handle {
             url: format!("http://{addr}"),
             addr,
             token,
             namespace: config.namespace,
+            bookmark_interval: config.bookmark_interval,
             store,
             metrics,
             faults,
             operator,
-            shutdown: shutdown_tx,
-            server: Some(server),
-            operator_task: Some(operator_task),
-        })
+            shutdown: watch::channel(false).0,
+            server: None,
+            operator_task: None,
+        };
+        handle.serve(listener);
+        Ok(handle)
     }
 }
 
@@ -215,6 +198,7 @@ pub struct Handle {
     addr: SocketAddr,
     token: String,
     namespace: String,
+    bookmark_interval: Duration,
     store: Arc<Store>,
     metrics: Arc<metrics::Metrics>,
     faults: Arc<faults::Faults>,
@@ -313,6 +297,56 @@ impl Handle {
 
     /// Stops accepting requests, ends open watches, and waits for the server and the operator.
     pub async fn shutdown(mut self) -> Result<(), Error> {
+        self.stop().await
+    }
+
+    /// Restarts the API server as a real one restarts: every connection and watch ends, the
+    /// objects stay (they live in etcd), and the new watch cache starts at the current
+    /// resourceVersion, so a watch resumed from an older one gets 410 Gone and lists again.
+    /// The same address serves again once this returns.
+    pub async fn restart(&mut self) -> Result<(), Error> {
+        self.stop().await?;
+        self.store.forget_history();
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: self.addr.to_string(),
+                source,
+            })?;
+        self.serve(listener);
+        Ok(())
+    }
+
+    /// Serves the API and runs the operator on `listener` until [`Handle::stop`].
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let state = Arc::new(api::AppState {
+            store: self.store.clone(),
+            metrics: self.metrics.clone(),
+            faults: self.faults.clone(),
+            token: self.token.clone(),
+            bookmark_interval: self.bookmark_interval,
+            shutdown: shutdown_rx.clone(),
+        });
+        let mut server_shutdown = shutdown_rx.clone();
+        self.server = Some(tokio::spawn(async move {
+            axum::serve(listener, api::app(state))
+                .with_graceful_shutdown(async move {
+                    // Either a `true` or a dropped sender ends the server.
+                    let _ = server_shutdown.wait_for(|stop| *stop).await;
+                })
+                .await
+        }));
+        self.operator_task = Some(tokio::spawn(operator::run(
+            self.store.clone(),
+            self.operator.clone(),
+            shutdown_rx,
+        )));
+        self.shutdown = shutdown_tx;
+    }
+
+    /// Ends the server and the operator and waits for both.
+    async fn stop(&mut self) -> Result<(), Error> {
         let _ = self.shutdown.send(true);
         if let Some(op) = self.operator_task.take() {
             let _ = op.await;

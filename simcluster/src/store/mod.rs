@@ -156,6 +156,20 @@ impl Store {
         self.lock().history = history;
     }
 
+    /// Forgets every past event, as the watch cache of a restarted API server starts empty at
+    /// the current resourceVersion: a watch from an older version gets 410 Gone.
+    pub fn forget_history(&self) {
+        let mut inner = self.lock();
+        while let Some((_, ev)) = inner.log.pop_front() {
+            let f = &mut inner.forgotten[ev.type_id];
+            *f = (*f).max(ev.rv);
+        }
+        let rv = inner.rv;
+        for f in &mut inner.forgotten {
+            *f = (*f).max(rv);
+        }
+    }
+
     /// The current resourceVersion of the cluster.
     pub fn resource_version(&self) -> u64 {
         self.lock().rv

@@ -172,3 +172,66 @@ async fn a_too_old_resource_version_is_gone() {
     }
     c.cleanup().await;
 }
+
+/// A restart of the API server keeps the objects (etcd keeps them) but not the watch cache: it
+/// starts at the current resourceVersion, so a watch resumed from an older one is 410 Gone
+/// (`staging/src/k8s.io/apiserver/pkg/storage/cacher/watch_cache.go`: a new cache knows no
+/// event before its first resourceVersion), while one from the current version goes on.
+#[tokio::test]
+async fn a_restart_keeps_the_objects_and_expires_older_resource_versions() {
+    let mut c = TestCluster::new("watch-restart").await;
+    if c.sim_only("restarting the API server").is_none() {
+        return c.cleanup().await;
+    }
+    let components = c.vimana("components");
+    let first = apply(
+        &components,
+        "rec",
+        &component("adder-1-0-0", "1.0.0"),
+        false,
+    )
+    .await
+    .unwrap();
+    let second = apply(
+        &components,
+        "rec",
+        &component("adder-1-1-0", "1.1.0"),
+        false,
+    )
+    .await
+    .unwrap();
+    c.sim.as_mut().unwrap().restart().await.unwrap();
+    let listed = components.list(&Default::default()).await.unwrap();
+    assert_eq!(listed.items.len(), 2, "the objects outlive the restart");
+    let old = first.metadata.resource_version.unwrap();
+    let mut stream = components
+        .watch(&WatchParams::default().timeout(5), &old)
+        .await
+        .unwrap()
+        .boxed();
+    match stream.try_next().await.unwrap() {
+        Some(WatchEvent::Error(e)) => assert_eq!(e.code, 410),
+        other => panic!("expected a 410 ERROR event, got {other:?}"),
+    }
+    let current = listed.metadata.resource_version.unwrap();
+    let rv = |v: &str| v.parse::<u64>().unwrap();
+    assert!(rv(&current) >= rv(&second.metadata.resource_version.unwrap()));
+    let mut stream = components
+        .watch(&WatchParams::default().timeout(5), &current)
+        .await
+        .unwrap()
+        .boxed();
+    apply(
+        &components,
+        "rec",
+        &component("adder-1-2-0", "1.2.0"),
+        false,
+    )
+    .await
+    .unwrap();
+    match stream.try_next().await.unwrap() {
+        Some(WatchEvent::Added(o)) => assert_eq!(o.metadata.name.as_deref(), Some("adder-1-2-0")),
+        other => panic!("expected the new object, got {other:?}"),
+    }
+    c.cleanup().await;
+}

@@ -551,6 +551,43 @@ async fn the_watch_relists_after_410_gone_and_still_sees_drift() {
     d.stop().await;
 }
 
+/// An API server restart ends every connection and watch and starts a new watch cache at the
+/// current resourceVersion; the daemon's watches resume (410, then a LIST) and still see drift.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watch_survives_an_api_server_restart_and_still_sees_drift() {
+    let mut d = Daemon::start(
+        "drift_restart",
+        "{ drift: detect }",
+        &files("{1.0.0: 100}"),
+        |_| {},
+    )
+    .await;
+    if d.c.sim_only("restarting the API server").is_none() {
+        return d.stop().await;
+    }
+    let lists_before = d.c.sim.as_ref().unwrap().requests("list", "servers");
+    d.c.sim.as_mut().unwrap().restart().await.unwrap();
+    let sim = d.c.sim.as_ref().unwrap();
+    d.eventually(
+        "a re-list of the Servers after the restart",
+        WITHIN,
+        || async { (sim.requests("list", "servers") > lists_before).then_some(()) },
+    )
+    .await;
+    d.patch(
+        "servers",
+        "adder",
+        json!({"spec": {"services": ["calc.v1.Sub"]}}),
+    )
+    .await;
+    let record = d
+        .eventually("drift after the restart", WITHIN, || async {
+            d.drift_of("Server", "adder")
+        })
+        .await;
+    assert_eq!(record["fields"], json!([".spec.services"]));
+    d.stop().await;
+}
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rollout_control_annotation_is_acted_on_within_seconds() {
     let d = Daemon::start(

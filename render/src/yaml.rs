@@ -16,6 +16,9 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 
 use crate::Limits;
 
+mod read_ahead;
+use read_ahead::ReadAhead;
+
 /// A YAML value with its place in the file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
@@ -131,6 +134,12 @@ pub enum StopKind {
     /// A document holds more nodes than the limit once its aliases are expanded.
     TooManyNodes {
         /// The limit ([`Limits::document_nodes`]).
+        limit: usize,
+    },
+    /// The parser read more than the limit ahead without giving a value: a flow collection it
+    /// tokenizes whole before the first event (or a scalar longer than an object may be).
+    TooFarAhead {
+        /// The limit in bytes ([`Limits::object_bytes`]).
         limit: usize,
     },
 }
@@ -249,7 +258,8 @@ pub fn parse(text: &str) -> Parsed {
 pub fn parse_with(text: &str, limits: &Limits) -> Parsed {
     let offsets = Offsets::new(text);
     let mut out = Parsed::default();
-    let mut parser = Parser::new_from_str(text);
+    let ahead = ReadAhead::new(limits.object_bytes);
+    let mut parser = Parser::new_from_iter(ahead.reader(text));
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, Anchored> = HashMap::new();
     // Anchors of earlier documents: the parser still resolves their names, but YAML scopes an
@@ -269,6 +279,10 @@ pub fn parse_with(text: &str, limits: &Limits) -> Parsed {
             StopKind::TooManyNodes { limit } => format!(
                 "the document holds more than {limit} nodes once its anchors and aliases are expanded"
             ),
+            StopKind::TooFarAhead { limit } => format!(
+                "the parser read more than {} ahead without finding a complete value",
+                crate::limits::bytes_text(limit as u64)
+            ),
             StopKind::Syntax => String::new(),
         };
         out.error = Some(SyntaxError {
@@ -279,6 +293,20 @@ pub fn parse_with(text: &str, limits: &Limits) -> Parsed {
     };
 
     while let Some(next) = parser.next_event() {
+        if ahead.starved() {
+            // The parser saw an end the text does not have: what it gave last is not to be
+            // trusted, whether it read it as an error or not.
+            let at = ahead.stopped_at();
+            stop(
+                &mut out,
+                at..at,
+                StopKind::TooFarAhead {
+                    limit: limits.object_bytes,
+                },
+            );
+            break;
+        }
+        ahead.advance();
         let (event, span) = match next {
             Ok(ev) => ev,
             Err(e) => {
@@ -648,6 +676,29 @@ mod tests {
             Value::Map(e) => e,
             other => panic!("not a map: {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_parser_reads_at_most_object_bytes_past_its_last_value() {
+        let limits = Limits {
+            object_bytes: 1000,
+            ..Limits::default()
+        };
+        // A flow sequence at the top is tokenized whole before its first event.
+        let list = format!("[{}0]", "0,".repeat(2000));
+        let e = parse_with(&list, &limits).error.expect("refused");
+        assert_eq!(e.kind, StopKind::TooFarAhead { limit: 1000 });
+        assert!(e.span.start <= 1001, "{:?}", e.span);
+        // After a key it is not, and a value under the limit reads as usual.
+        let keyed = format!("a: [{}0]", "0,".repeat(2000));
+        assert!(parse_with(&keyed, &limits).error.is_none());
+        let scalar = format!("a: {}\nb: 1\n", "x".repeat(900));
+        let p = parse_with(&scalar, &limits);
+        assert!(p.error.is_none(), "{:?}", p.error);
+        // A scalar longer than an object may be is cut, and never taken as shorter.
+        let long = format!("a: {}\n", "x".repeat(5000));
+        let e = parse_with(&long, &limits).error.expect("refused");
+        assert_eq!(e.kind, StopKind::TooFarAhead { limit: 1000 });
     }
 
     #[test]

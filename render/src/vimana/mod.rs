@@ -176,6 +176,9 @@ fn parse_file(
             StopKind::TooDeep { limit } => Diagnostic::error("yaml-too-deep", e.message.clone())
                 .at(file, span, format!("level {} starts here", limit + 1))
                 .help("Vimana sources nest a few levels: flatten the document; the limit is `depth` (`--limit depth=N`, `render.limits.depth` in the daemon); documents after this point were not read"),
+            StopKind::TooFarAhead { .. } => Diagnostic::error("yaml-too-far-ahead", e.message.clone())
+                .at(file, span, "the parser stopped here")
+                .help("write long lists and maps in block style (one `- item` or `key: value` per line), or start them after a key; no value may be longer than `objectBytes` (`--limit objectBytes=N`)"),
             StopKind::TooManyNodes { .. } => Diagnostic::error("yaml-too-many-nodes", e.message.clone())
                 .at(file, span, "the limit is passed here")
                 .help("use fewer aliases of large anchors, or split the document; the limit is `documentNodes` (`--limit documentNodes=N`, `render.limits.documentNodes` in the daemon); documents after this point were not read"),

@@ -552,7 +552,8 @@ async fn the_watch_relists_after_410_gone_and_still_sees_drift() {
 }
 
 /// An API server restart ends every connection and watch and starts a new watch cache at the
-/// current resourceVersion; the daemon's watches resume (410, then a LIST) and still see drift.
+/// current resourceVersion; the daemon's watches connect again (resumed, or 410 and a LIST) and
+/// still see drift.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_watch_survives_an_api_server_restart_and_still_sees_drift() {
     let mut d = Daemon::start(
@@ -565,15 +566,9 @@ async fn the_watch_survives_an_api_server_restart_and_still_sees_drift() {
     if d.c.sim_only("restarting the API server").is_none() {
         return d.stop().await;
     }
-    let lists_before = d.c.sim.as_ref().unwrap().requests("list", "servers");
+    // Whether the watch resumes (from the version the new cache starts at) or gets 410 and
+    // lists again depends on what it had seen; either way a change after the restart is seen.
     d.c.sim.as_mut().unwrap().restart().await.unwrap();
-    let sim = d.c.sim.as_ref().unwrap();
-    d.eventually(
-        "a re-list of the Servers after the restart",
-        WITHIN,
-        || async { (sim.requests("list", "servers") > lists_before).then_some(()) },
-    )
-    .await;
     d.patch(
         "servers",
         "adder",

@@ -1,10 +1,11 @@
 //! LIST answers: selectors, `limit` and `continue`, the `resourceVersion` rules, and the list
-//! written out item by item (or as a Table).
+//! written out item by item (or as a Table, or in protobuf).
 
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use super::protobuf;
 use super::request::{Ctx, selectors};
 use super::respond::{bytes_response, json_response};
 use super::route::ObjectRoute;
@@ -60,6 +61,24 @@ pub(super) fn list(ctx: &Ctx<'_>, r: &ObjectRoute, rt: &ResourceType) -> Result<
                 t["metadata"]["continue"] = json!(c);
             }
             Ok(json_response(StatusCode::OK, &t))
+        }
+        Form::Object if protobuf::preferred(ctx.headers, rt) => {
+            let items: Vec<&Value> = page.items.iter().map(|o| o.as_ref()).collect();
+            let mut meta = json!({"resourceVersion": page.rv.to_string()});
+            if let Some(c) = &page.continue_token {
+                meta["continue"] = json!(c);
+                if unfiltered {
+                    meta["remainingItemCount"] = json!(page.remaining);
+                }
+            }
+            let list = json!({"metadata": meta, "items": items});
+            match protobuf::list_response(rt, &list) {
+                Some(r) => Ok(r),
+                None => Ok(bytes_response(
+                    StatusCode::OK,
+                    list_bytes(rt, Form::Object, &page, unfiltered),
+                )),
+            }
         }
         form => Ok(bytes_response(
             StatusCode::OK,

@@ -111,7 +111,7 @@ async fn api(
                     Some(faulted) => faulted,
                     None => match object_request(&ctx, &method, &r, verb, body) {
                         Ok(r) => r,
-                        Err(e) => error_response(&e),
+                        Err(e) => respond::failure(&ctx, reg.get(r.type_id), &e),
                     },
                 }
             }

@@ -8,7 +8,7 @@ use axum::response::Response;
 use super::request::Ctx;
 use super::respond::single;
 use super::route::ObjectRoute;
-use super::{list, watch, write};
+use super::{list, protobuf, watch, write};
 use crate::managed::Scope;
 use crate::resources::ResourceType;
 use crate::status::Status;
@@ -23,6 +23,7 @@ pub(super) fn object_request(
     body: Bytes,
 ) -> Result<Response, Status> {
     let rt = ctx.state.store.registry().get(r.type_id);
+    protobuf::check_acceptable(ctx.headers, rt)?;
     let scope = scope_of(rt, r)?;
     check_verb(rt, scope, method, verb)?;
     let namespace = r.namespace.clone().unwrap_or_default();

@@ -1,4 +1,4 @@
-//! How answers are written: JSON bodies, failure `Status` answers, `Warning` headers, and one
+//! How answers are written: JSON or protobuf bodies, failure `Status` answers, `Warning` headers, and one
 //! object in the form the client asked for (object, PartialObjectMetadata or Table).
 
 use axum::body::Body;
@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::Value;
 
+use super::protobuf;
 use super::request::Ctx;
 use crate::resources::ResourceType;
 use crate::status::Status;
@@ -45,11 +46,36 @@ pub(super) fn with_warnings(mut r: Response, warnings: &[String]) -> Response {
     r
 }
 
-/// One object in the form the client asked for: the object, its PartialObjectMetadata, or a
-/// one-row Table.
+/// An object (or a `Status`) of `rt` under `code`: in protobuf when the client prefers it and
+/// the kind has a protobuf form, else JSON.
+pub(super) fn object_response(
+    ctx: &Ctx<'_>,
+    rt: &ResourceType,
+    obj: &Value,
+    code: StatusCode,
+) -> Response {
+    if protobuf::preferred(ctx.headers, rt)
+        && let Some(r) = protobuf::object_response(code, rt, obj)
+    {
+        return r;
+    }
+    json_response(code, obj)
+}
+
+/// A refused request on `rt`: the Status in protobuf when the client prefers it, else JSON.
+pub(super) fn failure(ctx: &Ctx<'_>, rt: &ResourceType, e: &Status) -> Response {
+    let code = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if protobuf::preferred(ctx.headers, rt) {
+        return protobuf::status_response(code, &e.body());
+    }
+    error_response(e)
+}
+
+/// One object in the form the client asked for: the object (JSON or protobuf), its
+/// PartialObjectMetadata, or a one-row Table.
 pub(super) fn single(ctx: &Ctx<'_>, rt: &ResourceType, obj: &Value, code: StatusCode) -> Response {
     match ctx.form() {
-        Form::Object => json_response(code, obj),
+        Form::Object => object_response(ctx, rt, obj, code),
         Form::Metadata => json_response(code, &table::partial(obj)),
         Form::Table => {
             let include = Include::parse(ctx.q("includeObject"));

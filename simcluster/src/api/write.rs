@@ -5,8 +5,9 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use super::protobuf;
 use super::request::{Ctx, body_object, parse_json, selectors};
-use super::respond::{json_response, single, with_warnings};
+use super::respond::{json_response, object_response, single, with_warnings};
 use super::route::ObjectRoute;
 use crate::resources::ResourceType;
 use crate::schema::Cause;
@@ -155,14 +156,16 @@ pub(super) fn delete(
     // that waits for finalizers is answered as it now is.
     let pending = obj["metadata"].get("deletionTimestamp").is_some();
     if pending {
-        Ok(json_response(StatusCode::OK, &obj))
+        Ok(object_response(ctx, rt, &obj, StatusCode::OK))
     } else {
-        Ok(json_response(
-            StatusCode::OK,
+        Ok(object_response(
+            ctx,
+            rt,
             &json!({
                 "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                 "details": {"name": target.name, "group": rt.group, "kind": rt.plural, "uid": obj["metadata"]["uid"]}
             }),
+            StatusCode::OK,
         ))
     }
 }
@@ -198,11 +201,14 @@ pub(super) fn delete_collection(
             Err(e) => return Err(e),
         }
     }
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({
-            "kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(),
-            "metadata": {"resourceVersion": store.resource_version().to_string()}, "items": deleted
-        }),
-    ))
+    let list = json!({
+        "kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(),
+        "metadata": {"resourceVersion": store.resource_version().to_string()}, "items": deleted
+    });
+    if protobuf::preferred(ctx.headers, rt)
+        && let Some(r) = protobuf::list_response(rt, &list)
+    {
+        return Ok(r);
+    }
+    Ok(json_response(StatusCode::OK, &list))
 }

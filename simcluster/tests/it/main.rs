@@ -12,6 +12,7 @@ mod conformance;
 mod faults;
 mod kubectl;
 mod operator;
+mod protobuf;
 mod referee;
 mod ssa;
 mod watch;

@@ -1,13 +1,7 @@
-//! Request bodies in Kubernetes' protobuf encoding (`application/vnd.kubernetes.protobuf`), as
-//! kubectl sends them for built-in kinds (`create namespace`, `create configmap`), read into
-//! the JSON objects the store keeps.
-//!
-//! The wire form is the 4-byte magic `k8s\0` and a `runtime.Unknown` envelope whose `raw` holds
-//! the object's message (`staging/src/k8s.io/apimachinery/pkg/runtime/serializer/protobuf/
-//! protobuf.go`). The messages are the `k8s-pb` crate's (generated from Kubernetes' own
-//! `generated.proto` files); only the translation to JSON is written here. Answers stay JSON:
-//! kubectl accepts `application/vnd.kubernetes.protobuf,application/json`, and the API server
-//! may answer any type the client accepts.
+//! Request bodies in Kubernetes' protobuf encoding, as kubectl sends them for built-in kinds
+//! (`create namespace`, `create configmap`), read into the JSON objects the store keeps: the
+//! `k8s-pb` messages (generated from Kubernetes' own `generated.proto` files) translated field
+//! by field, Go's `omitempty` rules included. The tests' round trips read answers back here.
 
 use k8s_pb::api::coordination::v1 as coordination;
 use k8s_pb::api::core::v1 as core;
@@ -16,31 +10,13 @@ use k8s_pb::apimachinery::pkg::runtime::Unknown;
 use prost::Message;
 use serde_json::{Map, Value, json};
 
+use super::{MAGIC, unsupported};
 use crate::resources::ResourceType;
 use crate::status::Status;
 
-/// The media type of protobuf bodies.
-pub(super) const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
-
-/// The prefix of every protobuf body (`protobuf.go`, `protoEncodingPrefix`).
-const MAGIC: &[u8] = b"k8s\x00";
-
-/// Whether the API server accepts protobuf bodies of this type: built-in kinds only, custom
-/// resources are JSON and YAML (`apiextensions-apiserver/pkg/apiserver/customresource_handler.go`
-/// serves no protobuf serializer).
-pub(super) fn served(rt: &ResourceType) -> bool {
-    !rt.custom
-}
-
 /// The object of a protobuf body, as JSON.
-pub(super) fn decode(rt: &ResourceType, body: &[u8]) -> Result<Value, Status> {
-    let envelope = body
-        .strip_prefix(MAGIC)
-        .ok_or_else(|| Status::bad_request("provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]"))?;
-    let unknown = Unknown::decode(envelope).map_err(malformed)?;
-    let type_meta = unknown.type_meta.unwrap_or_default();
-    let api_version = type_meta.api_version.unwrap_or_default();
-    let kind = type_meta.kind.unwrap_or_default();
+pub(crate) fn decode(rt: &ResourceType, body: &[u8]) -> Result<Value, Status> {
+    let (api_version, kind, raw) = open(body)?;
     if api_version != rt.api_version() || kind != rt.kind {
         return Err(Status::bad_request(format!(
             "the API version in the data ({api_version}) and the kind ({kind}) do not match the resource {} ({})",
@@ -48,33 +24,67 @@ pub(super) fn decode(rt: &ResourceType, body: &[u8]) -> Result<Value, Status> {
             rt.api_version()
         )));
     }
-    let raw = unknown.raw.unwrap_or_default();
-    let mut obj = match kind.as_str() {
-        "Namespace" => namespace(core::Namespace::decode(&raw[..]).map_err(malformed)?),
-        "ConfigMap" => config_map(core::ConfigMap::decode(&raw[..]).map_err(malformed)?),
-        "Event" => event(core::Event::decode(&raw[..]).map_err(malformed)?),
-        "Lease" => lease(coordination::Lease::decode(&raw[..]).map_err(malformed)?),
-        _ => return Err(unsupported(rt)),
+    let mut obj = match object_from_raw(&kind, &raw) {
+        Some(r) => r.map_err(malformed)?,
+        None => return Err(unsupported(rt)),
     };
     obj["apiVersion"] = json!(api_version);
     obj["kind"] = json!(kind);
     Ok(obj)
 }
 
-/// 415 for a protobuf body of a type that has no protobuf form here.
-pub(super) fn unsupported(rt: &ResourceType) -> Status {
-    let accepted = if served(rt) {
-        "application/json, application/yaml, application/vnd.kubernetes.protobuf"
-    } else {
-        "application/json, application/yaml"
-    };
-    Status::new(
-        415,
-        "UnsupportedMediaType",
-        format!(
-            "the body of the request was in an unknown format - accepted media types include: {accepted}"
-        ),
-    )
+/// The apiVersion, kind and raw message of a `k8s\0` + `runtime.Unknown` body.
+pub(crate) fn open(body: &[u8]) -> Result<(String, String, Vec<u8>), Status> {
+    let envelope = body
+        .strip_prefix(MAGIC)
+        .ok_or_else(|| Status::bad_request("provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]"))?;
+    let unknown = Unknown::decode(envelope).map_err(malformed)?;
+    let type_meta = unknown.type_meta.unwrap_or_default();
+    Ok((
+        type_meta.api_version.unwrap_or_default(),
+        type_meta.kind.unwrap_or_default(),
+        unknown.raw.unwrap_or_default(),
+    ))
+}
+
+/// One object of `kind` from its message, without apiVersion and kind (list items carry
+/// none); `None` for a kind without a protobuf form.
+pub(crate) fn object_from_raw(kind: &str, raw: &[u8]) -> Option<Result<Value, prost::DecodeError>> {
+    Some(match kind {
+        "Namespace" => core::Namespace::decode(raw).map(namespace),
+        "ConfigMap" => core::ConfigMap::decode(raw).map(config_map),
+        "Event" => core::Event::decode(raw).map(event),
+        "Lease" => coordination::Lease::decode(raw).map(lease),
+        _ => return None,
+    })
+}
+
+/// A list of `kind` objects (`ConfigMapList`, ...) from its message, without apiVersion and
+/// kind.
+#[cfg(test)]
+pub(crate) fn list_from_raw(kind: &str, raw: &[u8]) -> Option<Result<Value, prost::DecodeError>> {
+    fn wrap(metadata: Option<meta::ListMeta>, items: Vec<Value>) -> Value {
+        let m = metadata.unwrap_or_default();
+        json!({
+            "metadata": object(vec![
+                ("resourceVersion", s(m.resource_version)),
+                ("continue", s(m.r#continue)),
+                ("remainingItemCount", m.remaining_item_count.map(Value::from)),
+            ]),
+            "items": items,
+        })
+    }
+    Some(match kind {
+        "Namespace" => core::NamespaceList::decode(raw)
+            .map(|l| wrap(l.metadata, l.items.into_iter().map(namespace).collect())),
+        "ConfigMap" => core::ConfigMapList::decode(raw)
+            .map(|l| wrap(l.metadata, l.items.into_iter().map(config_map).collect())),
+        "Event" => core::EventList::decode(raw)
+            .map(|l| wrap(l.metadata, l.items.into_iter().map(event).collect())),
+        "Lease" => coordination::LeaseList::decode(raw)
+            .map(|l| wrap(l.metadata, l.items.into_iter().map(lease).collect())),
+        _ => return None,
+    })
 }
 
 fn malformed(e: prost::DecodeError) -> Status {
@@ -151,6 +161,25 @@ fn object_meta(m: Option<meta::ObjectMeta>) -> Option<Value> {
             ])
         })
         .collect();
+    let managed: Vec<Value> = m
+        .managed_fields
+        .into_iter()
+        .map(|f| {
+            let fields = f
+                .fields_v1
+                .and_then(|f| f.raw)
+                .and_then(|raw| serde_json::from_slice(&raw).ok());
+            object(vec![
+                ("manager", s(f.manager)),
+                ("operation", s(f.operation)),
+                ("apiVersion", s(f.api_version)),
+                ("time", time(f.time)),
+                ("fieldsType", s(f.fields_type)),
+                ("fieldsV1", fields),
+                ("subresource", s(f.subresource)),
+            ])
+        })
+        .collect();
     Some(object(vec![
         ("name", s(m.name)),
         ("generateName", s(m.generate_name)),
@@ -168,6 +197,7 @@ fn object_meta(m: Option<meta::ObjectMeta>) -> Option<Value> {
         ("annotations", string_map(m.annotations)),
         ("ownerReferences", Some(Value::Array(owners))),
         ("finalizers", strings(m.finalizers)),
+        ("managedFields", Some(Value::Array(managed))),
     ]))
 }
 

@@ -262,6 +262,17 @@ impl SourceFiles {
         }
     }
 
+    /// Records the files of `other` that are not recorded yet.
+    pub fn merge(&mut self, other: &SourceFiles) {
+        for (i, (path, text)) in other.files.iter().enumerate() {
+            if !self.index.contains_key(path) {
+                self.index.insert(path.clone(), self.files.len());
+                self.line_starts.push(other.line_starts[i].clone());
+                self.files.push((path.clone(), text.clone()));
+            }
+        }
+    }
+
     /// The text of `path`, if recorded.
     pub fn text(&self, path: &str) -> Option<&str> {
         self.index.get(path).map(|&i| self.files[i].1.as_str())
@@ -332,6 +343,18 @@ impl Diagnostics {
     /// Adds a diagnostic.
     pub fn push(&mut self, d: Diagnostic) {
         self.items.push(d);
+    }
+
+    /// Moves the diagnostics of `other` after these, with the texts of its files.
+    pub fn append(&mut self, mut other: Diagnostics) {
+        self.items.append(&mut other.items);
+        self.files.merge(&other.files);
+    }
+
+    /// Copies the diagnostics of `other` after these, with the texts of its files.
+    pub fn extend_from(&mut self, other: &Diagnostics) {
+        self.items.extend(other.items.iter().cloned());
+        self.files.merge(&other.files);
     }
 
     /// Whether any diagnostic is an error.

@@ -9,6 +9,7 @@
 
 pub mod diagnostic;
 mod ignorefile;
+mod incremental;
 pub mod kumori;
 pub mod limits;
 pub mod source;
@@ -18,8 +19,9 @@ pub mod yaml;
 use model::Manifest;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
+pub use incremental::Incremental;
 pub use limits::Limits;
-pub use source::{MemTree, SourceError, SourceTree};
+pub use source::{Fingerprint, MemTree, SourceError, SourceTree};
 
 /// Name of the ignore file honoured in every folder (gitignore syntax).
 pub const IGNORE_FILE: &str = ".reconcilerignore";

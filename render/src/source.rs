@@ -3,7 +3,9 @@
 //! [`MemTree`]. Render code reaches files only through this trait.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use sha2::{Digest, Sha256};
 
 use crate::Limits;
 use crate::limits::bytes_text;
@@ -105,7 +107,18 @@ pub trait SourceTree {
     fn resolve(&self, path: &str) -> Result<String, SourceError> {
         Ok(path.to_owned())
     }
+    /// A digest of the content of a file, equal for equal content (following symbolic links as
+    /// `read`): what [`crate::Incremental`] compares to know that a file did not change. The
+    /// default hashes what `read` returns; a tree that knows a content hash already (a Git
+    /// blob id) returns it without reading the file. Only compared with fingerprints of the
+    /// same tree type.
+    fn fingerprint(&self, path: &str) -> Result<Fingerprint, SourceError> {
+        Ok(Sha256::digest(self.read(path)?).into())
+    }
 }
+
+/// A content digest of a file ([`SourceTree::fingerprint`]).
+pub type Fingerprint = [u8; 32];
 
 /// An in-memory repository.
 #[derive(Clone, Debug, Default)]
@@ -180,6 +193,7 @@ pub struct Metered<'t> {
     limits: Limits,
     total: Cell<u64>,
     counted: RefCell<HashSet<String>>,
+    refused: Cell<bool>,
 }
 
 impl<'t> Metered<'t> {
@@ -190,12 +204,24 @@ impl<'t> Metered<'t> {
             limits: *limits,
             total: Cell::new(0),
             counted: RefCell::new(HashSet::new()),
+            refused: Cell::new(false),
         }
     }
 
     /// The bytes read so far, each file once.
     pub fn total(&self) -> u64 {
         self.total.get()
+    }
+
+    /// Whether a read was refused for [`Limits::render_bytes`]: which file that hits depends on
+    /// the order of reads, so such a render is not reused piecewise.
+    pub fn refused(&self) -> bool {
+        self.refused.get()
+    }
+
+    /// Whether `path` was read (and counted) through this tree.
+    pub fn counted(&self, path: &str) -> bool {
+        self.counted.borrow().contains(path)
     }
 }
 
@@ -230,6 +256,7 @@ impl SourceTree for Metered<'_> {
         let first = !self.counted.borrow().contains(path);
         let total = self.total.get().saturating_add(size);
         if first && total > self.limits.render_bytes {
+            self.refused.set(true);
             return Err(SourceError::OverBudget {
                 path: path.into(),
                 size,
@@ -248,6 +275,137 @@ impl SourceTree for Metered<'_> {
 
     fn is_dir(&self, path: &str) -> bool {
         self.inner.is_dir(path)
+    }
+
+    fn fingerprint(&self, path: &str) -> Result<Fingerprint, SourceError> {
+        self.inner.fingerprint(path)
+    }
+}
+
+/// One question asked of a tree, as [`Recorder`] keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Query {
+    /// [`SourceTree::files`] of a folder.
+    Files(String),
+    /// [`SourceTree::size`] of a path.
+    Size(String),
+    /// [`SourceTree::read`] of a path, answered by its size and fingerprint.
+    Read(String),
+    /// [`SourceTree::is_dir`] of a path.
+    IsDir(String),
+    /// [`SourceTree::resolve`] of a path.
+    Resolve(String),
+}
+
+impl Query {
+    /// The digest of what `tree` answers now: equal digests, equal answers (a read by the
+    /// size and fingerprint of the file, not its content).
+    pub fn answer(&self, tree: &dyn SourceTree) -> Fingerprint {
+        let text = match self {
+            Query::Files(dir) => format!("{:?}", tree.files(dir)),
+            Query::Size(path) => format!("{:?}", tree.size(path)),
+            Query::Read(path) => format!("{:?} {:?}", tree.size(path), tree.fingerprint(path)),
+            Query::IsDir(path) => format!("{:?}", tree.is_dir(path)),
+            Query::Resolve(path) => format!("{:?}", tree.resolve(path)),
+        };
+        Sha256::digest(text.as_bytes()).into()
+    }
+}
+
+/// What a part of a render asked of its tree, with the answers' digests; the part gives the
+/// same result as long as every question is answered the same ([`Log::holds`]).
+#[derive(Clone, Debug, Default)]
+pub struct Log {
+    /// Each question once, with the digest of its answer.
+    pub answers: BTreeMap<Query, Fingerprint>,
+    /// The bytes of every successful read, by path (what [`Metered`] counted).
+    pub reads: BTreeMap<String, u64>,
+}
+
+impl Log {
+    /// Adds the questions of `other`.
+    pub fn extend(&mut self, other: &Log) {
+        for (q, a) in &other.answers {
+            self.answers.entry(q.clone()).or_insert(*a);
+        }
+        for (p, n) in &other.reads {
+            self.reads.entry(p.clone()).or_insert(*n);
+        }
+    }
+
+    /// Whether `tree` answers every question as recorded; `memo` keeps answers between logs
+    /// checked against the same tree.
+    pub fn holds(&self, tree: &dyn SourceTree, memo: &mut HashMap<Query, Fingerprint>) -> bool {
+        self.answers.iter().all(|(q, a)| {
+            let now = *memo.entry(q.clone()).or_insert_with(|| q.answer(tree));
+            now == *a
+        })
+    }
+}
+
+/// A tree that records the questions asked through it ([`Log`]), answering as `inner` does.
+pub struct Recorder<'t> {
+    inner: &'t dyn SourceTree,
+    log: RefCell<Log>,
+}
+
+impl<'t> Recorder<'t> {
+    /// Records what is asked of `inner`.
+    pub fn new(inner: &'t dyn SourceTree) -> Self {
+        Recorder {
+            inner,
+            log: RefCell::default(),
+        }
+    }
+
+    /// What was asked so far.
+    pub fn into_log(self) -> Log {
+        self.log.into_inner()
+    }
+
+    fn note(&self, q: Query) {
+        if !self.log.borrow().answers.contains_key(&q) {
+            let a = q.answer(self.inner);
+            self.log.borrow_mut().answers.insert(q, a);
+        }
+    }
+}
+
+impl SourceTree for Recorder<'_> {
+    fn files(&self, dir: &str) -> Result<Vec<String>, SourceError> {
+        self.note(Query::Files(dir.to_owned()));
+        self.inner.files(dir)
+    }
+
+    fn size(&self, path: &str) -> Result<u64, SourceError> {
+        self.note(Query::Size(path.to_owned()));
+        self.inner.size(path)
+    }
+
+    fn read(&self, path: &str) -> Result<Vec<u8>, SourceError> {
+        self.note(Query::Read(path.to_owned()));
+        let bytes = self.inner.read(path)?;
+        self.log
+            .borrow_mut()
+            .reads
+            .entry(path.to_owned())
+            .or_insert(bytes.len() as u64);
+        Ok(bytes)
+    }
+
+    fn is_dir(&self, path: &str) -> bool {
+        self.note(Query::IsDir(path.to_owned()));
+        self.inner.is_dir(path)
+    }
+
+    fn resolve(&self, path: &str) -> Result<String, SourceError> {
+        self.note(Query::Resolve(path.to_owned()));
+        self.inner.resolve(path)
+    }
+
+    fn fingerprint(&self, path: &str) -> Result<Fingerprint, SourceError> {
+        self.note(Query::Read(path.to_owned()));
+        self.inner.fingerprint(path)
     }
 }
 

@@ -2,11 +2,11 @@
 //! their components read with `io.Open`, read once.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::diagnostic::Diagnostics;
 use crate::limits::Limits;
-use crate::source::{self, SourceError, SourceTree};
+use crate::source::{self, Fingerprint, Log, Recorder, SourceError, SourceTree};
 
 use super::ast;
 use super::binding::{Binding, Rendered, evaluate};
@@ -21,10 +21,25 @@ use super::types::{Known, TypeEnv};
 /// and typed once, and the files its components read with `io.Open` are read once. A module with
 /// diagnostics is loaded again for every binding, as [`super::render_binding`] does, so that
 /// every binding reports them with its own location.
+///
+/// When made with [`ModuleCache::recording`], it also keeps what loading each module and its
+/// `io.Open` reads asked of the tree, so that a render reusing the result of a binding can
+/// know it still holds ([`ModuleCache::take_log`]).
 pub struct ModuleCache {
     limits: Limits,
-    modules: HashMap<String, Option<Loaded>>,
+    modules: HashMap<String, Module>,
+    record: bool,
+    /// The modules used since the last [`ModuleCache::take_log`].
+    used: BTreeSet<String>,
+}
+
+/// A module of the cache: loaded, or `None` when loading it reports anything.
+struct Module {
+    loaded: Option<Loaded>,
+    /// The files its components read with `io.Open`, read once.
     reads: RefCell<HashMap<String, Vec<u8>>>,
+    /// What loading it and its reads asked of the tree (when recording).
+    log: RefCell<Log>,
 }
 
 impl ModuleCache {
@@ -33,8 +48,28 @@ impl ModuleCache {
         ModuleCache {
             limits,
             modules: HashMap::new(),
-            reads: RefCell::default(),
+            record: false,
+            used: BTreeSet::new(),
         }
+    }
+
+    /// An empty cache that records what each module asks of the tree.
+    pub fn recording(limits: Limits) -> Self {
+        ModuleCache {
+            record: true,
+            ..ModuleCache::new(limits)
+        }
+    }
+
+    /// What the modules used since the last call asked of the tree (loading, `io.Open`).
+    pub fn take_log(&mut self) -> Log {
+        let mut log = Log::default();
+        for dir in std::mem::take(&mut self.used) {
+            if let Some(m) = self.modules.get(&dir) {
+                log.extend(&m.log.borrow());
+            }
+        }
+        log
     }
 
     /// Renders `binding` with the module loaded by an earlier binding of the same folder, or
@@ -51,11 +86,20 @@ impl ModuleCache {
         let ModuleCache {
             limits,
             modules,
-            reads,
+            record,
+            used,
         } = self;
-        let loaded = modules
-            .entry(dir)
-            .or_insert_with_key(|dir| Loaded::load(tree, dir, *limits));
+        used.insert(dir.clone());
+        let module = modules.entry(dir).or_insert_with_key(|dir| {
+            let recorder = Recorder::new(tree);
+            let loaded = Loaded::load(if *record { &recorder } else { tree }, dir, *limits);
+            Module {
+                loaded,
+                reads: RefCell::default(),
+                log: RefCell::new(recorder.into_log()),
+            }
+        });
+        let Module { loaded, reads, log } = module;
         let Some(loaded) = loaded else {
             return super::render_binding(tree, binding, limits, diagnostics);
         };
@@ -66,7 +110,11 @@ impl ModuleCache {
                 .unwrap_or_default();
             loaded.prog.map.replace(loaded.yaml, binding.file, text);
         }
-        let reads = CachedReads { tree, reads };
+        let reads = CachedReads {
+            tree,
+            reads,
+            log: record.then_some(&*log),
+        };
         let cx = Cx {
             prog: &loaded.prog,
             env: &loaded.env,
@@ -111,29 +159,46 @@ impl Loaded {
     }
 }
 
-/// A source tree that remembers the files it read (the small files of `io.Open`).
+/// A source tree that remembers the files it read (the small files of `io.Open`), and, when
+/// recording, what they asked of the tree.
 struct CachedReads<'t> {
     tree: &'t dyn SourceTree,
     reads: &'t RefCell<HashMap<String, Vec<u8>>>,
+    log: Option<&'t RefCell<Log>>,
+}
+
+impl CachedReads<'_> {
+    /// Runs `f` on the tree, through a recorder into the module's log when recording.
+    fn asking<T>(&self, f: impl FnOnce(&dyn SourceTree) -> T) -> T {
+        match self.log {
+            None => f(self.tree),
+            Some(log) => {
+                let recorder = Recorder::new(self.tree);
+                let out = f(&recorder);
+                log.borrow_mut().extend(&recorder.into_log());
+                out
+            }
+        }
+    }
 }
 
 impl SourceTree for CachedReads<'_> {
     fn files(&self, dir: &str) -> Result<Vec<String>, SourceError> {
-        self.tree.files(dir)
+        self.asking(|t| t.files(dir))
     }
 
     fn size(&self, path: &str) -> Result<u64, SourceError> {
         if let Some(bytes) = self.reads.borrow().get(path) {
             return Ok(bytes.len() as u64);
         }
-        self.tree.size(path)
+        self.asking(|t| t.size(path))
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>, SourceError> {
         if let Some(bytes) = self.reads.borrow().get(path) {
             return Ok(bytes.clone());
         }
-        let bytes = self.tree.read(path)?;
+        let bytes = self.asking(|t| t.read(path))?;
         self.reads
             .borrow_mut()
             .insert(path.to_owned(), bytes.clone());
@@ -141,10 +206,14 @@ impl SourceTree for CachedReads<'_> {
     }
 
     fn is_dir(&self, path: &str) -> bool {
-        self.tree.is_dir(path)
+        self.asking(|t| t.is_dir(path))
     }
 
     fn resolve(&self, path: &str) -> Result<String, SourceError> {
-        self.tree.resolve(path)
+        self.asking(|t| t.resolve(path))
+    }
+
+    fn fingerprint(&self, path: &str) -> Result<Fingerprint, SourceError> {
+        self.asking(|t| t.fingerprint(path))
     }
 }

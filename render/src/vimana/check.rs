@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use model::{Component, Kind, Object, ObjectKey, Server, canonical_domain_name};
 
-use super::SourceObject;
+use super::Item;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 
 /// Reports a second object with the identity of a first one.
@@ -14,8 +14,8 @@ fn duplicate(
     diags: &mut Diagnostics,
     code: &'static str,
     message: String,
-    (second, second_field): (&SourceObject<'_>, &str),
-    (first, first_field): (&SourceObject<'_>, &str),
+    (second, second_field): (&Item<'_>, &str),
+    (first, first_field): (&Item<'_>, &str),
     help: &str,
 ) {
     diags.push(
@@ -31,7 +31,7 @@ fn duplicate(
 }
 
 /// Checks every rule between objects.
-pub fn all(objects: &[SourceObject<'_>], diags: &mut Diagnostics) {
+pub fn all(objects: &[Item<'_>], diags: &mut Diagnostics) {
     let ids = unique_identities(objects, diags);
     aliases(objects, &ids.domains, diags);
     references(objects, &ids, diags);
@@ -51,10 +51,7 @@ struct Identities<'o> {
 
 /// Reports every object whose Kubernetes key or platform identity an earlier object has;
 /// returns the identities.
-fn unique_identities<'o>(
-    objects: &'o [SourceObject<'_>],
-    diags: &mut Diagnostics,
-) -> Identities<'o> {
+fn unique_identities<'o>(objects: &'o [Item<'_>], diags: &mut Diagnostics) -> Identities<'o> {
     let mut keys: HashMap<ObjectKey, usize> = HashMap::new();
     let mut vimanas = HashMap::new();
     let mut domains = HashMap::new();
@@ -160,7 +157,7 @@ fn unique_identities<'o>(
 
 /// Reports references to objects that do not exist: a Domain's Vimana, a Server's Domain and
 /// the versions it weights, a Component's Domain and Server.
-fn references(objects: &[SourceObject<'_>], ids: &Identities<'_>, diags: &mut Diagnostics) {
+fn references(objects: &[Item<'_>], ids: &Identities<'_>, diags: &mut Diagnostics) {
     // An object whose own fields are wrong has been reported; references that may point at it
     // are not reported again, so that one mistake gives one error.
     let broken = |kind: Kind| objects.iter().any(|o| o.broken && o.object.kind() == kind);
@@ -208,7 +205,7 @@ fn references(objects: &[SourceObject<'_>], ids: &Identities<'_>, diags: &mut Di
 
 /// Reports a Domain's `spec.vimana` that names no Vimana of its namespace.
 fn vimana_reference(
-    obj: &SourceObject<'_>,
+    obj: &Item<'_>,
     v: &String,
     vimanas: &HashMap<(String, String), usize>,
     diags: &mut Diagnostics,
@@ -244,7 +241,7 @@ fn vimana_reference(
 
 /// Reports the versions a Server weights that no Component of the Server has.
 fn weighted_versions(
-    obj: &SourceObject<'_>,
+    obj: &Item<'_>,
     s: &Server,
     components: &HashMap<(&str, &str, &str), usize>,
     diags: &mut Diagnostics,
@@ -291,7 +288,7 @@ fn weighted_versions(
 }
 
 /// The error for a Component whose Server its Domain does not have.
-fn unknown_server(obj: &SourceObject<'_>, c: &Component) -> Diagnostic {
+fn unknown_server(obj: &Item<'_>, c: &Component) -> Diagnostic {
     Diagnostic::error(
         "unknown-server",
         format!(
@@ -312,7 +309,7 @@ fn unknown_server(obj: &SourceObject<'_>, c: &Component) -> Diagnostic {
     ))
 }
 
-fn unknown_domain(obj: &SourceObject<'_>, id: &str) -> Diagnostic {
+fn unknown_domain(obj: &Item<'_>, id: &str) -> Diagnostic {
     Diagnostic::error(
         "unknown-domain",
         format!("{} refers to domain {id}, which is not defined", obj.describe()),
@@ -321,7 +318,7 @@ fn unknown_domain(obj: &SourceObject<'_>, id: &str) -> Diagnostic {
     .help("`spec.domain` holds the `spec.id` of a Domain of the repository; define it or correct the id")
 }
 
-fn aliases(objects: &[SourceObject<'_>], domains: &HashMap<&str, usize>, diags: &mut Diagnostics) {
+fn aliases(objects: &[Item<'_>], domains: &HashMap<&str, usize>, diags: &mut Diagnostics) {
     let mut seen: HashMap<&str, (usize, usize)> = HashMap::new();
     for (i, obj) in objects.iter().enumerate() {
         let Object::Domain(d) = &obj.object else {

@@ -12,7 +12,7 @@ mod check;
 mod convert;
 mod read;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 
 use model::{Manifest, Object, SourceInfo, keys, names};
@@ -21,7 +21,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::ignorefile::IgnoreRules;
 use crate::kumori::{self, Binding};
 use crate::limits::bytes_text;
-use crate::source::Metered;
+use crate::source::{Log, Metered, Recorder};
 use crate::yaml::{self, Parsed, ProblemKind, StopKind};
 use crate::{Limits, Options, Output, SourceTree};
 use read::Cx;
@@ -49,14 +49,28 @@ pub struct SourceObject<'a> {
     pub broken: bool,
 }
 
-impl SourceObject<'_> {
+/// An object of one file once rendered (labelled, its Kumori binding evaluated): what the
+/// checks between objects and the output need, without the YAML tree it was read from.
+#[derive(Clone, Debug)]
+pub struct Done {
+    /// Span of its document.
+    pub doc_span: Range<usize>,
+    /// The object as rendered.
+    pub object: Object,
+    /// Whether `metadata.name` was derived (Components only).
+    pub name_derived: bool,
+    /// Spans of fields by dotted path, for the diagnostics of the checks between objects.
+    pub spans: BTreeMap<String, Range<usize>>,
+    /// Whether converting it reported an error.
+    pub broken: bool,
+    /// Where it and its fields were written, as the manifest carries it.
+    pub source: SourceInfo,
+}
+
+impl Done {
     /// How messages name the object: `Server adder`, or `this Server` when it has no name.
     pub fn describe(&self) -> String {
-        let kind = self.object.kind();
-        match self.object.meta().name.as_str() {
-            "" => format!("this {kind}"),
-            name => format!("{kind} `{name}`"),
-        }
+        describe(&self.object)
     }
 
     /// The span of a field, else the start of the document.
@@ -68,20 +82,87 @@ impl SourceObject<'_> {
     }
 }
 
+/// A rendered object with the path of its file, as the checks between objects see it.
+#[derive(Clone, Copy)]
+pub struct Item<'o> {
+    /// Repository-relative path of its file.
+    pub file: &'o str,
+    /// The object.
+    pub done: &'o Done,
+}
+
+impl std::ops::Deref for Item<'_> {
+    type Target = Done;
+
+    fn deref(&self) -> &Done {
+        self.done
+    }
+}
+
+/// One YAML file rendered on its own: its objects, the diagnostics found in it (with the texts
+/// they point into), and, when recorded, what it asked of the tree ([`Log`]): the unit that
+/// [`crate::Incremental`] reuses while the answers hold.
+#[derive(Clone, Debug, Default)]
+pub struct FileRender {
+    /// The objects of its documents, in order.
+    pub objects: Vec<Done>,
+    /// What parsing, converting, labelling and rendering its objects reported.
+    pub diagnostics: Diagnostics,
+    /// What it read, modules and `io.Open` files of its bindings included.
+    pub log: Log,
+}
+
+/// How messages name an object: `Server adder`, or `this Server` when it has no name.
+fn describe(object: &Object) -> String {
+    let kind = object.kind();
+    match object.meta().name.as_str() {
+        "" => format!("this {kind}"),
+        name => format!("{kind} `{name}`"),
+    }
+}
+
+impl SourceObject<'_> {
+    /// How messages name the object: `Server adder`, or `this Server` when it has no name.
+    pub fn describe(&self) -> String {
+        describe(&self.object)
+    }
+}
+
 fn is_yaml(path: &str) -> bool {
     path.ends_with(".yaml") || path.ends_with(".yml")
 }
 
+/// What [`crate::Incremental`] keeps between renders: the files of the last render.
+#[derive(Default)]
+pub struct Cache {
+    /// Each YAML file of the last render, by path.
+    pub files: HashMap<String, FileRender>,
+    /// How many files the last render rendered afresh.
+    pub rerendered: usize,
+}
+
 /// Renders the Vimana sources of `tree` under `options.path`.
 pub fn render(tree: &dyn SourceTree, options: &Options) -> Output {
+    run(tree, options, None)
+}
+
+/// Renders the Vimana sources of `tree` under `options.path`, reusing the files of `cache`
+/// whose reads are answered as before, and leaving this render's files in it. Each file is
+/// parsed, converted, labelled and its bindings rendered on its own, its YAML tree dropped
+/// before the next: only the objects of every file are held together, for the checks between
+/// them.
+pub fn run(tree: &dyn SourceTree, options: &Options, mut cache: Option<&mut Cache>) -> Output {
     let metered = Metered::new(tree, &options.limits);
-    let tree: &dyn SourceTree = &metered;
+    let mtree: &dyn SourceTree = &metered;
     let limits = &options.limits;
     let mut diags = Diagnostics::default();
     let path = options.path.trim_matches('/');
-    let files = match tree.files(path) {
+    let files = match mtree.files(path) {
         Ok(files) => files,
         Err(e) => {
+            if let Some(c) = cache {
+                *c = Cache::default();
+            }
             diags.push(
                 Diagnostic::error("source-path", format!("cannot read the source path: {e}"))
                     .help("give the folder that holds the Vimana sources"),
@@ -92,19 +173,72 @@ pub fn render(tree: &dyn SourceTree, options: &Options) -> Output {
             };
         }
     };
-    let rules = IgnoreRules::load(tree, path, &files, limits, &mut diags);
+    let rules = IgnoreRules::load(mtree, path, &files, limits, &mut diags);
 
-    let parsed: Vec<(String, Parsed)> = files
-        .iter()
-        .filter(|f| is_yaml(f) && !rules.is_ignored(f))
-        .filter_map(|file| Some((file.clone(), parse_file(tree, file, limits, &mut diags)?)))
-        .collect();
-    let mut objects = convert_documents(&parsed, &mut diags);
-    for obj in &mut objects {
-        label(obj, options);
+    let record = cache.is_some();
+    let mut old = cache
+        .as_deref_mut()
+        .map(|c| std::mem::take(&mut c.files))
+        .unwrap_or_default();
+    let mut memo = HashMap::new();
+    let mut modules = if record {
+        kumori::ModuleCache::recording(*limits)
+    } else {
+        kumori::ModuleCache::new(*limits)
+    };
+    let mut rendered: Vec<(String, FileRender)> = Vec::new();
+    let mut fresh = 0;
+    for file in files.iter().filter(|f| is_yaml(f) && !rules.is_ignored(f)) {
+        let reused = old.remove(file).filter(|r| r.log.holds(tree, &mut memo));
+        let r = reused.unwrap_or_else(|| {
+            fresh += 1;
+            render_file(mtree, file, options, &mut modules, record)
+        });
+        rendered.push((file.clone(), r));
     }
-    check::all(&objects, &mut diags);
-    let mut manifests = manifests(tree, objects, limits, &mut diags);
+    drop(old);
+    if record && over_budget(&metered, &rendered, limits) {
+        // Which file a full render refuses depends on the order of its reads: render in full.
+        if let Some(c) = cache {
+            *c = Cache::default();
+        }
+        return run(tree, options, None);
+    }
+
+    let items: Vec<Item<'_>> = rendered
+        .iter()
+        .flat_map(|(file, r)| r.objects.iter().map(|done| Item { file, done }))
+        .collect();
+    let mut between = Diagnostics::default();
+    check::all(&items, &mut between);
+    drop(items);
+
+    let count = rendered.iter().map(|(_, r)| r.objects.len()).sum();
+    let mut manifests = Vec::with_capacity(count);
+    let manifest = |d: &Done| Manifest {
+        object: d.object.clone(),
+        source: Some(d.source.clone()),
+    };
+    match cache {
+        Some(c) => {
+            for (_, r) in &rendered {
+                diags.extend_from(&r.diagnostics);
+                manifests.extend(r.objects.iter().map(manifest));
+            }
+            c.files = rendered.into_iter().collect();
+            c.rerendered = fresh;
+        }
+        None => {
+            for (_, r) in rendered {
+                diags.append(r.diagnostics);
+                manifests.extend(r.objects.into_iter().map(|d| Manifest {
+                    object: d.object,
+                    source: Some(d.source),
+                }));
+            }
+        }
+    }
+    diags.append(between);
     manifests.sort_by_cached_key(|m| m.object.key());
 
     if manifests.is_empty() && !diags.has_errors() {
@@ -128,6 +262,62 @@ pub fn render(tree: &dyn SourceTree, options: &Options) -> Output {
     Output {
         manifests,
         diagnostics: diags,
+    }
+}
+
+/// Whether a full render would have read more than [`Limits::render_bytes`]: what this render
+/// read, and what the files it reused read before.
+fn over_budget(metered: &Metered<'_>, rendered: &[(String, FileRender)], limits: &Limits) -> bool {
+    let mut total = metered.total();
+    let mut seen = HashSet::new();
+    for (_, r) in rendered {
+        for (path, bytes) in &r.log.reads {
+            if !metered.counted(path) && seen.insert(path.as_str()) {
+                total = total.saturating_add(*bytes);
+            }
+        }
+    }
+    metered.refused() || total > limits.render_bytes
+}
+
+/// Reads, parses and converts one file, labels its objects and renders their bindings; with
+/// `record`, keeps what it asked of the tree.
+fn render_file(
+    tree: &dyn SourceTree,
+    file: &str,
+    options: &Options,
+    modules: &mut kumori::ModuleCache,
+    record: bool,
+) -> FileRender {
+    let recorder = Recorder::new(tree);
+    let reader: &dyn SourceTree = if record { &recorder } else { tree };
+    let limits = &options.limits;
+    let mut diags = Diagnostics::default();
+    let mut objects = Vec::new();
+    if let Some(parsed) = parse_file(reader, file, limits, &mut diags) {
+        for doc in &parsed.documents {
+            let mut cx = Cx {
+                file,
+                diags: &mut diags,
+            };
+            // Only what this document added is looked at: counting every error again per
+            // document made a file of many documents quadratic.
+            let before = cx.diags.items.len();
+            if let Some(mut obj) = convert::document(&mut cx, file, &doc.root) {
+                obj.broken = cx.diags.items[before..].iter().any(Diagnostic::is_error);
+                label(&mut obj, options);
+                objects.push(finish(reader, obj, limits, modules, &mut diags));
+            }
+        }
+    }
+    let mut log = recorder.into_log();
+    if record {
+        log.extend(&modules.take_log());
+    }
+    FileRender {
+        objects,
+        diagnostics: diags,
+        log,
     }
 }
 
@@ -258,73 +448,51 @@ fn cap_per_file(diags: &mut Diagnostics, max: usize) {
     diags.items = kept;
 }
 
-/// Converts every document of the parsed files into a source object; an object whose
-/// conversion reported an error is marked broken.
-fn convert_documents<'a>(
-    parsed: &'a [(String, Parsed)],
-    diags: &mut Diagnostics,
-) -> Vec<SourceObject<'a>> {
-    let mut objects: Vec<SourceObject<'a>> = Vec::new();
-    for (file, p) in parsed {
-        for doc in &p.documents {
-            let mut cx = Cx { file, diags };
-            // Only what this document added is looked at: counting every error again per
-            // document made a file of many documents quadratic.
-            let before = cx.diags.items.len();
-            if let Some(mut obj) = convert::document(&mut cx, file, &doc.root) {
-                obj.broken = cx.diags.items[before..].iter().any(Diagnostic::is_error);
-                objects.push(obj);
-            }
-        }
-    }
-    objects
-}
-
-/// The manifests of the objects: Kumori bindings rendered into their Components (the image
-/// checked as `spec.image` is), each object checked against Kubernetes' budgets, and the
-/// locations of every field.
-fn manifests(
+/// A converted object rendered: its Kumori binding rendered into it (the image checked as
+/// `spec.image` is), checked against Kubernetes' budgets, and the locations of its fields.
+fn finish(
     tree: &dyn SourceTree,
-    objects: Vec<SourceObject<'_>>,
+    mut obj: SourceObject<'_>,
     limits: &Limits,
+    modules: &mut kumori::ModuleCache,
     diags: &mut Diagnostics,
-) -> Vec<Manifest> {
-    let mut manifests = Vec::with_capacity(objects.len());
-    let mut modules = kumori::ModuleCache::new(*limits);
-    for mut obj in objects {
-        if let (Some(binding), Object::Component(c)) = (&obj.kumori, &mut obj.object)
-            && let Some(r) = kumori::render_binding_cached(tree, binding, &mut modules, diags)
-        {
-            match names::image_reference(&r.image) {
-                Ok(()) => c.spec.image = r.image,
-                Err(e) => diags.push(convert::invalid_image(
-                    binding.file,
-                    binding.span.clone(),
-                    &r.image,
-                    &e,
-                    "the image this binding renders",
-                )),
-            }
-            let a = &mut c.metadata.annotations;
-            a.insert(keys::KUMORI_RENDERED.into(), r.rendered);
-            a.insert(keys::KUMORI_DIGEST.into(), r.digest);
-            a.insert(keys::KUMORI_SOURCE.into(), r.source);
+) -> Done {
+    if let (Some(binding), Object::Component(c)) = (&obj.kumori, &mut obj.object)
+        && let Some(r) = kumori::render_binding_cached(tree, binding, modules, diags)
+    {
+        match names::image_reference(&r.image) {
+            Ok(()) => c.spec.image = r.image,
+            Err(e) => diags.push(convert::invalid_image(
+                binding.file,
+                binding.span.clone(),
+                &r.image,
+                &e,
+                "the image this binding renders",
+            )),
         }
-        check_budgets(&obj, limits, diags);
-        let mut info = SourceInfo {
-            document: diags.files.location(obj.file, obj.doc_span.start),
-            fields: BTreeMap::new(),
-        };
-        for (field, span) in &obj.spans {
-            info.fields
-                .insert(field.clone(), diags.files.location(obj.file, span.start));
-        }
-        manifests.push(Manifest {
-            object: obj.object,
-            source: Some(info),
-        });
+        let a = &mut c.metadata.annotations;
+        a.insert(keys::KUMORI_RENDERED.into(), r.rendered);
+        a.insert(keys::KUMORI_DIGEST.into(), r.digest);
+        a.insert(keys::KUMORI_SOURCE.into(), r.source);
     }
-    manifests
+    check_budgets(&obj, limits, diags);
+    let mut source = SourceInfo {
+        document: diags.files.location(obj.file, obj.doc_span.start),
+        fields: BTreeMap::new(),
+    };
+    for (field, span) in &obj.spans {
+        source
+            .fields
+            .insert(field.clone(), diags.files.location(obj.file, span.start));
+    }
+    Done {
+        doc_span: obj.doc_span,
+        object: obj.object,
+        name_derived: obj.name_derived,
+        spans: obj.spans,
+        broken: obj.broken,
+        source,
+    }
 }
 
 /// Counts bytes written, keeping none.

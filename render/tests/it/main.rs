@@ -3,5 +3,6 @@
 mod corpus;
 mod help;
 mod hostile;
+mod incremental;
 mod kumori;
 mod vimana;

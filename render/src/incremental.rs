@@ -1,0 +1,45 @@
+//! Incremental rendering: a render that reuses the files of the previous one whose reads are
+//! answered as before, so that a commit changing one file re-renders that file (and the
+//! Kumori bindings in it) only, while the checks between objects, the labels' defaults and the
+//! sorting still run over everything: the output is the one a full render gives.
+
+use crate::vimana::{self, Cache};
+use crate::{Options, Output, SourceTree};
+
+/// A cache of the last render, by file. Each YAML file is kept with what it asked of the tree
+/// (its own content, and the module files and `io.Open` files its Kumori bindings read), as
+/// fingerprints ([`SourceTree::fingerprint`]: a Git blob id, or a hash of the content); the
+/// next render reuses it while every answer is the same. Only the files of the last render
+/// are kept, and a change of options empties it.
+#[derive(Default)]
+pub struct Incremental {
+    options: Option<Options>,
+    cache: Cache,
+}
+
+impl Incremental {
+    /// An empty cache: its first render is a full one.
+    pub fn new() -> Self {
+        Incremental::default()
+    }
+
+    /// Renders as [`crate::render`] does, reusing what the last render of this cache made of the
+    /// files that did not change.
+    pub fn render(&mut self, tree: &dyn SourceTree, options: &Options) -> Output {
+        if self.options.as_ref() != Some(options) {
+            self.cache = Cache::default();
+            self.options = Some(options.clone());
+        }
+        vimana::run(tree, options, Some(&mut self.cache))
+    }
+
+    /// How many files the last render read and rendered afresh (the others were reused).
+    pub fn rerendered(&self) -> usize {
+        self.cache.rerendered
+    }
+
+    /// How many files the cache holds.
+    pub fn files(&self) -> usize {
+        self.cache.files.len()
+    }
+}

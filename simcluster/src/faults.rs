@@ -1,5 +1,16 @@
 //! Fault injection: error answers (500, 503, 429), added latency and dropped connections,
 //! chosen at random per request by rules that match a verb and/or a resource.
+//!
+//! Latency stands for the time a real API server takes to answer. `latency=5ms` delays every
+//! request alike (the benchmark's setting); `write-latency` gives the requests that write to
+//! etcd a latency of their own, because there they cost more than reads. kube-apiserver serves
+//! reads from its watch cache, while a write waits for etcd's Raft commit: "the minimum time to
+//! finish an etcd request is the network Round Trip Time (RTT) between members, plus the time
+//! fdatasync requires to commit the data to permanent storage", a few hundred microseconds of
+//! RTT within a datacenter and an fdatasync under 1 ms on SSDs, about 10 ms on spinning disks
+//! (<https://etcd.io/docs/v3.6/op-guide/performance/>). Dry runs go through admission and
+//! validation but are never written, so they are not writes here. `docs/simcluster.md` has
+//! the profiles.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -22,6 +33,9 @@ pub struct FaultRule {
     pub error_code: u16,
     /// Delay added before answering (or dropping), whether or not a fault follows.
     pub latency: Duration,
+    /// Delay of the requests that write to etcd (create, update, patch, apply, delete and
+    /// deletecollection, but not their dry runs) in place of `latency`; `None` means `latency`.
+    pub write_latency: Option<Duration>,
     /// Probability in [0, 1] of dropping the connection without an answer.
     pub drop_rate: f64,
 }
@@ -34,14 +48,16 @@ impl Default for FaultRule {
             error_rate: 0.0,
             error_code: 500,
             latency: Duration::ZERO,
+            write_latency: None,
             drop_rate: 0.0,
         }
     }
 }
 
 impl FaultRule {
-    /// Parses `verb=list,resource=components,error=503,rate=0.5,latency=100ms,drop=0.1`
-    /// (every key optional; `error` without `rate` means every matching request fails).
+    /// Parses `verb=list,resource=components,error=503,rate=0.5,latency=100ms,drop=0.1`, and
+    /// `write-latency=8ms` (every key optional; `error` without `rate` means every matching
+    /// request fails).
     pub fn parse(s: &str) -> Result<FaultRule, Error> {
         let mut rule = FaultRule::default();
         let mut rate_given = false;
@@ -77,9 +93,15 @@ impl FaultRule {
                     rule.latency = model::duration::parse(v.trim())
                         .map_err(|e| bad(&format!("latency: {e}")))?;
                 }
+                "write-latency" => {
+                    rule.write_latency = Some(
+                        model::duration::parse(v.trim())
+                            .map_err(|e| bad(&format!("write-latency: {e}")))?,
+                    );
+                }
                 other => {
                     return Err(bad(&format!(
-                        "unknown key {other:?}; use verb, resource, error, rate, latency, drop"
+                        "unknown key {other:?}; use verb, resource, error, rate, latency, write-latency, drop"
                     )));
                 }
             }
@@ -138,8 +160,9 @@ impl Faults {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).0 = rules;
     }
 
-    /// Rolls the dice for one request.
-    pub fn decide(&self, verb: &str, resource: &str) -> Decision {
+    /// Rolls the dice for one request; `write` says whether it writes to etcd (a write verb,
+    /// not a dry run).
+    pub fn decide(&self, verb: &str, resource: &str, write: bool) -> Decision {
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let (rules, seed) = &mut *guard;
         let mut decision = Decision {
@@ -147,7 +170,11 @@ impl Faults {
             fault: None,
         };
         for rule in rules.iter().filter(|r| r.matches(verb, resource)) {
-            decision.latency = decision.latency.max(rule.latency);
+            let latency = match rule.write_latency {
+                Some(w) if write => w,
+                _ => rule.latency,
+            };
+            decision.latency = decision.latency.max(latency);
             if decision.fault.is_some() {
                 continue;
             }
@@ -187,6 +214,33 @@ mod tests {
         assert!(FaultRule::parse("error=404").is_err());
         assert!(FaultRule::parse("rate=2").is_err());
         assert!(FaultRule::parse("colour=red").is_err());
+        assert!(FaultRule::parse("write-latency=fast").is_err());
+    }
+
+    #[test]
+    fn writes_wait_their_own_latency_and_reads_the_common_one() {
+        let f = Faults::new(
+            vec![FaultRule::parse("latency=5ms,write-latency=8ms").unwrap()],
+            7,
+        );
+        assert_eq!(
+            f.decide("get", "components", false).latency,
+            Duration::from_millis(5)
+        );
+        assert_eq!(
+            f.decide("apply", "components", true).latency,
+            Duration::from_millis(8)
+        );
+        // A dry run of a write is not written to etcd.
+        assert_eq!(
+            f.decide("apply", "components", false).latency,
+            Duration::from_millis(5)
+        );
+        let uniform = Faults::new(vec![FaultRule::parse("latency=5ms").unwrap()], 7);
+        assert_eq!(
+            uniform.decide("apply", "components", true).latency,
+            Duration::from_millis(5)
+        );
     }
 
     #[test]
@@ -196,9 +250,9 @@ mod tests {
             7,
         );
         let failed = (0..2000)
-            .filter(|_| f.decide("get", "configmaps").fault.is_some())
+            .filter(|_| f.decide("get", "configmaps", false).fault.is_some())
             .count();
         assert!((800..1200).contains(&failed), "{failed}");
-        assert_eq!(f.decide("list", "configmaps").fault, None);
+        assert_eq!(f.decide("list", "configmaps", false).fault, None);
     }
 }

@@ -19,13 +19,15 @@
 //! `read`, `write`, `apply`, all ending in the write `pipeline`; `validation`, `builtin`,
 //! `seed`, `types`) → `managed` (server-side apply and managedFields) over `fieldpath`;
 //! `schema` validates and prunes against the CRD schemas that `resources` loads from
-//! `deploy/crds`; `operator` writes statuses; `faults` and `metrics` wrap every request;
+//! `deploy/crds`; `operator` writes statuses; `inflight` (the max-in-flight limit), `faults`
+//! and `metrics` wrap every request;
 //! `time` formats timestamps.
 
 mod api;
 pub mod error;
 pub mod faults;
 pub mod fieldpath;
+pub mod inflight;
 pub mod jsonpath;
 pub mod kubeconfig;
 pub mod managed;
@@ -72,6 +74,10 @@ pub struct Config {
     pub faults: Vec<FaultRule>,
     /// Seed of the fault dice, for reproducible runs.
     pub fault_seed: u64,
+    /// Read-only and mutating requests served at once, over which a request gets 429 with
+    /// `Retry-After` (kube-apiserver's `--max-requests-inflight` and
+    /// `--max-mutating-requests-inflight`). Default: no limit.
+    pub max_in_flight: inflight::Limits,
     /// How often watches that allow bookmarks get one.
     pub bookmark_interval: Duration,
     /// How long past events are kept: a watch from a resourceVersion that missed a dropped
@@ -94,6 +100,7 @@ impl Default for Config {
             unavailable_versions: BTreeSet::new(),
             faults: Vec::new(),
             fault_seed: 0x5eed,
+            max_in_flight: inflight::Limits::default(),
             bookmark_interval: Duration::from_secs(60),
             watch_history: store::DEFAULT_WATCH_HISTORY,
             log_requests: false,
@@ -129,6 +136,7 @@ impl SimCluster {
             config.faults.clone(),
             config.fault_seed,
         ));
+        let in_flight = Arc::new(inflight::InFlight::new(config.max_in_flight));
         let operator = Arc::new(OperatorSettings::new(
             config.operator_delay,
             config.unavailable_versions.clone(),
@@ -142,6 +150,7 @@ impl SimCluster {
             store,
             metrics,
             faults,
+            in_flight,
             operator,
             shutdown: watch::channel(false).0,
             server: None,
@@ -202,6 +211,7 @@ pub struct Handle {
     store: Arc<Store>,
     metrics: Arc<metrics::Metrics>,
     faults: Arc<faults::Faults>,
+    in_flight: Arc<inflight::InFlight>,
     operator: Arc<OperatorSettings>,
     shutdown: watch::Sender<bool>,
     server: Option<JoinHandle<std::io::Result<()>>>,
@@ -324,6 +334,7 @@ impl Handle {
             store: self.store.clone(),
             metrics: self.metrics.clone(),
             faults: self.faults.clone(),
+            in_flight: self.in_flight.clone(),
             token: self.token.clone(),
             bookmark_interval: self.bookmark_interval,
             shutdown: shutdown_rx.clone(),

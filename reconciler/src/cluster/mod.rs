@@ -3,7 +3,7 @@
 //!
 //! Its modules: `live` (the live state and the inventory), `fresh` (the Components a pass
 //! creates), `watch` (the managed objects as they change), `managed` (who owns which field),
-//! `event` (Kubernetes Events), `availability` and `retry`.
+//! `event` (Kubernetes Events), `availability`, `retry` and `throttle` (requests in flight, 429).
 
 pub mod availability;
 pub mod event;
@@ -11,6 +11,7 @@ pub mod fresh;
 pub mod live;
 pub mod managed;
 pub mod retry;
+pub mod throttle;
 pub mod watch;
 
 use std::path::PathBuf;
@@ -133,10 +134,11 @@ pub struct Cluster {
 }
 
 fn build_client(config: kube::Config) -> Result<kube::Client, Error> {
-    kube::Client::try_from(config).map_err(|source| Error::Kube {
+    let builder = kube::client::ClientBuilder::try_from(config).map_err(|source| Error::Kube {
         what: "cannot build the cluster client".into(),
         source: Box::new(source),
-    })
+    })?;
+    Ok(builder.with_layer(&throttle::layer()).build())
 }
 
 /// The API resource of a Vimana kind.

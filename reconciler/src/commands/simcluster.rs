@@ -25,9 +25,19 @@ pub struct Args {
     /// Component versions that never become Available (comma-separated).
     #[arg(long, value_name = "V1,V2", value_delimiter = ',')]
     pub unavailable_versions: Vec<String>,
-    /// A fault rule, repeatable: `verb=list,resource=components,error=503,rate=0.5,latency=100ms,drop=0.1`.
+    /// A fault rule, repeatable: `verb=list,resource=components,error=503,rate=0.5,latency=100ms,drop=0.1`;
+    /// `latency=5ms` delays every request, `write-latency=8ms` the writes to etcd (not dry runs)
+    /// instead (docs/simcluster.md).
     #[arg(long = "fault", value_name = "RULE")]
     pub faults: Vec<String>,
+    /// Read-only requests served at once; more get 429 with `Retry-After: 1`, as from
+    /// kube-apiserver's flag of the same name (default there 400). 0: no limit.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_requests_inflight: usize,
+    /// Mutating requests served at once (dry runs included), more get 429 (kube-apiserver's
+    /// default 200). 0: no limit.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_mutating_requests_inflight: usize,
     /// Bearer token clients must present (default: a random one, written to the kubeconfig).
     #[arg(long, env = "SIMCLUSTER_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
@@ -68,6 +78,10 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             .filter(|v| !v.is_empty())
             .collect::<BTreeSet<_>>(),
         faults,
+        max_in_flight: simcluster::inflight::Limits {
+            read: args.max_requests_inflight,
+            mutating: args.max_mutating_requests_inflight,
+        },
         bookmark_interval: args.bookmark_interval,
         watch_history: args.watch_history,
         log_requests: !args.quiet,

@@ -69,8 +69,9 @@ pub struct ApplyArgs {
     /// Allow a render with no objects to delete every object of the instance.
     #[arg(long)]
     pub allow_empty: bool,
-    /// Objects applied at the same time within a wave.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// API requests in flight at once, for the whole process (and objects applied at once
+    /// within a wave); fewer while the server answers 429.
+    #[arg(long, default_value_t = crate::cluster::throttle::DEFAULT_MAX_IN_FLIGHT as u16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
     /// Return after the first pass instead of waiting for the rollouts it starts.
     #[arg(long)]
@@ -201,6 +202,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let options = args
         .apply
         .options(&args.instance, &args.namespace, revision)?;
+    crate::cluster::throttle::set_max_in_flight(options.concurrency);
     client_runtime(&args.cluster)?.block_on(async {
         let cluster = Cluster::connect(&args.cluster).await?;
         let outcome = passes(&cluster, &output.manifests, &options, !args.apply.no_wait).await;

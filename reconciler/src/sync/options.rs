@@ -22,7 +22,8 @@ pub struct Options {
     pub prune: bool,
     /// Allow a render with no objects to prune everything.
     pub allow_empty: bool,
-    /// Objects applied at once within a wave.
+    /// Objects applied at once within a wave; the commands also bound the requests in flight
+    /// of the whole process to it (`cluster::throttle`).
     pub concurrency: usize,
     /// Create the namespaces of created objects when they are missing.
     pub create_namespace: bool,
@@ -52,7 +53,7 @@ impl Default for Options {
             namespace: "vimana".into(),
             prune: true,
             allow_empty: false,
-            concurrency: 16,
+            concurrency: crate::cluster::throttle::DEFAULT_MAX_IN_FLIGHT,
             create_namespace: false,
             revision: None,
             rollout: rollout::Policy::default(),

@@ -1,4 +1,5 @@
-//! Answers of injected faults: a dropped connection, and 429, 500 or 503 with `Retry-After`.
+//! Answers of injected faults (a dropped connection, and 429, 500 or 503 with `Retry-After`)
+//! and of the max-in-flight limit (429).
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
@@ -52,5 +53,26 @@ pub(super) fn injected_error(code: u16) -> Response {
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
+    r
+}
+
+/// The answer of the max-in-flight limit, as kube-apiserver's `tooManyRequests` writes it
+/// (`filters/maxinflight.go`, through Go's `http.Error`): 429, `Retry-After`, a plain-text body.
+pub(super) fn too_many_requests() -> Response {
+    let mut r = Response::new(Body::from(crate::inflight::MESSAGE));
+    *r.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
+    let h = r.headers_mut();
+    h.insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(crate::inflight::RETRY_AFTER_SECONDS),
+    );
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     r
 }

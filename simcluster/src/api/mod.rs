@@ -2,8 +2,9 @@
 //! and query parameters of the API server, counts and logs every request, injects faults, and
 //! streams watches.
 //!
-//! A request goes `route` (path → route, method → verb) → faults → `objects` (the verb's
-//! handler in `write`, `list` or `watch`, reading the request through `request`) → `respond`.
+//! A request goes `route` (path → route, method → verb) → the max-in-flight limit
+//! (`crate::inflight`) → faults → `objects` (the verb's handler in `write`, `list` or `watch`,
+//! reading the request through `request`) → `respond`.
 
 mod injected;
 mod list;
@@ -28,13 +29,14 @@ use axum::routing::get;
 use tokio::sync::watch as signal;
 
 use crate::faults::{Fault, Faults};
+use crate::inflight::{Admission, InFlight};
 use crate::metrics::{LogEntry, Metrics};
 use crate::resources::Registry;
 use crate::status::Status;
 use crate::store::Store;
 use crate::time;
 
-use injected::{Dropped, dropped, injected_error};
+use injected::{Dropped, dropped, injected_error, too_many_requests};
 use objects::object_request;
 use request::Ctx;
 use respond::{error_response, json_response};
@@ -48,6 +50,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The fault rules in force; [`crate::Handle::set_faults`] replaces them while serving.
     pub faults: Arc<Faults>,
+    /// The max-in-flight limit of read-only and mutating requests.
+    pub in_flight: Arc<InFlight>,
     /// Bearer token every API request must carry.
     pub token: String,
     /// How often watches with `allowWatchBookmarks` get a BOOKMARK.
@@ -96,18 +100,24 @@ async fn api(
     let route = parse_route(reg, uri.path());
     let (verb, resource) = verb_and_resource(reg, route.as_ref(), &method, &query, &headers);
     state.metrics.count(verb, &resource);
-    let mut response = if !authorized(&state, &headers) {
-        error_response(&Status::new(401, "Unauthorized", "Unauthorized"))
-    } else {
-        match route {
+    let admission = authorized(&state, &headers).then(|| state.in_flight.admit(verb));
+    let mut response = match admission {
+        None => error_response(&Status::new(401, "Unauthorized", "Unauthorized")),
+        Some(Admission::Rejected) => {
+            state.metrics.count_fault(verb, &resource, "max_in_flight");
+            too_many_requests()
+        }
+        // The slot is held until the answer is built, injected latency included.
+        Some(Admission::Served(_slot)) => match route {
             None => error_response(&Status::no_route()),
             Some(Route::Object(r)) => {
+                let write = writes_to_etcd(verb, &query);
                 let ctx = Ctx {
                     state: &state,
                     query,
                     headers: &headers,
                 };
-                match injected_fault(&state, verb, &resource).await {
+                match injected_fault(&state, verb, &resource, write).await {
                     Some(faulted) => faulted,
                     None => match object_request(&ctx, &method, &r, verb, body) {
                         Ok(r) => r,
@@ -116,7 +126,7 @@ async fn api(
                 }
             }
             Some(route) => discovery(reg, &route),
-        }
+        },
     };
     let status = if response.extensions().get::<Dropped>().is_some() {
         0
@@ -165,9 +175,23 @@ fn verb_and_resource(
     }
 }
 
+/// Whether a request writes to etcd: a write verb, not a dry run (`dryRun=All`, the only value
+/// the API accepts).
+fn writes_to_etcd(verb: &str, query: &HashMap<String, String>) -> bool {
+    matches!(
+        verb,
+        "create" | "update" | "patch" | "apply" | "delete" | "deletecollection"
+    ) && query.get("dryRun").is_none_or(String::is_empty)
+}
+
 /// Waits the injected latency, then answers with the injected fault, if the dice say so.
-async fn injected_fault(state: &AppState, verb: &str, resource: &str) -> Option<Response> {
-    let decision = state.faults.decide(verb, resource);
+async fn injected_fault(
+    state: &AppState,
+    verb: &str,
+    resource: &str,
+    write: bool,
+) -> Option<Response> {
+    let decision = state.faults.decide(verb, resource, write);
     if !decision.latency.is_zero() {
         tokio::time::sleep(decision.latency).await;
     }

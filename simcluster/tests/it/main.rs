@@ -10,6 +10,7 @@ mod bench;
 mod cluster;
 mod conformance;
 mod faults;
+mod inflight;
 mod kubectl;
 mod operator;
 mod protobuf;

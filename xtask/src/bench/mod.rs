@@ -3,9 +3,13 @@
 //! simulated cluster in this process, and runs, as child processes timed with `/usr/bin/time`
 //! (wall time and peak RSS), `kubectl apply --server-side` and `kubectl diff --server-side` of
 //! the rendered manifests next to the `reconciler` binary's `sync`, no-op `sync` and `diff`,
-//! counting the API calls of each from the cluster's metrics. It prints a markdown table and can
+//! counting the API calls of each from the cluster's metrics. A second cluster per size answers
+//! every request after a delay (`--latency`, 5 ms: a real API server's milliseconds, where the
+//! loopback one answers in microseconds), and the initial sync and `kubectl apply` run again
+//! there. It prints markdown tables (the goals of issue 18 next to their figures last) and can
 //! write the figures as JSON and a plot as SVG.
 
+mod goals;
 mod table;
 mod timed;
 
@@ -27,7 +31,7 @@ use timed::{render_to, timed};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Repository sizes in objects (rounded to whole Domains of 101 objects).
-    #[arg(long, value_delimiter = ',', default_value = "1500,15000,40000")]
+    #[arg(long, value_delimiter = ',', default_value = "1500,15000,40000,100000")]
     pub sizes: Vec<usize>,
     /// The kubectl to compare with.
     #[arg(long, value_name = "PATH", default_value = "/usr/bin/kubectl")]
@@ -45,6 +49,14 @@ pub struct Args {
     /// sync waits for it before it moves weights).
     #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
     pub operator_delay: Duration,
+    /// The delay of every request in the latency mode (a second cluster per size, where the
+    /// initial sync and `kubectl apply` run again); `0s` leaves the mode out.
+    #[arg(long, value_name = "DURATION", default_value = "5ms", value_parser = parse_duration)]
+    pub latency: Duration,
+    /// The delay of the requests that write to etcd in the latency mode (default: the same as
+    /// `--latency`; docs/simcluster.md says what is closer to etcd).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub write_latency: Option<Duration>,
     /// In-process repetitions of render and plan; the median is reported.
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
@@ -87,6 +99,31 @@ pub struct Run {
     pub exit: Option<i32>,
 }
 
+/// The initial sync and `kubectl apply` against a cluster that delays every request.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Latency {
+    /// Delay of every request, milliseconds.
+    pub delay_ms: f64,
+    /// Delay of the requests that write to etcd, milliseconds.
+    pub write_delay_ms: f64,
+    /// `reconciler sync` into an empty namespace.
+    pub sync: Run,
+    /// `kubectl apply --server-side --validate=false` of the manifests.
+    pub kubectl_apply: Option<Run>,
+}
+
+/// A one-file commit rendered and planned again, in process (the daemon's incremental
+/// render), next to a full render and plan; medians.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Incremental {
+    /// Render and plan of the whole repository, seconds.
+    pub full_seconds: f64,
+    /// Render and plan after a commit that changes one file, seconds.
+    pub one_file_seconds: f64,
+    /// Files rendered again after that commit.
+    pub files_rerendered: usize,
+}
+
 /// The figures of one size.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Figures {
@@ -116,6 +153,11 @@ pub struct Figures {
     pub changed: usize,
     /// Runs against a cluster; each command's figures are those of its median run.
     pub runs: usize,
+    /// The latency mode (`--latency`), when measured.
+    pub latency: Option<Latency>,
+    /// The incremental render of a one-file commit: not measured by this build (the
+    /// measurement is not part of it yet).
+    pub incremental: Option<Incremental>,
 }
 
 /// Runs the benchmark.
@@ -166,6 +208,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         print!("{}", table(&all));
         println!();
     }
+    print!("{}", goals::table(&all));
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&all)? + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -296,7 +339,105 @@ fn measure(
     f.diff = median_of(&|c| Some(c.diff.clone())).unwrap_or_default();
     f.runs = runs;
     f.changed = all.last().map_or(0, |c| c.changed);
+    if !args.latency.is_zero() {
+        let mut all = Vec::new();
+        for r in 0..runs {
+            eprintln!(
+                "latency mode ({} ms){}",
+                args.latency.as_millis(),
+                if runs > 1 {
+                    format!(", run {} of {runs}", r + 1)
+                } else {
+                    String::new()
+                }
+            );
+            all.push(latency_run(args, runtime, bin, &dir, &base, &manifests)?);
+        }
+        let median_of = |pick: &dyn Fn(&Latency) -> Option<Run>| -> Option<Run> {
+            let mut v: Vec<Run> = all.iter().filter_map(pick).collect();
+            v.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+            (!v.is_empty()).then(|| v[v.len() / 2].clone())
+        };
+        f.latency = Some(Latency {
+            sync: median_of(&|l| Some(l.sync.clone())).unwrap_or_default(),
+            kubectl_apply: median_of(&|l| l.kubectl_apply.clone()),
+            ..all[0].clone()
+        });
+    }
     Ok(f)
+}
+
+/// Starts a new simulated cluster that delays every request by `--latency` (writes by
+/// `--write-latency`) and runs `kubectl apply --server-side --validate=false` (kubectl at its
+/// fastest: no OpenAPI download to validate against) and our initial sync on it.
+fn latency_run(
+    args: &Args,
+    runtime: &tokio::runtime::Runtime,
+    bin: &Path,
+    dir: &Path,
+    base: &Path,
+    manifests: &Path,
+) -> anyhow::Result<Latency> {
+    let write = args.write_latency.unwrap_or(args.latency);
+    let rule = simcluster::FaultRule {
+        latency: args.latency,
+        write_latency: Some(write),
+        ..simcluster::FaultRule::default()
+    };
+    let cluster = runtime.block_on(simcluster::SimCluster::start(simcluster::Config {
+        operator_delay: args.operator_delay,
+        faults: vec![rule],
+        ..simcluster::Config::default()
+    }))?;
+    let kubeconfig = dir.join("kubeconfig-latency");
+    cluster.write_kubeconfig(&kubeconfig)?;
+    let kc = kubeconfig.to_string_lossy().into_owned();
+    let mut kubectl_apply = None;
+    if !args.no_kubectl {
+        let k = args.kubectl.to_string_lossy().into_owned();
+        let m = manifests.to_string_lossy().into_owned();
+        let argv = [
+            k.as_str(),
+            "--kubeconfig",
+            &kc,
+            "apply",
+            "--server-side",
+            "--validate=false",
+            "-f",
+            &m,
+        ];
+        let run = timed(
+            &cluster,
+            &argv,
+            args.kubectl_timeout,
+            &dir.join("latency-kubectl-apply.out"),
+        )?;
+        report(
+            "kubectl apply --server-side --validate=false (latency)",
+            &run,
+            &[0],
+        );
+        kubectl_apply = Some(run);
+    }
+    let b = bin.to_string_lossy().into_owned();
+    let base_dir = base.to_string_lossy().into_owned();
+    let argv = [
+        b.as_str(),
+        "sync",
+        &base_dir,
+        "--kubeconfig",
+        &kc,
+        "--create-namespace",
+    ];
+    let sync = timed(&cluster, &argv, args.timeout, &dir.join("latency-sync.out"))?;
+    report("reconciler sync (latency)", &sync, &[0]);
+    runtime.block_on(cluster.shutdown())?;
+    Ok(Latency {
+        delay_ms: args.latency.as_secs_f64() * 1000.0,
+        write_delay_ms: write.as_secs_f64() * 1000.0,
+        sync,
+        kubectl_apply,
+    })
 }
 
 /// Where one size's repositories and manifests are.

@@ -90,6 +90,29 @@ pub fn table(all: &[Figures]) -> String {
             mib(f.kubectl_diff.as_ref()),
         );
     }
+    if all.iter().any(|f| f.latency.is_some()) {
+        t.push_str("\nEvery request delayed (the latency mode: a second cluster per size):\n\n");
+        t.push_str("| objects | delay (writes) | initial `sync` | `kubectl apply --server-side --validate=false` | speed-up | initial `sync` calls | `kubectl apply` calls | RSS initial `sync` |\n");
+        t.push_str("|---|---|---|---|---|---|---|---|\n");
+        for f in all {
+            let Some(l) = &f.latency else { continue };
+            let _ = writeln!(
+                t,
+                "| {} | {} ms ({} ms) | {} | {} | {} | {} | {} | {} |",
+                f.objects,
+                l.delay_ms,
+                l.write_delay_ms,
+                cell(Some(&l.sync)),
+                cell(l.kubectl_apply.as_ref()),
+                ratio(l.kubectl_apply.as_ref(), &l.sync),
+                l.sync.requests,
+                l.kubectl_apply
+                    .as_ref()
+                    .map_or("-".into(), |r| r.requests.to_string()),
+                mib(Some(&l.sync)),
+            );
+        }
+    }
     t
 }
 
@@ -145,6 +168,28 @@ pub fn svg(all: &[Figures]) -> String {
         ),
     ];
     series.extend(kubectl.into_iter().filter(|s| !s.3.is_empty()));
+    let latency: Vec<Series<'_>> = vec![
+        (
+            "reconciler sync (initial, delayed)",
+            "#ff7f00",
+            false,
+            all.iter()
+                .filter_map(|f| f.latency.as_ref().map(|l| point(f, &l.sync)))
+                .collect(),
+        ),
+        (
+            "kubectl apply (delayed)",
+            "#ff7f00",
+            true,
+            all.iter()
+                .filter_map(|f| {
+                    let l = f.latency.as_ref()?;
+                    l.kubectl_apply.as_ref().map(|r| point(f, r))
+                })
+                .collect(),
+        ),
+    ];
+    series.extend(latency.into_iter().filter(|s| !s.3.is_empty()));
 
     let (w, h) = (760.0, 460.0);
     let (left, right, top, bottom) = (70.0, 250.0, 30.0, 50.0);
@@ -324,6 +369,8 @@ mod tests {
                 diff: run(0.4, false),
                 changed: 10,
                 runs: if objects < 5_000 { 3 } else { 1 },
+                latency: None,
+                incremental: None,
             })
             .collect()
     }

@@ -232,7 +232,8 @@ pub struct ApplyConfig {
     pub prune: bool,
     /// `apply.allowEmpty`: let an empty render prune everything. Default false.
     pub allow_empty: bool,
-    /// `apply.concurrency`: objects of one wave applied at once. Default 16.
+    /// `apply.concurrency`: API requests the daemon has in flight at once, and objects of one
+    /// wave applied at once. Default [`crate::cluster::throttle::DEFAULT_MAX_IN_FLIGHT`].
     pub concurrency: u32,
     /// `apply.drift`: what the daemon does about a managed object changed behind its back,
     /// `correct` (put it back, the default) or `detect` (report it only); an object's
@@ -245,7 +246,7 @@ impl Default for ApplyConfig {
         ApplyConfig {
             prune: true,
             allow_empty: false,
-            concurrency: 16,
+            concurrency: crate::cluster::throttle::DEFAULT_MAX_IN_FLIGHT as u32,
             drift: crate::drift::Mode::Correct,
         }
     }

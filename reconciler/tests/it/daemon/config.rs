@@ -47,7 +47,7 @@ fn only_the_url_is_required_and_every_default_is_filled_in() {
     assert!(!c.cluster.embedded);
     assert!(c.apply.prune);
     assert!(!c.apply.allow_empty);
-    assert_eq!(c.apply.concurrency, 16);
+    assert_eq!(c.apply.concurrency, 64);
     assert_eq!(c.apply.drift, reconciler::drift::Mode::Correct);
     assert_eq!(c.rollout.defaults, model::rollout::Policy::default());
     assert!(c.rollout.analyses.is_empty());

@@ -2,7 +2,7 @@
 //! `xtask generate` writes: one Vimana, Domains of 25 Servers with 3 Components each, every
 //! second Component bound to the Kumori module of `fixtures/kumori/adder` with its own config
 //! values. Sizes of about 1,500 and 15,000 objects (`xtask bench` measures 40,000 end to
-//! end).
+//! end), rendered in full and, with `render::Incremental`, after a change of one file.
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -84,6 +84,28 @@ fn bench(c: &mut Criterion) {
         group.bench_function(format!("{objects} objects"), |b| {
             b.iter(|| black_box(render::render(black_box(&tree), &options)))
         });
+        // A commit that changes one file: each iteration renders the other of two trees that
+        // differ in the weights of one Server, with the cache warm from the one before.
+        let mut changed = tree.clone();
+        let text = String::from_utf8(
+            render::SourceTree::read(&tree, "src/domain-0.yaml").expect("generated"),
+        )
+        .expect("text");
+        changed.insert(
+            "src/domain-0.yaml",
+            text.replacen("{1.1.0: 90, 1.2.0: 10}", "{1.1.0: 80, 1.2.0: 20}", 1),
+        );
+        let mut cache = render::Incremental::new();
+        cache.render(&tree, &options);
+        let trees = [&changed, &tree];
+        let mut i = 0;
+        group.bench_function(format!("{objects} objects, one file changed"), |b| {
+            b.iter(|| {
+                i += 1;
+                black_box(cache.render(black_box(trees[i % 2]), &options))
+            })
+        });
+        assert_eq!(cache.rerendered(), 1, "one file is rendered again");
     }
     group.finish();
 }

@@ -63,14 +63,20 @@ pub struct Output {
 impl Output {
     /// The manifests as a multi-document YAML stream, byte-identical for identical input.
     pub fn to_yaml(&self) -> String {
-        let mut out = String::new();
+        let mut out = Vec::new();
+        self.write_yaml(&mut out)
+            .expect("writing to memory does not fail");
+        String::from_utf8(out).expect("YAML is text")
+    }
+
+    /// [`Output::to_yaml`] written one manifest at a time, without the whole stream in memory.
+    pub fn write_yaml(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         for m in &self.manifests {
-            out.push_str("---\n");
-            out.push_str(
-                &serde_yaml::to_string(&m.object.to_value()).expect("JSON values always serialize"),
-            );
+            out.write_all(b"---\n")?;
+            serde_yaml::to_writer(&mut *out, &m.object.to_value())
+                .map_err(std::io::Error::other)?;
         }
-        out
+        Ok(())
     }
 
     /// The manifests as one pretty-printed JSON array, byte-identical for identical input.

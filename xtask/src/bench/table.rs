@@ -116,10 +116,97 @@ pub fn table(all: &[Figures]) -> String {
     t
 }
 
-/// A log-log plot of seconds against objects: our commands solid, kubectl dashed, a capped
-/// kubectl run drawn as a hollow point at its cap (the real time is longer).
+/// A named line of a panel: its color, whether dashed (kubectl), and its points (objects,
+/// value, capped).
+type Series<'a> = (&'a str, &'a str, bool, Vec<(f64, f64, bool)>);
+
+/// Three log-log panels against objects, one above the other: seconds, API requests and peak
+/// RSS. Our commands solid, kubectl dashed, a capped kubectl run drawn as a hollow point at
+/// its cap (the real time is longer).
 pub fn svg(all: &[Figures]) -> String {
-    type Series<'a> = (&'a str, &'a str, bool, Vec<(f64, f64, bool)>);
+    let time = time_series(all);
+    fn runs(f: &Figures) -> [Option<&Run>; 6] {
+        [
+            Some(&f.sync),
+            Some(&f.noop_sync),
+            Some(&f.diff),
+            f.kubectl_apply.as_ref(),
+            f.kubectl_diff.as_ref(),
+            f.latency.as_ref().map(|l| &l.sync),
+        ]
+    }
+    let names = [
+        ("reconciler sync (initial)", "#1f78b4", false),
+        ("reconciler sync (no-op)", "#33a02c", false),
+        ("reconciler diff", "#e31a1c", false),
+        ("kubectl apply --server-side", "#1f78b4", true),
+        ("kubectl diff --server-side", "#e31a1c", true),
+        ("reconciler sync (initial, delayed)", "#ff7f00", false),
+    ];
+    let per_run = |value: &dyn Fn(&Run) -> f64| -> Vec<Series<'static>> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, &(name, color, dashed))| {
+                let pts = all
+                    .iter()
+                    .filter_map(|f| runs(f)[i].map(|r| (f.objects as f64, value(r), r.capped)))
+                    .collect();
+                (name, color, dashed, pts)
+            })
+            .filter(|s: &Series<'_>| !s.3.is_empty())
+            .collect()
+    };
+    // The delayed sync makes the same requests as the loopback one: left out of that panel.
+    let requests: Vec<Series<'_>> = per_run(&|r| r.requests as f64)
+        .into_iter()
+        .filter(|s| !s.0.ends_with("delayed)"))
+        .collect();
+    let mut memory = vec![(
+        "reconciler render",
+        "#6a3d9a",
+        false,
+        all.iter()
+            .map(|f| (f.objects as f64, f.render_command.rss_mib, false))
+            .collect(),
+    )];
+    memory.extend(per_run(&|r| r.rss_mib));
+    let (w, h) = (760.0, 460.0);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{}" viewBox="0 0 {w} {}" font-family="sans-serif" font-size="12">"#,
+        3.0 * h,
+        3.0 * h
+    );
+    let panels = [
+        (
+            "Time against repository size (log-log; lower is better)",
+            " s",
+            time,
+        ),
+        (
+            "API requests against repository size (log-log)",
+            "",
+            requests,
+        ),
+        (
+            "Peak RSS against repository size (log-log, MiB)",
+            " MiB",
+            memory,
+        ),
+    ];
+    for (i, (title, unit, series)) in panels.iter().enumerate() {
+        let _ = writeln!(s, r#"<g transform="translate(0,{})">"#, i as f64 * h);
+        panel(&mut s, title, unit, series);
+        s.push_str("</g>\n");
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// The series of the time panel.
+fn time_series(all: &[Figures]) -> Vec<Series<'_>> {
     let point = |f: &Figures, r: &Run| (f.objects as f64, r.seconds, r.capped);
     let mut series: Vec<Series<'_>> = vec![
         (
@@ -190,7 +277,11 @@ pub fn svg(all: &[Figures]) -> String {
         ),
     ];
     series.extend(latency.into_iter().filter(|s| !s.3.is_empty()));
+    series
+}
 
+/// One panel, 760 by 460, at the origin: decades of objects across, of `unit` up.
+fn panel(s: &mut String, title: &str, unit: &str, series: &[Series<'_>]) {
     let (w, h) = (760.0, 460.0);
     let (left, right, top, bottom) = (70.0, 250.0, 30.0, 50.0);
     let points = series.iter().flat_map(|s| s.3.iter());
@@ -212,15 +303,10 @@ pub fn svg(all: &[Figures]) -> String {
     );
     let px = |x: f64| left + (x.log10() - x0) / (x1 - x0) * (w - left - right);
     let py = |y: f64| h - bottom - (y.max(1e-3).log10() - y0) / (y1 - y0) * (h - top - bottom);
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
-    );
     let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
     let _ = writeln!(
         s,
-        r#"<text x="{}" y="18" text-anchor="middle" font-size="14">Time against repository size (log-log; lower is better)</text>"#,
+        r#"<text x="{}" y="18" text-anchor="middle" font-size="14">{title}</text>"#,
         (left + w - right) / 2.0
     );
     // Grid and axes: a line per decade, minor ticks at 2 and 5.
@@ -257,11 +343,11 @@ pub fn svg(all: &[Figures]) -> String {
         let label = if y < 1.0 {
             format!("{y}")
         } else {
-            format!("{y:.0}")
+            thousands(y)
         };
         let _ = writeln!(
             s,
-            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{label} s</text>"#,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{label}{unit}</text>"#,
             left - 6.0,
             gy + 4.0
         );
@@ -324,8 +410,6 @@ pub fn svg(all: &[Figures]) -> String {
             ly + 4.0
         );
     }
-    s.push_str("</svg>\n");
-    s
 }
 
 fn thousands(x: f64) -> String {
@@ -391,9 +475,14 @@ mod tests {
     fn the_plot_has_a_line_per_series_and_marks_capped_points() {
         let s = svg(&figures());
         assert!(s.starts_with("<svg ") && s.trim_end().ends_with("</svg>"));
-        // Four series of ours, kubectl apply; no kubectl diff was measured.
-        assert_eq!(s.matches("<polyline").count(), 5, "{s}");
-        assert_eq!(s.matches(">capped<").count(), 1, "{s}");
+        // Time: four series of ours and kubectl apply; requests: three and kubectl apply;
+        // memory: four and kubectl apply. No kubectl diff was measured.
+        assert_eq!(s.matches("<polyline").count(), 5 + 4 + 5, "{s}");
+        // The capped kubectl apply, in each panel.
+        assert_eq!(s.matches(">capped<").count(), 3, "{s}");
+        for title in ["Time against", "API requests against", "Peak RSS against"] {
+            assert_eq!(s.matches(title).count(), 1, "{title}: {s}");
+        }
         assert!(s.contains("kubectl apply --server-side"));
         assert!(!s.contains("kubectl diff --server-side"));
     }

@@ -129,6 +129,15 @@ impl SourceTree for GitTree<'_> {
     fn resolve(&self, path: &str) -> Result<String, SourceError> {
         self.follow(path).map(|(_, _, real)| real)
     }
+
+    /// The blob id: a hash of the content already, read from the tree without the blob.
+    fn fingerprint(&self, path: &str) -> Result<render::Fingerprint, SourceError> {
+        let (id, _, _) = self.follow(path)?;
+        let mut out = [0; 32];
+        let bytes = id.as_bytes();
+        out[..bytes.len().min(32)].copy_from_slice(&bytes[..bytes.len().min(32)]);
+        Ok(out)
+    }
 }
 
 /// A Git work tree on branch `main`, written through files and commits: the demo's repository,

@@ -1,7 +1,7 @@
 //! Diagnostics: what is wrong, where, and how to fix it. Diagnostics are data; text is made only
 //! by [`Diagnostics::to_text`], rustc-like (file:line:col, the offending line, a caret, help).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use codespan_reporting::diagnostic as cs;
@@ -262,6 +262,20 @@ impl SourceFiles {
         }
     }
 
+    /// Keeps the files whose path `keep` accepts.
+    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        let files = std::mem::take(&mut self.files);
+        let starts = std::mem::take(&mut self.line_starts);
+        self.index.clear();
+        for ((path, text), starts) in files.into_iter().zip(starts) {
+            if keep(&path) {
+                self.index.insert(path.clone(), self.files.len());
+                self.files.push((path, text));
+                self.line_starts.push(starts);
+            }
+        }
+    }
+
     /// Records the files of `other` that are not recorded yet.
     pub fn merge(&mut self, other: &SourceFiles) {
         for (i, (path, text)) in other.files.iter().enumerate() {
@@ -349,6 +363,23 @@ impl Diagnostics {
     pub fn append(&mut self, mut other: Diagnostics) {
         self.items.append(&mut other.items);
         self.files.merge(&other.files);
+    }
+
+    /// Forgets the texts of the files no diagnostic points into: a render of thousands of files
+    /// keeps the text of the few it reports on, not of every file.
+    pub fn keep_referenced_files(&mut self) {
+        let referenced: HashSet<String> = self.referenced_files().map(str::to_owned).collect();
+        self.files.retain(|path| referenced.contains(path));
+    }
+
+    /// The files the labels of the diagnostics point into (with repeats).
+    pub fn referenced_files(&self) -> impl Iterator<Item = &str> {
+        self.items.iter().flat_map(|d| {
+            d.primary
+                .iter()
+                .chain(d.secondary.iter())
+                .map(|l| l.file.as_str())
+        })
     }
 
     /// Copies the diagnostics of `other` after these, with the texts of its files.

@@ -3,7 +3,7 @@
 //! time; rollouts in progress are looked at again when their next step is due.
 
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::Outcome;
@@ -95,6 +95,8 @@ pub async fn serve(
 ) -> Result<(), daemon::Error> {
     let base = options(&config);
     let limits = config.render.limits;
+    // One render cache per daemon: a pass re-renders the files its commit changed.
+    let renders = Arc::new(Mutex::new(render::Incremental::new()));
     let state_slot: Arc<OnceLock<Arc<State>>> = Arc::new(OnceLock::new());
     let slot = state_slot.clone();
     let notifier = Notifier::new(base.notify.clone());
@@ -113,11 +115,13 @@ pub async fn serve(
         let slot = slot.clone();
         let notifier = notifier.clone();
         let drift = drift.clone();
+        let renders = renders.clone();
         async move {
             options.revision = Some(req.revision.commit.clone());
             options.stop = Some(req.stop.clone());
             let state = slot.get().cloned();
-            let result = pass(&cluster, &req, &options, &limits, &drift, state.as_deref()).await;
+            let render = (&limits, renders);
+            let result = pass(&cluster, &req, &options, render, &drift, state.as_deref()).await;
             if let Err(e) = &result {
                 let event = notify::Event {
                     kind: notify::EventKind::SyncFailed,
@@ -154,13 +158,14 @@ pub async fn serve(
 }
 
 /// One pass for a fetched revision: render it from Git objects within `limits`
-/// (`render.limits`), then sync. Returns the report and when a rollout wants to be looked at
+/// (`render.limits`), reusing what the daemon's cache made of the files the revision did not
+/// change, then sync. Returns the report and when a rollout wants to be looked at
 /// again.
 async fn pass(
     cluster: &Cluster,
     req: &SyncRequest,
     options: &sync::Options,
-    limits: &render::Limits,
+    (limits, renders): (&render::Limits, Arc<Mutex<render::Incremental>>),
     drift: &Drift,
     state: Option<&State>,
 ) -> Result<(SyncReport, Option<chrono::DateTime<chrono::Utc>>), SyncError> {
@@ -173,7 +178,16 @@ async fn pass(
     };
     let request = req.clone();
     let output = tokio::task::spawn_blocking(move || {
-        request.with_tree(|tree| render::render(tree, &render_options))
+        // A render that panicked may have left the cache half filled: start it again.
+        let mut cache = renders.lock().unwrap_or_else(|poisoned| {
+            renders.clear_poison();
+            let mut cache = poisoned.into_inner();
+            *cache = render::Incremental::new();
+            cache
+        });
+        let output = request.with_tree(|tree| cache.render(tree, &render_options));
+        tracing::debug!(files = cache.rerendered(), "rendered afresh");
+        output
     })
     .await
     .map_err(|e| SyncError {

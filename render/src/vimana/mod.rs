@@ -12,7 +12,7 @@ mod check;
 mod convert;
 mod read;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::Range;
 
 use model::{Manifest, Object, SourceInfo, keys, names};
@@ -110,6 +110,8 @@ pub struct FileRender {
     pub diagnostics: Diagnostics,
     /// What it read, modules and `io.Open` files of its bindings included.
     pub log: Log,
+    /// Whether it was read as text (its text is what diagnostics show of it).
+    pub text: bool,
 }
 
 /// How messages name an object: `Server adder`, or `this Server` when it has no name.
@@ -205,6 +207,11 @@ pub fn run(tree: &dyn SourceTree, options: &Options, mut cache: Option<&mut Cach
         return run(tree, options, None);
     }
 
+    let texts: HashSet<String> = rendered
+        .iter()
+        .filter(|(_, r)| r.text)
+        .map(|(f, _)| f.clone())
+        .collect();
     let items: Vec<Item<'_>> = rendered
         .iter()
         .flat_map(|(file, r)| r.objects.iter().map(|done| Item { file, done }))
@@ -239,6 +246,7 @@ pub fn run(tree: &dyn SourceTree, options: &Options, mut cache: Option<&mut Cach
         }
     }
     diags.append(between);
+    add_texts(mtree, &texts, &mut diags);
     manifests.sort_by_cached_key(|m| m.object.key());
 
     if manifests.is_empty() && !diags.has_errors() {
@@ -263,6 +271,25 @@ pub fn run(tree: &dyn SourceTree, options: &Options, mut cache: Option<&mut Cach
         manifests,
         diagnostics: diags,
     }
+}
+
+/// Adds the texts of the YAML files that diagnostics point into and whose texts were not kept
+/// (the checks between objects point into files of objects without diagnostics of their own),
+/// and forgets the others.
+fn add_texts(tree: &dyn SourceTree, texts: &HashSet<String>, diags: &mut Diagnostics) {
+    let missing: BTreeSet<String> = diags
+        .referenced_files()
+        .filter(|f| diags.files.text(f).is_none() && texts.contains(*f))
+        .map(str::to_owned)
+        .collect();
+    for file in missing {
+        if let Ok(bytes) = tree.read(&file)
+            && let Ok(text) = String::from_utf8(bytes)
+        {
+            diags.files.add(&file, &text);
+        }
+    }
+    diags.keep_referenced_files();
 }
 
 /// Whether a full render would have read more than [`Limits::render_bytes`]: what this render
@@ -294,7 +321,9 @@ fn render_file(
     let limits = &options.limits;
     let mut diags = Diagnostics::default();
     let mut objects = Vec::new();
-    if let Some(parsed) = parse_file(reader, file, limits, &mut diags) {
+    let parsed = parse_file(reader, file, limits, &mut diags);
+    let text = parsed.is_some();
+    if let Some(parsed) = parsed {
         for doc in &parsed.documents {
             let mut cx = Cx {
                 file,
@@ -310,6 +339,9 @@ fn render_file(
             }
         }
     }
+    // The locations are taken: the text is kept only if a diagnostic points into it (a check
+    // between objects that points into it later reads it again).
+    diags.keep_referenced_files();
     let mut log = recorder.into_log();
     if record {
         log.extend(&modules.take_log());
@@ -318,6 +350,7 @@ fn render_file(
         objects,
         diagnostics: diags,
         log,
+        text,
     }
 }
 

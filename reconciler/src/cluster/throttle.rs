@@ -450,6 +450,46 @@ mod tests {
         watching.abort();
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_over_the_servers_limit_backs_off_and_every_request_succeeds() {
+        use kube::api::{Api, Patch, PatchParams};
+        let cluster = crate::cluster::Cluster::embedded(simcluster::Config {
+            max_in_flight: simcluster::inflight::Limits {
+                read: 0,
+                mutating: 2,
+            },
+            faults: vec![simcluster::FaultRule::parse("verb=apply,latency=20ms").unwrap()],
+            ..simcluster::Config::default()
+        })
+        .await
+        .unwrap();
+        let sim = cluster.embedded.as_ref().unwrap();
+        let configmaps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+            Api::namespaced(cluster.client.clone(), "default");
+        let mut writes = Vec::new();
+        for i in 0..24 {
+            let configmaps = configmaps.clone();
+            writes.push(tokio::spawn(async move {
+                let name = format!("cm-{i}");
+                let body = serde_json::json!({
+                    "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name},
+                });
+                configmaps
+                    .patch(&name, &PatchParams::apply("test"), &Patch::Apply(&body))
+                    .await
+            }));
+        }
+        for w in writes {
+            w.await.unwrap().expect("every write succeeds in the end");
+        }
+        let text = sim.metrics_text();
+        assert!(
+            text.contains(r#"fault="max_in_flight""#),
+            "the server refused some: {text}"
+        );
+        cluster.close().await;
+    }
+
     #[test]
     fn retry_after_is_read_in_seconds_and_bounded() {
         let headers = |v: &str| {

@@ -124,6 +124,24 @@ impl Object {
             )),
         }
     }
+
+    /// [`Object::from_value`] from a borrowed value: what reads an object and keeps its JSON
+    /// too needs no copy of it.
+    pub fn from_json(value: &serde_json::Value) -> Result<Object, serde_json::Error> {
+        let kind = value
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .and_then(Kind::from_kind_str);
+        match kind {
+            Some(Kind::Vimana) => Vimana::deserialize(value).map(Object::Vimana),
+            Some(Kind::Domain) => Domain::deserialize(value).map(Object::Domain),
+            Some(Kind::Server) => Server::deserialize(value).map(Object::Server),
+            Some(Kind::Component) => Component::deserialize(value).map(Object::Component),
+            None => Err(serde::de::Error::custom(
+                "kind is not one of Vimana, Domain, Server, Component",
+            )),
+        }
+    }
 }
 
 /// A place in a source file: repository-relative path, 1-based line and column.
@@ -189,6 +207,7 @@ mod tests {
         assert_eq!(v["apiVersion"], "api.vimana.host/v1alpha1");
         assert_eq!(v["kind"], "Component");
         assert!(v.get("status").is_none());
+        assert_eq!(Object::from_json(&v).unwrap(), o);
         assert_eq!(Object::from_value(v).unwrap(), o);
         assert_eq!(o.identity(), "0123456789abcdef0123456789abcdef:adder@1.0.0");
     }

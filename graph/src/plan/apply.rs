@@ -92,6 +92,7 @@ fn object_action(manifest: &Manifest, live_object: Option<&Object>, live: &Live)
         None => Some(Action::Create {
             object: to_send(Weights::new()),
         }),
+        Some(_) if live.unchanged.contains(&manifest.object.key()) => None,
         Some(l) => {
             let key = manifest.object.key();
             let changes = managed_changes(&manifest.object, l, live.owned.get(&key));

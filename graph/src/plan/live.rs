@@ -22,6 +22,12 @@ pub struct Live {
     /// ([`crate::owned_keys`]). An owned key the desired object no longer has is a change (the
     /// apply removes it); an object without an entry is compared on the desired keys only.
     pub owned: HashMap<ObjectKey, OwnedKeys>,
+    /// Keys of live objects the caller already found to be what the reconciler manages of
+    /// the desired object ([`crate::managed_changes`] empty, and a Server's weights equal):
+    /// they are not compared again, so the caller may drop what only the comparison reads
+    /// (their labels and annotations). What a plan reads for other reasons stays: the spec
+    /// (references, weights) and a Component's Kumori digest (an immutable change).
+    pub unchanged: HashSet<ObjectKey>,
 }
 
 impl Live {
@@ -31,12 +37,19 @@ impl Live {
             objects,
             prune: HashSet::new(),
             owned: HashMap::new(),
+            unchanged: HashSet::new(),
         }
     }
 
     /// Marks these keys as prune candidates.
     pub fn with_prune(mut self, keys: impl IntoIterator<Item = ObjectKey>) -> Live {
         self.prune.extend(keys);
+        self
+    }
+
+    /// Marks these keys as already compared and unchanged (see [`Live::unchanged`]).
+    pub fn with_unchanged(mut self, keys: impl IntoIterator<Item = ObjectKey>) -> Live {
+        self.unchanged.extend(keys);
         self
     }
 

@@ -84,6 +84,48 @@ fn a_cluster_equal_to_the_repository_needs_nothing() {
 }
 
 #[test]
+fn objects_the_caller_found_unchanged_are_not_compared_again_but_still_checked() {
+    let repo = small_repo();
+    // Live copies without their labels and annotations, as a caller that compared them
+    // already keeps them: marked unchanged, they need no step.
+    let slim: Vec<Object> = repo
+        .iter()
+        .map(|o| {
+            let mut o = o.clone().with_status();
+            o.meta_mut().labels.clear();
+            o.meta_mut().annotations.clear();
+            o
+        })
+        .collect();
+    let unchanged = slim.iter().map(key);
+    let live = Live::new(slim.clone()).with_unchanged(unchanged);
+    let plan = graph::plan(&dag(&repo), &live).unwrap();
+    assert!(plan.is_empty(), "{:#?}", outline(&plan));
+    // Not marked, the same copies are updates.
+    let plan = graph::plan(&dag(&repo), &Live::new(slim)).unwrap();
+    assert!(!plan.is_empty());
+    // Marked or not, a live Component of another version is refused, and a Server's weights
+    // are still compared.
+    let Object::Component(mut c) = repo[4].clone() else {
+        panic!()
+    };
+    c.spec.image = "other:1".into();
+    let mut live: Vec<Object> = repo.clone();
+    live[4] = Object::Component(c);
+    live[2] = live[2].clone().weights(&[("1.0.0", 100)]);
+    let all = live.iter().map(key).collect::<Vec<_>>();
+    let errors = graph::plan(
+        &dag(&repo),
+        &Live::new(live.clone()).with_unchanged(all.clone()),
+    )
+    .unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    live[4] = repo[4].clone();
+    let plan = graph::plan(&dag(&repo), &Live::new(live).with_unchanged(all)).unwrap();
+    assert_eq!(outline(&plan), ["1 weights Weights of Server/vimana/d1-adder"]);
+}
+
+#[test]
 fn a_changed_label_or_spec_field_is_an_update_that_names_it() {
     let repo = small_repo();
     let mut desired = repo.clone();

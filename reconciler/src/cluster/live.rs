@@ -1,9 +1,10 @@
 //! The live state of an instance: one LIST per kind and namespace, label-selected by instance,
 //! and the inventory ConfigMap that records what the instance applied (DESIGN section 6).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use futures_util::future::BoxFuture;
+use graph::DependencyGraph;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use model::{Kind, Object, ObjectKey, keys};
@@ -27,6 +28,10 @@ pub struct Inventory {
 }
 
 /// One live object: typed, and as the API returned it (for diffs).
+///
+/// A pass that reads the live state against the render (`read_against`) keeps whole only the
+/// objects that differ from it or that it does not have; of an object that already is what
+/// the reconciler manages of it, it keeps what a pass still reads (see [`LiveObject::slim`]).
 #[derive(Clone, Debug)]
 pub struct LiveObject {
     /// The object in the model.
@@ -43,26 +48,122 @@ pub struct LiveObject {
 impl LiveObject {
     /// Reads an object of a LIST answer.
     pub fn from_api(item: DynamicObject) -> Result<LiveObject, Error> {
-        let schema = |raw: &Value, source| Error::LiveSchema {
-            namespace: text_at(raw, "/metadata/namespace"),
-            name: text_at(raw, "/metadata/name"),
-            source,
-        };
-        let mut raw = serde_json::to_value(&item)
+        let raw = serde_json::to_value(&item)
             .map_err(|e| schema(&json!({"metadata": item.metadata}), e))?;
         drop(item);
+        LiveObject::read(raw, None).map(|(o, _)| o)
+    }
+
+    /// Reads an object of a LIST answer, and whether it already is what the reconciler manages
+    /// of `desired` (then only its slim form is kept).
+    fn read(mut raw: Value, desired: Option<&Object>) -> Result<(LiveObject, bool), Error> {
         let owned = graph::owned_keys(&raw, keys::FIELD_MANAGER);
-        let owners = super::managed::owners(&raw);
-        if let Some(meta) = raw.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.remove("managedFields");
+        let managed = raw
+            .get_mut("metadata")
+            .and_then(Value::as_object_mut)
+            .and_then(|meta| meta.remove("managedFields"));
+        let object = Object::from_json(&raw).map_err(|e| schema(&raw, e))?;
+        if let Some(desired) = desired
+            && unchanged(desired, &object, &owned)
+        {
+            return Ok((LiveObject::slim(object, &raw), true));
         }
-        let object = Object::from_value(raw.clone()).map_err(|e| schema(&raw, e))?;
-        Ok(LiveObject {
+        let owners = managed
+            .as_ref()
+            .and_then(Value::as_array)
+            .map(|entries| super::managed::owners_of(entries))
+            .unwrap_or_default();
+        Ok((
+            LiveObject {
+                object,
+                raw,
+                owned,
+                owners,
+            },
+            false,
+        ))
+    }
+
+    /// What a pass reads of an unchanged object: a Server's model object whole (its rollout
+    /// state and live weights drive rollouts), of the others the spec, status and Kumori
+    /// digest (what the plan checks for an immutable Component); as JSON only what
+    /// [`availability`](super::availability) reads. Labels, other annotations (the Kumori
+    /// `rendered` annotation is the largest), managed fields, owners and the rest of the JSON
+    /// are dropped: the plan does not compare an unchanged object again, and no diff shows it.
+    fn slim(mut object: Object, raw: &Value) -> LiveObject {
+        if object.kind() != Kind::Server {
+            let meta = object.meta_mut();
+            meta.labels = BTreeMap::new();
+            let digest = meta.annotations.remove(keys::KUMORI_DIGEST);
+            meta.annotations = digest
+                .map(|d| (keys::KUMORI_DIGEST.to_owned(), d))
+                .into_iter()
+                .collect();
+        }
+        LiveObject {
             object,
-            raw,
-            owned,
-            owners,
-        })
+            raw: availability_only(raw),
+            owned: graph::OwnedKeys::default(),
+            owners: super::managed::Owners::new(),
+        }
+    }
+}
+
+/// The parts of a live object's JSON that [`availability`](super::availability) and
+/// [`settled`](super::availability::settled) read, and they read the same from it: the
+/// `Available` condition with its status, and, when it is about another generation than the
+/// object's, both generations; its reason and message when it is not `True`. (A few maps
+/// instead of the whole object: they are kept for every unchanged Component of a pass.)
+fn availability_only(raw: &Value) -> Value {
+    let Some(condition) = raw
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c["type"] == keys::CONDITION_AVAILABLE))
+    else {
+        return Value::Object(serde_json::Map::new());
+    };
+    let generation = raw.pointer("/metadata/generation");
+    let observed = condition.get("observedGeneration");
+    let mut kept = serde_json::Map::new();
+    let mut keep = |field: &str| {
+        if let Some(v) = condition.get(field) {
+            kept.insert(field.to_owned(), v.clone());
+        }
+    };
+    keep("type");
+    keep("status");
+    if condition["status"] != "True" {
+        keep("reason");
+        keep("message");
+    }
+    let mut out = serde_json::Map::new();
+    // Without a generation, the condition counts as current: so does it when both agree.
+    let number = |v: Option<&Value>| v.and_then(Value::as_i64);
+    if let (Some(g), Some(o)) = (number(generation), number(observed))
+        && g != o
+    {
+        keep("observedGeneration");
+        out.insert("metadata".into(), json!({ "generation": generation }));
+    }
+    out.insert("status".into(), json!({ "conditions": [kept] }));
+    Value::Object(out)
+}
+
+/// Whether the live `object` already is what the reconciler manages of `desired`: the plan
+/// would give it no step (no update, and for a Server the same weights).
+fn unchanged(desired: &Object, object: &Object, owned: &graph::OwnedKeys) -> bool {
+    let weights_equal = match (desired, object) {
+        (Object::Server(d), Object::Server(l)) => d.spec.version_weights == l.spec.version_weights,
+        _ => true,
+    };
+    weights_equal && graph::plan::managed_changes(desired, object, Some(owned)).is_empty()
+}
+
+fn schema(raw: &Value, source: serde_json::Error) -> Error {
+    Error::LiveSchema {
+        namespace: text_at(raw, "/metadata/namespace"),
+        name: text_at(raw, "/metadata/name"),
+        source,
     }
 }
 
@@ -83,6 +184,9 @@ pub struct LiveState {
     /// The resourceVersion of each LIST, by kind and namespace: a watch from it sees every
     /// change since the pass read the live state.
     pub versions: BTreeMap<(Kind, String), String>,
+    /// Keys of the objects that already are what the reconciler manages of the render (read
+    /// against it, and kept slim).
+    pub unchanged: HashSet<ObjectKey>,
 }
 
 /// LISTs in flight at once when reading the live state.
@@ -184,53 +288,75 @@ pub async fn write_inventory(
 }
 
 /// Reads the live state: the inventory (one GET), then one LIST per kind and namespace of
-/// `namespaces` and of the inventory, selecting the instance label.
+/// `namespaces` and of the inventory, selecting the instance label. Every object is kept whole.
 pub async fn read(
     cluster: &Cluster,
     instance: &str,
     inventory_namespace: &str,
     namespaces: &BTreeSet<String>,
 ) -> Result<LiveState, Error> {
+    read_against(cluster, instance, inventory_namespace, namespaces, None).await
+}
+
+/// [`read`], comparing each object with the render `desired` as its page arrives: the objects
+/// that already are what the reconciler manages are kept slim ([`LiveState::unchanged`]), so a
+/// pass holds whole only the objects it may change or delete.
+pub async fn read_against(
+    cluster: &Cluster,
+    instance: &str,
+    inventory_namespace: &str,
+    namespaces: &BTreeSet<String>,
+    desired: Option<&DependencyGraph>,
+) -> Result<LiveState, Error> {
     let inventory = read_inventory(cluster, inventory_namespace, instance).await?;
     let mut all_ns: BTreeSet<String> = namespaces.clone();
     all_ns.extend(inventory.keys.iter().map(|k| k.namespace.clone()));
     let selector = format!("{}={instance}", keys::INSTANCE);
-    type Listed = (Kind, String, String, Vec<LiveObject>);
+    type Listed = (Kind, String, String, Vec<(LiveObject, bool)>);
     let mut lists: Vec<BoxFuture<'_, Result<Listed, Error>>> = Vec::new();
     for ns in &all_ns {
         for kind in Kind::ALL {
             let selector = selector.as_str();
             lists.push(Box::pin(async move {
-                // Each object is converted as its page arrives.
+                // Each object is converted, and compared, as it is decoded.
                 let mut out = Vec::new();
-                let version = super::list_each(
-                    &cluster.client,
-                    kind,
-                    ns,
-                    selector,
-                    |item: DynamicObject| {
-                        out.push(LiveObject::from_api(item)?);
+                let version =
+                    super::list_each(&cluster.client, kind, ns, selector, |raw: Value| {
+                        let key = desired.and_then(|d| {
+                            let key = ObjectKey {
+                                kind,
+                                namespace: text_at(&raw, "/metadata/namespace"),
+                                name: text_at(&raw, "/metadata/name"),
+                            };
+                            d.get(&key).map(|m| &m.object)
+                        });
+                        out.push(LiveObject::read(raw, key)?);
                         Ok(())
-                    },
-                )
-                .await?;
+                    })
+                    .await?;
                 Ok((kind, ns.clone(), version, out))
             }));
         }
     }
     let mut objects = BTreeMap::new();
     let mut versions = BTreeMap::new();
+    let mut unchanged = HashSet::new();
     for list in super::bounded(lists, LIST_CONCURRENCY).await {
         let (kind, ns, version, list) = list?;
         versions.insert((kind, ns), version);
-        for o in list {
-            objects.insert(o.object.key(), o);
+        for (o, same) in list {
+            let key = o.object.key();
+            if same {
+                unchanged.insert(key.clone());
+            }
+            objects.insert(key, o);
         }
     }
     Ok(LiveState {
         objects,
         inventory,
         versions,
+        unchanged,
     })
 }
 
@@ -238,6 +364,12 @@ pub async fn read(
 /// managedFields, resourceVersion, uid, creationTimestamp, generation) removed.
 pub fn without_noise(raw: &Value) -> Value {
     let mut v = raw.clone();
+    remove_noise(&mut v);
+    v
+}
+
+/// [`without_noise`] in place.
+pub fn remove_noise(v: &mut Value) {
     if let Some(o) = v.as_object_mut() {
         o.remove("status");
         if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -253,12 +385,86 @@ pub fn without_noise(raw: &Value) -> Value {
             }
         }
     }
-    v
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::availability::{availability, settled};
+
+    fn component(generation: i64, condition: Option<Value>, image: &str) -> Value {
+        let mut raw = json!({
+            "apiVersion": model::API_VERSION, "kind": "Component",
+            "metadata": {"name": "a-1-0-0", "namespace": "vimana", "generation": generation,
+                "labels": {"team": "t"},
+                "annotations": {keys::KUMORI_DIGEST: "d", "kumori.vimana.host/rendered": "{}"},
+                "managedFields": [{"manager": keys::FIELD_MANAGER, "operation": "Apply",
+                    "fieldsType": "FieldsV1",
+                    "fieldsV1": {"f:metadata": {"f:labels": {"f:team": {}}}, "f:spec": {"f:image": {}}}}]},
+            "spec": {"domain": "0123456789abcdef0123456789abcdef", "server": "a",
+                "version": "1.0.0", "image": image},
+        });
+        if let Some(c) = condition {
+            raw["status"] = json!({"conditions": [{"type": "Ready", "status": "False"}, c]});
+        }
+        raw
+    }
+
+    #[test]
+    fn the_slim_json_reads_as_the_whole_for_availability() {
+        let condition = |status: &str, observed: Option<i64>| {
+            let mut c = json!({"type": "Available", "status": status, "reason": "R",
+                "message": "m", "lastTransitionTime": "2026-01-01T00:00:00Z"});
+            if let Some(o) = observed {
+                c["observedGeneration"] = json!(o);
+            }
+            c
+        };
+        let cases = [
+            None,
+            Some(condition("True", Some(2))),
+            Some(condition("True", Some(1))),
+            Some(condition("True", None)),
+            Some(condition("False", Some(2))),
+            Some(condition("Unknown", Some(1))),
+        ];
+        for c in cases {
+            let raw = component(2, c.clone(), "i");
+            let slim = availability_only(&raw);
+            assert_eq!(availability(&slim), availability(&raw), "{c:?}");
+            assert_eq!(settled(&slim), settled(&raw), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn an_object_as_rendered_is_kept_slim_and_one_that_differs_whole() {
+        let raw = component(1, None, "i");
+        let desired = Object::from_json(&raw).unwrap();
+        let (same, unchanged) = LiveObject::read(raw.clone(), Some(&desired)).unwrap();
+        assert!(unchanged);
+        assert!(same.object.meta().labels.is_empty());
+        assert_eq!(
+            same.object.meta().annotations.keys().collect::<Vec<_>>(),
+            [keys::KUMORI_DIGEST],
+            "the digest stays: the plan checks it for an immutable change"
+        );
+        assert!(same.owners.is_empty());
+
+        let other = Object::from_json(&component(1, None, "j")).unwrap();
+        let (whole, unchanged) = LiveObject::read(raw.clone(), Some(&other)).unwrap();
+        assert!(!unchanged);
+        assert_eq!(whole.raw["metadata"]["labels"]["team"], "t");
+        assert!(whole.raw["metadata"].get("managedFields").is_none());
+        assert!(whole.owners.contains_key(".spec.image"));
+        assert!(whole.owned.labels.contains("team"));
+
+        let (whole, unchanged) = LiveObject::read(raw, None).unwrap();
+        assert!(
+            !unchanged,
+            "an object the render does not have is kept whole"
+        );
+        assert_eq!(whole.object, desired);
+    }
 
     #[test]
     fn keys_round_trip_through_the_inventory_text() {

@@ -24,12 +24,17 @@ pub type Owners = BTreeMap<String, Vec<Owner>>;
 /// The owners of each field of `raw` (an object as the API returned it, `managedFields`
 /// included); subresources (`status`) are left out.
 pub fn owners(raw: &Value) -> Owners {
-    let mut out = Owners::new();
     let entries = raw
         .pointer("/metadata/managedFields")
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
+    owners_of(entries)
+}
+
+/// The owners of each field named by the `managedFields` `entries` of an object.
+pub fn owners_of(entries: &[Value]) -> Owners {
+    let mut out = Owners::new();
     for entry in entries {
         if entry
             .get("subresource")

@@ -205,7 +205,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     crate::cluster::throttle::set_max_in_flight(options.concurrency);
     client_runtime(&args.cluster)?.block_on(async {
         let cluster = Cluster::connect(&args.cluster).await?;
-        let outcome = passes(&cluster, &output.manifests, &options, !args.apply.no_wait).await;
+        let outcome = passes(&cluster, output.manifests, &options, !args.apply.no_wait).await;
         cluster.close().await;
         outcome
     })
@@ -216,13 +216,15 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
 /// follows the rollout steps, not the wall time. Prints each pass's steps and one summary.
 pub async fn passes(
     cluster: &Cluster,
-    manifests: &[model::Manifest],
+    mut manifests: Vec<model::Manifest>,
     options: &sync::Options,
     wait: bool,
 ) -> anyhow::Result<Outcome> {
     let mut totals = Totals::default();
     loop {
-        let result = sync::sync(cluster, manifests.to_vec(), options).await;
+        // Each pass plans from the render and hands it back: the render is never copied.
+        let (result, planned) = sync::sync_returning(cluster, manifests, options).await;
+        manifests = planned;
         let outcome = match result {
             Ok(o) => o,
             Err(e) => {

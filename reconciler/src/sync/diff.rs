@@ -17,9 +17,10 @@ use crate::error::{Error, Failure};
 use crate::report::{self, Change, ChangedBy, Finding, Level, Report};
 use crate::verb::Verb;
 
-/// What the dry run of each created or changed object answered: the object as it would be, or
+/// What the dry run of each created or changed object answered: the object as it would be (as
+/// the YAML a diff shows, made as each answer arrives, so that no answer is kept as JSON), or
 /// why it was refused.
-type Answers = BTreeMap<ObjectKey, Result<Value, String>>;
+type Answers = BTreeMap<ObjectKey, Result<String, String>>;
 
 /// Previews a pass (see the module's documentation).
 pub async fn diff(
@@ -31,7 +32,7 @@ pub async fn diff(
     let touched = touched_objects(&plan);
     let answers = dry_run(cluster, &graph, &touched, options.concurrency).await;
     let mut report = Report::default();
-    let refused = changes(&mut report, &graph, &live, touched, &answers);
+    let refused = changes(&mut report, &graph, &live, touched, answers);
     rollouts(&mut report, &plan, options);
     findings(&mut report, &plan, refused);
     Ok(report)
@@ -69,13 +70,16 @@ async fn dry_run(
     touched: &[(report::Action, ObjectKey)],
     concurrency: usize,
 ) -> Answers {
-    let mut checks: Vec<BoxFuture<'_, (ObjectKey, Result<Value, String>)>> = Vec::new();
+    let mut checks: Vec<BoxFuture<'_, (ObjectKey, Result<String, String>)>> = Vec::new();
     for (_, key) in touched.iter().filter(|(a, _)| *a != report::Action::Delete) {
         checks.push(Box::pin(async move {
             let object = &graph.get(key).expect("planned objects are desired").object;
             let answer = apply::apply(cluster, object, true).await.and_then(|text| {
-                serde_json::from_str::<Value>(&text)
-                    .map_err(|e| format!("cannot read the dry run's answer: {e}"))
+                let mut v = serde_json::from_str::<Value>(&text)
+                    .map_err(|e| format!("cannot read the dry run's answer: {e}"))?;
+                drop(text);
+                live::remove_noise(&mut v);
+                Ok(report::value_yaml(&v))
             });
             (key.clone(), answer)
         }));
@@ -90,7 +94,7 @@ fn changes(
     graph: &DependencyGraph,
     live: &LiveState,
     touched: Vec<(report::Action, ObjectKey)>,
-    answers: &Answers,
+    mut answers: Answers,
 ) -> Vec<Failure> {
     let mut refused = Vec::new();
     for (action, key) in touched {
@@ -107,19 +111,16 @@ fn changes(
                     .map(|o| o.object.identity())
                     .unwrap_or_default(),
             ),
-            _ => match &answers[&key] {
-                Ok(v) => {
+            _ => match answers.remove(&key).expect("a dry run per touched object") {
+                Ok(yaml) => {
                     let object = &graph.get(&key).expect("desired").object;
-                    (
-                        report::value_yaml(&live::without_noise(v)),
-                        object.identity(),
-                    )
+                    (yaml, object.identity())
                 }
                 Err(reason) => {
                     refused.push(Failure {
                         key: key.clone(),
                         verb: Verb::DryRun,
-                        reason: reason.clone(),
+                        reason,
                     });
                     continue;
                 }

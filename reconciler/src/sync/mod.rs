@@ -21,12 +21,14 @@ mod waves;
 
 use std::collections::BTreeSet;
 
+use graph::{DependencyGraph, Plan};
 use model::{Manifest, ObjectKey};
 
 pub use self::diff::diff;
 pub use self::options::{Options, Outcome};
 pub use self::prepare::{Prepared, prepare};
 use crate::cluster::Cluster;
+use crate::cluster::live::LiveState;
 use crate::error::Error;
 
 /// Runs one reconcile pass.
@@ -35,7 +37,33 @@ pub async fn sync(
     manifests: Vec<Manifest>,
     options: &Options,
 ) -> Result<Outcome, Error> {
-    let Prepared { graph, live, plan } = prepare(cluster, manifests, options).await?;
+    sync_returning(cluster, manifests, options).await.0
+}
+
+/// Runs one reconcile pass and gives the manifests back (none when they could not be planned),
+/// so that a caller that runs several passes over one render does not copy it for each.
+pub async fn sync_returning(
+    cluster: &Cluster,
+    manifests: Vec<Manifest>,
+    options: &Options,
+) -> (Result<Outcome, Error>, Vec<Manifest>) {
+    let Prepared { graph, live, plan } = match prepare(cluster, manifests, options).await {
+        Ok(p) => p,
+        Err(e) => return (Err(e), Vec::new()),
+    };
+    let outcome = apply_plan(cluster, &graph, live, plan, options).await;
+    (outcome, graph.into_manifests())
+}
+
+/// The steps of a pass after [`prepare`]: the dry run, the inventory, the waves, the
+/// rollouts that have not ended, the inventory again.
+async fn apply_plan(
+    cluster: &Cluster,
+    graph: &DependencyGraph,
+    live: LiveState,
+    plan: Plan,
+    options: &Options,
+) -> Result<Outcome, Error> {
     tracing::debug!(
         live = live.objects.len(),
         steps = plan.steps().count(),
@@ -73,11 +101,11 @@ pub async fn sync(
         apply::record_inventory(cluster, options, &inventory_during).await?;
     }
 
-    let pass = waves::Pass::new(cluster, options, &graph, &live, unfinished);
+    let pass = waves::Pass::new(cluster, options, graph, &live, unfinished);
     pass.watch_created_components(&plan);
     let mut failures = pass.run_waves(&plan, &mut outcome).await?;
     if failures.is_empty() {
-        failures = pass.drive_unfinished(&graph, &mut outcome).await?;
+        failures = pass.drive_unfinished(graph, &mut outcome).await?;
     }
     if !failures.is_empty() {
         return Err(Error::Apply {

@@ -33,7 +33,14 @@ pub async fn prepare(
         .iter()
         .map(|m| m.object.key().namespace)
         .collect();
-    let live = live::read(cluster, &options.instance, &options.namespace, &namespaces).await?;
+    let live = live::read_against(
+        cluster,
+        &options.instance,
+        &options.namespace,
+        &namespaces,
+        Some(&graph),
+    )
+    .await?;
     if graph.manifests().is_empty() && !options.allow_empty && !live.objects.is_empty() {
         return Err(Error::EmptyRender {
             live: live.objects.len(),
@@ -41,14 +48,17 @@ pub async fn prepare(
         });
     }
     // The label and annotation keys the reconciler applied before: one removed from the sources
-    // is an update (server-side apply then removes it).
+    // is an update (server-side apply then removes it). The objects read as unchanged were
+    // compared already, and kept slim.
     let owned = live
         .objects
         .iter()
+        .filter(|(k, _)| !live.unchanged.contains(k))
         .map(|(k, o)| (k.clone(), o.owned.clone()));
     let state = Live::new(live.objects.values().map(|o| o.object.clone()).collect())
         .with_prune(prune::candidates(&live, options))
-        .with_owned(owned);
+        .with_owned(owned)
+        .with_unchanged(live.unchanged.iter().cloned());
     let plan = graph::plan(&graph, &state).map_err(Error::Plan)?;
     Ok(Prepared { graph, live, plan })
 }

@@ -49,53 +49,53 @@ pub struct SourceObject<'a> {
     pub broken: bool,
 }
 
-/// An object of one file once rendered (labelled, its Kumori binding evaluated): what the
-/// checks between objects and the output need, without the YAML tree it was read from.
+/// What the checks between objects need of a rendered object besides the object itself and
+/// where its fields are ([`SourceInfo`]): a few bytes, not a second map of fields.
 #[derive(Clone, Debug)]
-pub struct Done {
+pub struct Check {
     /// Span of its document.
     pub doc_span: Range<usize>,
-    /// The object as rendered.
-    pub object: Object,
+    /// The span of each field of the manifest's [`SourceInfo::fields`], in their order.
+    pub spans: Vec<Range<usize>>,
     /// Whether `metadata.name` was derived (Components only).
     pub name_derived: bool,
-    /// Spans of fields by dotted path, for the diagnostics of the checks between objects.
-    pub spans: BTreeMap<String, Range<usize>>,
     /// Whether converting it reported an error.
     pub broken: bool,
-    /// Where it and its fields were written, as the manifest carries it.
-    pub source: SourceInfo,
 }
 
-impl Done {
-    /// How messages name the object: `Server adder`, or `this Server` when it has no name.
-    pub fn describe(&self) -> String {
-        describe(&self.object)
-    }
-
-    /// The span of a field, else the start of the document.
-    pub fn span(&self, path: &str) -> Range<usize> {
-        self.spans
-            .get(path)
-            .cloned()
-            .unwrap_or(self.doc_span.start..self.doc_span.start)
-    }
-}
-
-/// A rendered object with the path of its file, as the checks between objects see it.
+/// A rendered object with its file, as the checks between objects see it.
 #[derive(Clone, Copy)]
 pub struct Item<'o> {
     /// Repository-relative path of its file.
     pub file: &'o str,
-    /// The object.
-    pub done: &'o Done,
+    /// The object as rendered.
+    pub object: &'o Object,
+    /// Where its fields are, by dotted path.
+    source: &'o SourceInfo,
+    /// Its spans.
+    check: &'o Check,
+    /// Whether `metadata.name` was derived (Components only).
+    pub name_derived: bool,
+    /// Whether converting it reported an error: references to a broken object are not
+    /// reported again as dangling.
+    pub broken: bool,
 }
 
-impl std::ops::Deref for Item<'_> {
-    type Target = Done;
+impl Item<'_> {
+    /// How messages name the object: `Server adder`, or `this Server` when it has no name.
+    pub fn describe(&self) -> String {
+        describe(self.object)
+    }
 
-    fn deref(&self) -> &Done {
-        self.done
+    /// The span of a field, else the start of the document.
+    pub fn span(&self, path: &str) -> Range<usize> {
+        let start = self.check.doc_span.start;
+        self.source
+            .fields
+            .keys()
+            .position(|k| k == path)
+            .and_then(|i| self.check.spans.get(i).cloned())
+            .unwrap_or(start..start)
     }
 }
 
@@ -104,8 +104,13 @@ impl std::ops::Deref for Item<'_> {
 /// [`crate::Incremental`] reuses while the answers hold.
 #[derive(Clone, Debug, Default)]
 pub struct FileRender {
-    /// The objects of its documents, in order.
-    pub objects: Vec<Done>,
+    /// Its objects in order, when kept with the file (in [`crate::Incremental`]'s cache); a
+    /// full render puts them straight into the output, at `range`.
+    pub manifests: Vec<Manifest>,
+    /// Where its objects are in the output of a full render.
+    pub range: Range<usize>,
+    /// What the checks need of each object, in the same order.
+    pub checks: Vec<Check>,
     /// What parsing, converting, labelling and rendering its objects reported.
     pub diagnostics: Diagnostics,
     /// What it read, modules and `io.Open` files of its bindings included.
@@ -190,11 +195,18 @@ pub fn run(tree: &dyn SourceTree, options: &Options, mut cache: Option<&mut Cach
     };
     let mut rendered: Vec<(String, FileRender)> = Vec::new();
     let mut fresh = 0;
+    // A full render puts the objects of every file straight into the output; a cache keeps
+    // them with their file.
+    let mut manifests = Vec::new();
     for file in files.iter().filter(|f| is_yaml(f) && !rules.is_ignored(f)) {
         let reused = old.remove(file).filter(|r| r.log.holds(tree, &mut memo));
         let r = reused.unwrap_or_else(|| {
             fresh += 1;
-            render_file(mtree, file, options, &mut modules, record)
+            let mut own = Vec::new();
+            let out = if record { &mut own } else { &mut manifests };
+            let mut r = render_file(mtree, file, options, &mut modules, record, out);
+            r.manifests = own;
+            r
         });
         rendered.push((file.clone(), r));
     }
@@ -214,23 +226,33 @@ pub fn run(tree: &dyn SourceTree, options: &Options, mut cache: Option<&mut Cach
         .collect();
     let items: Vec<Item<'_>> = rendered
         .iter()
-        .flat_map(|(file, r)| r.objects.iter().map(|done| Item { file, done }))
+        .flat_map(|(file, r)| {
+            let objects = if record {
+                &r.manifests[..]
+            } else {
+                &manifests[r.range.clone()]
+            };
+            objects.iter().zip(&r.checks).map(|(m, check)| Item {
+                file,
+                object: &m.object,
+                source: m.source.as_ref().expect("rendered manifests have a source"),
+                check,
+                name_derived: check.name_derived,
+                broken: check.broken,
+            })
+        })
         .collect();
     let mut between = Diagnostics::default();
     check::all(&items, &mut between);
     drop(items);
 
-    let count = rendered.iter().map(|(_, r)| r.objects.len()).sum();
-    let mut manifests = Vec::with_capacity(count);
-    let manifest = |d: &Done| Manifest {
-        object: d.object.clone(),
-        source: Some(d.source.clone()),
-    };
     match cache {
         Some(c) => {
+            let count = rendered.iter().map(|(_, r)| r.manifests.len()).sum();
+            manifests.reserve_exact(count);
             for (_, r) in &rendered {
                 diags.extend_from(&r.diagnostics);
-                manifests.extend(r.objects.iter().map(manifest));
+                manifests.extend(r.manifests.iter().cloned());
             }
             c.files = rendered.into_iter().collect();
             c.rerendered = fresh;
@@ -238,10 +260,6 @@ pub fn run(tree: &dyn SourceTree, options: &Options, mut cache: Option<&mut Cach
         None => {
             for (_, r) in rendered {
                 diags.append(r.diagnostics);
-                manifests.extend(r.objects.into_iter().map(|d| Manifest {
-                    object: d.object,
-                    source: Some(d.source),
-                }));
             }
         }
     }
@@ -315,12 +333,14 @@ fn render_file(
     options: &Options,
     modules: &mut kumori::ModuleCache,
     record: bool,
+    out: &mut Vec<Manifest>,
 ) -> FileRender {
+    let first = out.len();
+    let mut checks = Vec::new();
     let recorder = Recorder::new(tree);
     let reader: &dyn SourceTree = if record { &recorder } else { tree };
     let limits = &options.limits;
     let mut diags = Diagnostics::default();
-    let mut objects = Vec::new();
     let parsed = parse_file(reader, file, limits, &mut diags);
     let text = parsed.is_some();
     if let Some(parsed) = parsed {
@@ -335,7 +355,9 @@ fn render_file(
             if let Some(mut obj) = convert::document(&mut cx, file, &doc.root) {
                 obj.broken = cx.diags.items[before..].iter().any(Diagnostic::is_error);
                 label(&mut obj, options);
-                objects.push(finish(reader, obj, limits, modules, &mut diags));
+                let (manifest, check) = finish(reader, obj, limits, modules, &mut diags);
+                out.push(manifest);
+                checks.push(check);
             }
         }
     }
@@ -347,7 +369,9 @@ fn render_file(
         log.extend(&modules.take_log());
     }
     FileRender {
-        objects,
+        manifests: Vec::new(),
+        range: first..out.len(),
+        checks,
         diagnostics: diags,
         log,
         text,
@@ -489,7 +513,7 @@ fn finish(
     limits: &Limits,
     modules: &mut kumori::ModuleCache,
     diags: &mut Diagnostics,
-) -> Done {
+) -> (Manifest, Check) {
     if let (Some(binding), Object::Component(c)) = (&obj.kumori, &mut obj.object)
         && let Some(r) = kumori::render_binding_cached(tree, binding, modules, diags)
     {
@@ -518,14 +542,17 @@ fn finish(
             .fields
             .insert(field.clone(), diags.files.location(obj.file, span.start));
     }
-    Done {
+    let check = Check {
         doc_span: obj.doc_span,
-        object: obj.object,
+        spans: obj.spans.into_values().collect(),
         name_derived: obj.name_derived,
-        spans: obj.spans,
         broken: obj.broken,
-        source,
-    }
+    };
+    let manifest = Manifest {
+        object: obj.object,
+        source: Some(source),
+    };
+    (manifest, check)
 }
 
 /// Counts bytes written, keeping none.

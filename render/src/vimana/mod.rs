@@ -265,7 +265,20 @@ pub fn run(tree: &dyn SourceTree, options: &Options, mut cache: Option<&mut Cach
     }
     diags.append(between);
     add_texts(mtree, &texts, &mut diags);
-    manifests.sort_by_cached_key(|m| m.object.key());
+    // The order of `ObjectKey` (kind, namespace, name), compared without making keys.
+    manifests.sort_by(|a, b| {
+        let (ma, mb) = (a.object.meta(), b.object.meta());
+        (
+            a.object.kind(),
+            ma.namespace.as_deref().unwrap_or(""),
+            &ma.name,
+        )
+            .cmp(&(
+                b.object.kind(),
+                mb.namespace.as_deref().unwrap_or(""),
+                &mb.name,
+            ))
+    });
 
     if manifests.is_empty() && !diags.has_errors() {
         diags.push(

@@ -3,7 +3,7 @@
 //! objects, 150 / 250 / 250 / 250 MB at 40k, growing linearly: the line through both is the
 //! goal at any size), the initial sync at least 10x `kubectl apply --server-side
 //! --validate=false` where every request waits 5 ms, and a one-file commit rendered and
-//! planned in at most 0.2 s at 40k objects.
+//! planned in at most 0.2 s at 40k objects (judged at 40k objects and more only).
 
 use std::fmt::Write as _;
 
@@ -86,14 +86,16 @@ pub fn table(all: &[Figures]) -> String {
     for f in all {
         let Some(i) = &f.incremental else { continue };
         incremental = true;
+        // The goal is set at 40k objects; a smaller repository says little about it.
+        let met = if f.objects >= 40_000 {
+            verdict(i.one_file_seconds <= INCREMENTAL)
+        } else {
+            "-"
+        };
         let _ = writeln!(
             t,
-            "| one-file commit rendered and planned ({} files again; full: {:.2} s) | {} | ≤ {INCREMENTAL} s at 40k | {:.3} s | {} |",
-            i.files_rerendered,
-            i.full_seconds,
-            f.objects,
-            i.one_file_seconds,
-            verdict(i.one_file_seconds <= INCREMENTAL),
+            "| one-file commit rendered and planned (files rendered again: {}; full render and plan: {:.2} s) | {} | ≤ {INCREMENTAL} s at 40k | {:.3} s | {met} |",
+            i.files_rerendered, i.full_seconds, f.objects, i.one_file_seconds,
         );
     }
     if !incremental {
@@ -140,6 +142,7 @@ mod tests {
                 full_seconds: 1.9,
                 one_file_seconds: 0.25,
                 files_rerendered: 3,
+                ..Incremental::default()
             }),
             ..Figures::default()
         };

@@ -6,10 +6,12 @@
 //! counting the API calls of each from the cluster's metrics. A second cluster per size answers
 //! every request after a delay (`--latency`, 5 ms: a real API server's milliseconds, where the
 //! loopback one answers in microseconds), and the initial sync and `kubectl apply` run again
-//! there. It prints markdown tables (the goals of issue 18 next to their figures last) and can
-//! write the figures as JSON and a plot as SVG.
+//! there. In process it also times the daemon's incremental render and plan of a one-file
+//! commit (`incremental`). It prints markdown tables (the goals of issue 18 next to their
+//! figures last) and can write the figures as JSON and a plot as SVG.
 
 mod goals;
+mod incremental;
 mod table;
 mod timed;
 
@@ -24,6 +26,7 @@ use reconciler::sources::FsTree;
 use serde::Serialize;
 
 use crate::generate;
+pub use incremental::Incremental;
 pub use table::{svg, table};
 use timed::{render_to, timed};
 
@@ -112,18 +115,6 @@ pub struct Latency {
     pub kubectl_apply: Option<Run>,
 }
 
-/// A one-file commit rendered and planned again, in process (the daemon's incremental
-/// render), next to a full render and plan; medians.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Incremental {
-    /// Render and plan of the whole repository, seconds.
-    pub full_seconds: f64,
-    /// Render and plan after a commit that changes one file, seconds.
-    pub one_file_seconds: f64,
-    /// Files rendered again after that commit.
-    pub files_rerendered: usize,
-}
-
 /// The figures of one size.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Figures {
@@ -155,8 +146,7 @@ pub struct Figures {
     pub runs: usize,
     /// The latency mode (`--latency`), when measured.
     pub latency: Option<Latency>,
-    /// The incremental render of a one-file commit: not measured by this build (the
-    /// measurement is not part of it yet).
+    /// The daemon's incremental render and plan of a one-file commit, in process.
     pub incremental: Option<Incremental>,
 }
 
@@ -301,6 +291,12 @@ fn measure(
         "render {:.2} s, plan {:.2} s (first sync) / {:.2} s (no-op)",
         f.render, f.plan_first, f.plan_noop
     );
+    let incremental = incremental::measure(&base, args.repeat)?;
+    eprintln!(
+        "one-file commit: render and plan {:.3} s ({} files again), full {:.2} s",
+        incremental.one_file_seconds, incremental.files_rerendered, incremental.full_seconds
+    );
+    f.incremental = Some(incremental);
 
     // The manifests kubectl applies: the same render into a namespace of its own.
     let manifests = dir.join("kubectl.yaml");

@@ -248,11 +248,16 @@ pub fn run(tree: &dyn SourceTree, options: &Options, mut cache: Option<&mut Cach
 
     match cache {
         Some(c) => {
-            let count = rendered.iter().map(|(_, r)| r.manifests.len()).sum();
-            manifests.reserve_exact(count);
+            let kept: Vec<&Manifest> = rendered
+                .iter()
+                .flat_map(|(_, r)| r.manifests.iter())
+                .collect();
+            // Copied in their final order: sorting the copies would move each several times.
+            manifests.reserve_exact(kept.len());
+            manifests.extend(in_order(&kept).into_iter().map(|i| kept[i].clone()));
+            drop(kept);
             for (_, r) in &rendered {
                 diags.extend_from(&r.diagnostics);
-                manifests.extend(r.manifests.iter().cloned());
             }
             c.files = rendered.into_iter().collect();
             c.rerendered = fresh;
@@ -265,20 +270,10 @@ pub fn run(tree: &dyn SourceTree, options: &Options, mut cache: Option<&mut Cach
     }
     diags.append(between);
     add_texts(mtree, &texts, &mut diags);
-    // The order of `ObjectKey` (kind, namespace, name), compared without making keys.
-    manifests.sort_by(|a, b| {
-        let (ma, mb) = (a.object.meta(), b.object.meta());
-        (
-            a.object.kind(),
-            ma.namespace.as_deref().unwrap_or(""),
-            &ma.name,
-        )
-            .cmp(&(
-                b.object.kind(),
-                mb.namespace.as_deref().unwrap_or(""),
-                &mb.name,
-            ))
-    });
+    if !record {
+        let order = in_order(&manifests.iter().collect::<Vec<_>>());
+        permute(&mut manifests, order);
+    }
 
     if manifests.is_empty() && !diags.has_errors() {
         diags.push(
@@ -321,6 +316,40 @@ fn add_texts(tree: &dyn SourceTree, texts: &HashSet<String>, diags: &mut Diagnos
         }
     }
     diags.keep_referenced_files();
+}
+
+/// The positions of `manifests` in the order of their `ObjectKey` (kind, namespace, name),
+/// equal keys in their order: sorted as indices, compared without making keys.
+fn in_order(manifests: &[&Manifest]) -> Vec<usize> {
+    let key = |i: usize| {
+        let object = &manifests[i].object;
+        let meta = object.meta();
+        (
+            object.kind(),
+            meta.namespace.as_deref().unwrap_or(""),
+            meta.name.as_str(),
+        )
+    };
+    let mut order: Vec<usize> = (0..manifests.len()).collect();
+    order.sort_by(|&a, &b| key(a).cmp(&key(b)));
+    order
+}
+
+/// Puts the element at `order[i]` at position `i`, one swap per element out of place (a
+/// manifest is a few hundred bytes: sorting them in place moved each about log n times).
+fn permute<T>(items: &mut [T], mut order: Vec<usize>) {
+    for start in 0..items.len() {
+        let mut at = start;
+        while order[at] != at {
+            let from = order[at];
+            order[at] = at;
+            if from == start {
+                break;
+            }
+            items.swap(at, from);
+            at = from;
+        }
+    }
 }
 
 /// Whether a full render would have read more than [`Limits::render_bytes`]: what this render

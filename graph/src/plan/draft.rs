@@ -17,8 +17,9 @@ pub(super) struct Draft {
     pub depends_on: Vec<Ref>,
 }
 
-/// The drafts of the apply phase, by node of the desired graph.
-pub(super) struct Drafts(Vec<Option<Draft>>);
+/// The drafts of the apply phase, by node of the desired graph. Boxed: a slot per node, and
+/// most nodes of a steady state have no step (a draft inline is the size of an object).
+pub(super) struct Drafts(Vec<Option<Box<Draft>>>);
 
 impl Drafts {
     pub fn new(nodes: usize) -> Drafts {
@@ -28,13 +29,13 @@ impl Drafts {
         self.0[n.index()].is_some()
     }
     pub fn insert(&mut self, n: NodeIndex, draft: Draft) {
-        self.0[n.index()] = Some(draft);
+        self.0[n.index()] = Some(Box::new(draft));
     }
     pub fn get(&self, n: NodeIndex) -> &Draft {
         self.0[n.index()].as_ref().expect("a draft per step")
     }
     pub fn take(&mut self, n: NodeIndex) -> Draft {
-        self.0[n.index()].take().expect("a draft per step")
+        *self.0[n.index()].take().expect("a draft per step")
     }
     /// How many nodes the drafts are indexed by.
     pub fn len(&self) -> usize {

@@ -100,7 +100,7 @@ impl Fresh {
             .filter(|o| o.object.kind() == Kind::Component)
             .map(|o| {
                 let name = o.object.meta().name.clone();
-                (name, (availability(&o.raw), settled(&o.raw)))
+                (name, o.availability())
             })
             .collect();
         let seed = Snapshot {

@@ -2,6 +2,7 @@
 //! and the inventory ConfigMap that records what the instance applied (DESIGN section 6).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Mutex;
 
 use futures_util::future::BoxFuture;
 use graph::DependencyGraph;
@@ -10,6 +11,7 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use model::{Kind, Object, ObjectKey, keys};
 use serde_json::{Value, json};
 
+use super::availability::{Availability, availability, settled};
 use super::{Cluster, retry};
 use crate::error::Error;
 
@@ -43,6 +45,10 @@ pub struct LiveObject {
     pub owned: graph::OwnedKeys,
     /// Who owns each field (what `reconciler diff` names as the last writer of a change).
     pub owners: super::managed::Owners,
+    /// Of an unchanged Component that is Available (the common case), whose `raw` is then
+    /// `null`: its availability and whether it has settled, as [`availability`] and [`settled`]
+    /// read them from the JSON ([`LiveObject::restore_json`] puts it back).
+    pub judged: Option<(Availability, bool)>,
 }
 
 impl LiveObject {
@@ -79,6 +85,7 @@ impl LiveObject {
                 raw,
                 owned,
                 owners,
+                judged: None,
             },
             false,
         ))
@@ -86,10 +93,11 @@ impl LiveObject {
 
     /// What a pass reads of an unchanged object: a Server's model object whole (its rollout
     /// state and live weights drive rollouts), of the others the spec, status and Kumori
-    /// digest (what the plan checks for an immutable Component); as JSON only what
-    /// [`availability`](super::availability) reads. Labels, other annotations (the Kumori
-    /// `rendered` annotation is the largest), managed fields, owners and the rest of the JSON
-    /// are dropped: the plan does not compare an unchanged object again, and no diff shows it.
+    /// digest (what the plan checks for an immutable Component); of the JSON only what
+    /// [`availability`] reads, and nothing when the object is Available ([`Self::judged`]).
+    /// Labels, other annotations (the Kumori `rendered` annotation is the largest), managed
+    /// fields, owners and the rest of the JSON are dropped: the plan does not compare an
+    /// unchanged object again, and no diff shows it.
     fn slim(mut object: Object, raw: &Value) -> LiveObject {
         if object.kind() != Kind::Server {
             let meta = object.meta_mut();
@@ -100,11 +108,34 @@ impl LiveObject {
                 .into_iter()
                 .collect();
         }
+        let (raw, judged) = match availability(raw) {
+            Availability::Available => (Value::Null, Some((Availability::Available, true))),
+            _ => (availability_only(raw), None),
+        };
         LiveObject {
             object,
-            raw: availability_only(raw),
+            raw,
             owned: graph::OwnedKeys::default(),
             owners: super::managed::Owners::new(),
+            judged,
+        }
+    }
+
+    /// The object's availability and whether it has settled.
+    pub fn availability(&self) -> (Availability, bool) {
+        match &self.judged {
+            Some(judged) => judged.clone(),
+            None => (availability(&self.raw), settled(&self.raw)),
+        }
+    }
+
+    /// Puts back, for code that reads the availability of `raw`, the JSON of an object kept
+    /// as [`Self::judged`]: its `Available` condition.
+    pub fn restore_json(&mut self) {
+        if self.judged.take().is_some() {
+            self.raw = json!({"status": {"conditions": [
+                {"type": keys::CONDITION_AVAILABLE, "status": "True"}
+            ]}});
         }
     }
 }
@@ -312,14 +343,17 @@ pub async fn read_against(
     let mut all_ns: BTreeSet<String> = namespaces.clone();
     all_ns.extend(inventory.keys.iter().map(|k| k.namespace.clone()));
     let selector = format!("{}={instance}", keys::INSTANCE);
-    type Listed = (Kind, String, String, Vec<(LiveObject, bool)>);
+    // Every LIST adds to one map as its objects are decoded: no list of a kind's objects is
+    // held besides it.
+    let read: Mutex<(BTreeMap<ObjectKey, LiveObject>, HashSet<ObjectKey>)> = Mutex::default();
+    let read = &read;
+    type Listed = (Kind, String, String);
     let mut lists: Vec<BoxFuture<'_, Result<Listed, Error>>> = Vec::new();
     for ns in &all_ns {
         for kind in Kind::ALL {
             let selector = selector.as_str();
             lists.push(Box::pin(async move {
                 // Each object is converted, and compared, as it is decoded.
-                let mut out = Vec::new();
                 let version =
                     super::list_each(&cluster.client, kind, ns, selector, |raw: Value| {
                         let key = desired.and_then(|d| {
@@ -330,28 +364,26 @@ pub async fn read_against(
                             };
                             d.get(&key).map(|m| &m.object)
                         });
-                        out.push(LiveObject::read(raw, key)?);
+                        let (o, same) = LiveObject::read(raw, key)?;
+                        let key = o.object.key();
+                        let mut read = read.lock().unwrap_or_else(|e| e.into_inner());
+                        if same {
+                            read.1.insert(key.clone());
+                        }
+                        read.0.insert(key, o);
                         Ok(())
                     })
                     .await?;
-                Ok((kind, ns.clone(), version, out))
+                Ok((kind, ns.clone(), version))
             }));
         }
     }
-    let mut objects = BTreeMap::new();
     let mut versions = BTreeMap::new();
-    let mut unchanged = HashSet::new();
     for list in super::bounded(lists, LIST_CONCURRENCY).await {
-        let (kind, ns, version, list) = list?;
+        let (kind, ns, version) = list?;
         versions.insert((kind, ns), version);
-        for (o, same) in list {
-            let key = o.object.key();
-            if same {
-                unchanged.insert(key.clone());
-            }
-            objects.insert(key, o);
-        }
     }
+    let (objects, unchanged) = std::mem::take(&mut *read.lock().unwrap_or_else(|e| e.into_inner()));
     Ok(LiveState {
         objects,
         inventory,
@@ -390,7 +422,6 @@ pub fn remove_noise(v: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::availability::{availability, settled};
 
     fn component(generation: i64, condition: Option<Value>, image: &str) -> Value {
         let mut raw = json!({
@@ -405,7 +436,8 @@ mod tests {
                 "version": "1.0.0", "image": image},
         });
         if let Some(c) = condition {
-            raw["status"] = json!({"conditions": [{"type": "Ready", "status": "False"}, c]});
+            raw["status"] = json!({"conditions": [{"type": "Ready", "status": "False",
+                "lastTransitionTime": "2026-01-01T00:00:00Z", "reason": "R", "message": "m"}, c]});
         }
         raw
     }
@@ -457,6 +489,16 @@ mod tests {
         assert!(whole.raw["metadata"].get("managedFields").is_none());
         assert!(whole.owners.contains_key(".spec.image"));
         assert!(whole.owned.labels.contains("team"));
+
+        let available = json!({"type": "Available", "status": "True",
+            "lastTransitionTime": "2026-01-01T00:00:00Z", "reason": "R", "message": "m"});
+        let raw_available = component(1, Some(available), "i");
+        let (mut slim, _) = LiveObject::read(raw_available.clone(), Some(&desired)).unwrap();
+        assert!(slim.raw.is_null(), "an Available object keeps no JSON");
+        assert_eq!(slim.availability(), (Availability::Available, true));
+        slim.restore_json();
+        assert_eq!(availability(&slim.raw), availability(&raw_available));
+        assert!(settled(&slim.raw));
 
         let (whole, unchanged) = LiveObject::read(raw, None).unwrap();
         assert!(

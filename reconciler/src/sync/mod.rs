@@ -101,6 +101,8 @@ async fn apply_plan(
         apply::record_inventory(cluster, options, &inventory_during).await?;
     }
 
+    let mut live = live;
+    waves::restore_probed(&mut live, graph, &plan, &unfinished);
     let pass = waves::Pass::new(cluster, options, graph, &live, unfinished);
     pass.watch_created_components(&plan);
     let mut failures = pass.run_waves(&plan, &mut outcome).await?;

@@ -26,6 +26,42 @@ enum Done {
     Rollout(Box<Driven>),
 }
 
+/// Puts back the JSON of the live Components that the rollouts of this pass may probe (those
+/// of the Servers with a Weights step, and of the rollouts that have not ended): the rollout
+/// engine reads their availability from it. The others stay as [`LiveState::read_against`]
+/// kept them.
+///
+/// [`LiveState::read_against`]: crate::cluster::live::read_against
+pub(super) fn restore_probed(
+    live: &mut LiveState,
+    graph: &DependencyGraph,
+    plan: &Plan,
+    unfinished: &BTreeMap<ObjectKey, String>,
+) {
+    let weighted = plan.steps().filter_map(|step| match &step.action {
+        Action::Weights { object, .. } => Some(object.key()),
+        _ => None,
+    });
+    let servers: BTreeSet<ObjectKey> = weighted.chain(unfinished.keys().cloned()).collect();
+    if servers.is_empty() {
+        return;
+    }
+    let components = ComponentIndex::build(graph, &live.objects);
+    for key in servers {
+        let Some(Object::Server(server)) = graph.get(&key).map(|m| &m.object) else {
+            continue;
+        };
+        for component in components
+            .versions(&server.spec.domain, &server.spec.id)
+            .values()
+        {
+            if let Some(o) = live.objects.get_mut(component) {
+                o.restore_json();
+            }
+        }
+    }
+}
+
 /// What the writes of one pass share.
 pub(super) struct Pass<'a> {
     cluster: &'a Cluster,

@@ -44,10 +44,12 @@ fn micro_time(rt: &ResourceType, v: &Value) -> Result<(), Status> {
     let Some(s) = v.as_str() else {
         return Ok(());
     };
-    let ok = regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$")
-        .expect("valid")
-        .is_match(s)
-        && crate::time::is_rfc3339(s);
+    // Compiled once: a Lease is written every few seconds.
+    static LAYOUT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$")
+            .expect("valid")
+    });
+    let ok = LAYOUT.is_match(s) && crate::time::is_rfc3339(s);
     if ok {
         return Ok(());
     }

@@ -245,3 +245,44 @@ fn one_changed_file_is_rendered_again_and_the_others_reused() {
     cache.render(&tree, &other);
     assert_eq!(cache.rerendered(), 4, "new options render everything");
 }
+
+#[test]
+fn a_render_over_its_byte_budget_is_the_full_one() {
+    // Which file a render refuses for renderBytes depends on the order of its reads: the
+    // cache renders in full when the files it would reuse and the ones it read pass the budget.
+    // The budget is a little over the size of the YAML files: the module files (3 KB) that
+    // the bindings read pass it.
+    let mut tree = base();
+    let yaml: u64 = render::SourceTree::files(&tree, "src")
+        .expect("listed")
+        .iter()
+        .map(|f| render::SourceTree::size(&tree, f).expect("sized"))
+        .sum();
+    let options = Options {
+        limits: Limits {
+            render_bytes: yaml + 1000,
+            ..Limits::default()
+        },
+        ..options()
+    };
+    let mut cache = Incremental::new();
+    let mut same = |tree: &MemTree| {
+        let incremental = cache.render(tree, &options);
+        let full = render::render(tree, &options);
+        assert_eq!(incremental.diagnostics.items, full.diagnostics.items);
+        assert_eq!(incremental.manifests, full.manifests);
+        full.diagnostics.has_errors()
+    };
+    assert!(same(&tree), "the budget is passed");
+    tree.insert("src/domain-2.yaml", "");
+    same(&tree);
+    // Without bindings no module is read: within the budget, with a large file that the next
+    // render reuses.
+    let padding = format!("# {}\n", "x".repeat(yaml as usize + 500));
+    tree.insert("src/domain-0.yaml", padding);
+    tree.insert("src/domain-1.yaml", "");
+    assert!(!same(&tree), "within the budget");
+    // What this render reads is within the budget; with what it reuses, it is not.
+    tree.insert("src/domain-1.yaml", domain(1, Variant::Plain));
+    assert!(same(&tree), "the budget is passed again");
+}

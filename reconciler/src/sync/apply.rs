@@ -121,8 +121,10 @@ pub(super) async fn dry_run(
     let checked = finals.len();
     let mut checks: Vec<BoxFuture<'_, Option<Failure>>> = Vec::new();
     for object in finals.into_values() {
+        // The apply's state is boxed only once it runs: the futures of every object are made
+        // before the first runs, and an apply's state is several kB.
         checks.push(Box::pin(async move {
-            apply(cluster, object, true)
+            Box::pin(apply(cluster, object, true))
                 .await
                 .err()
                 .map(|reason| Failure {

@@ -74,13 +74,16 @@ async fn dry_run(
     for (_, key) in touched.iter().filter(|(a, _)| *a != report::Action::Delete) {
         checks.push(Box::pin(async move {
             let object = &graph.get(key).expect("planned objects are desired").object;
-            let answer = apply::apply(cluster, object, true).await.and_then(|text| {
-                let mut v = serde_json::from_str::<Value>(&text)
-                    .map_err(|e| format!("cannot read the dry run's answer: {e}"))?;
-                drop(text);
-                live::remove_noise(&mut v);
-                Ok(report::value_yaml(&v))
-            });
+            // The apply's state is boxed only once it runs (see `apply::dry_run`).
+            let answer = Box::pin(apply::apply(cluster, object, true))
+                .await
+                .and_then(|text| {
+                    let mut v = serde_json::from_str::<Value>(&text)
+                        .map_err(|e| format!("cannot read the dry run's answer: {e}"))?;
+                    drop(text);
+                    live::remove_noise(&mut v);
+                    Ok(report::value_yaml(&v))
+                });
             (key.clone(), answer)
         }));
     }

@@ -191,9 +191,10 @@ impl<'a> Pass<'a> {
     ) -> Vec<Failure> {
         let mut steps: Vec<BoxFuture<'_, (StepId, Result<Done, Failure>)>> = Vec::new();
         for step in ready {
-            steps.push(Box::pin(
-                async move { (step.id, self.run_step(step).await) },
-            ));
+            // The step's state is boxed only once it runs (see `apply::dry_run`).
+            steps.push(Box::pin(async move {
+                (step.id, Box::pin(self.run_step(step)).await)
+            }));
         }
         let mut results = bounded(steps, self.options.concurrency).await;
         // Steps of a wave finish in any order; report them in a stable one.

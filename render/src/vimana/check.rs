@@ -54,11 +54,13 @@ struct Identities<'o> {
 fn unique_identities<'o>(objects: &'o [Item<'_>], diags: &mut Diagnostics) -> Identities<'o> {
     // Borrowed keys: a key of two new strings per object made this map a tenth of a render's
     // peak memory.
-    let mut keys: HashMap<(Kind, &str, &str), usize> = HashMap::new();
+    // Sized once: growing them hashed every key again at each doubling.
+    let count = |kind: Kind| objects.iter().filter(|o| o.object.kind() == kind).count();
+    let mut keys: HashMap<(Kind, &str, &str), usize> = HashMap::with_capacity(objects.len());
     let mut vimanas = HashMap::new();
-    let mut domains = HashMap::new();
-    let mut servers = HashMap::new();
-    let mut components = HashMap::new();
+    let mut domains = HashMap::with_capacity(count(Kind::Domain));
+    let mut servers = HashMap::with_capacity(count(Kind::Server));
+    let mut components = HashMap::with_capacity(count(Kind::Component));
 
     for (i, obj) in objects.iter().enumerate() {
         let meta = obj.object.meta();

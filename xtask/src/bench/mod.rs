@@ -31,7 +31,7 @@ pub use table::{svg, table};
 use timed::{render_to, timed};
 
 /// Arguments of `xtask bench`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Clone, Debug)]
 pub struct Args {
     /// Repository sizes in objects (rounded to whole Domains of 101 objects).
     #[arg(long, value_delimiter = ',', default_value = "1500,15000,40000,100000")]
@@ -42,6 +42,10 @@ pub struct Args {
     /// Do not run kubectl.
     #[arg(long)]
     pub no_kubectl: bool,
+    /// The largest size kubectl runs at; larger ones measure only ours (kubectl takes about
+    /// half an hour at 100k objects). Default: every size.
+    #[arg(long, value_name = "OBJECTS")]
+    pub kubectl_up_to: Option<usize>,
     /// Longest a single kubectl run may take; a longer one is stopped and reported as capped.
     #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_duration)]
     pub kubectl_timeout: Duration,
@@ -192,6 +196,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let mut all = Vec::new();
     for &size in &args.sizes {
         eprintln!("== {size} objects");
+        let kubectl_here = args.kubectl_up_to.is_none_or(|up_to| size <= up_to);
+        let args = &Args {
+            no_kubectl: args.no_kubectl || !kubectl_here,
+            ..args.clone()
+        };
         let figures = measure(args, &runtime, &bin, &work, size)?;
         all.push(figures);
         // Print as we go: the larger sizes take minutes.

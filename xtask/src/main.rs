@@ -24,7 +24,7 @@ enum Command {
     Generate(generate::Args),
     /// Measure render, plan, sync, diff and memory at several sizes next to kubectl on a
     /// simulated cluster (docs/performance.md).
-    Bench(bench::Args),
+    Bench(Box<bench::Args>),
 }
 
 fn main() -> ExitCode {

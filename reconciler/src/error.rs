@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use model::ObjectKey;
 
+use crate::cluster::inventory::Problem;
 use crate::verb::Verb;
 
 /// What can go wrong below the command line.
@@ -108,18 +109,17 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
-    /// The inventory ConfigMap exists but cannot be read.
-    #[error(
-        "the inventory ConfigMap {namespace}/{name} is damaged: `objects` is not a JSON list; delete it to start over (nothing will be pruned until the next sync records it again)"
-    )]
-    InventoryDamaged {
+    /// The inventory ConfigMap exists but cannot be read, or the inventory to write does not
+    /// fit in one.
+    #[error("the inventory ConfigMap {namespace}/{name}: {source}")]
+    Inventory {
         /// Its namespace.
         namespace: String,
         /// Its name.
         name: String,
-        /// Why `objects` does not read.
+        /// What is wrong.
         #[source]
-        source: serde_json::Error,
+        source: crate::cluster::inventory::Problem,
     },
 
     // The source folder.
@@ -219,7 +219,15 @@ impl Error {
             | Error::Embedded(_)
             | Error::MissingCrds { .. }
             | Error::LiveSchema { .. }
-            | Error::InventoryDamaged { .. } => true,
+            | Error::Inventory {
+                source: Problem::Damaged(_),
+                ..
+            } => true,
+            // Only a repository split into instances makes it fit.
+            Error::Inventory {
+                source: Problem::TooLarge { .. },
+                ..
+            } => false,
         }
     }
 

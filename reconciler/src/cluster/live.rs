@@ -12,6 +12,7 @@ use model::{Kind, Object, ObjectKey, keys};
 use serde_json::{Value, json};
 
 use super::availability::{Availability, availability, settled};
+use super::inventory;
 use super::{Cluster, retry};
 use crate::error::Error;
 
@@ -228,20 +229,6 @@ pub fn inventory_name(instance: &str) -> String {
     format!("{INVENTORY_PREFIX}{instance}")
 }
 
-fn key_text(k: &ObjectKey) -> String {
-    format!("{}/{}/{}", k.kind, k.namespace, k.name)
-}
-
-fn parse_key(s: &str) -> Option<ObjectKey> {
-    let mut parts = s.splitn(3, '/');
-    let kind = Kind::from_kind_str(parts.next()?)?;
-    Some(ObjectKey {
-        kind,
-        namespace: parts.next()?.to_owned(),
-        name: parts.next()?.to_owned(),
-    })
-}
-
 /// Reads the inventory ConfigMap of `instance` in `namespace` (one GET).
 pub async fn read_inventory(
     cluster: &Cluster,
@@ -260,16 +247,20 @@ pub async fn read_inventory(
         return Ok(Inventory::default());
     };
     let data = cm.data.unwrap_or_default();
-    let listed: Vec<String> = match data.get("objects") {
-        Some(text) => serde_json::from_str(text).map_err(|source| Error::InventoryDamaged {
-            namespace: namespace.to_owned(),
-            name: name.clone(),
-            source,
-        })?,
-        None => Vec::new(),
-    };
+    let binary = cm.binary_data.unwrap_or_default();
+    let keys = inventory::decode(
+        data.get(inventory::PLAIN_KEY).map(String::as_str),
+        binary
+            .get(inventory::COMPRESSED_KEY)
+            .map(|b| b.0.as_slice()),
+    )
+    .map_err(|source| Error::Inventory {
+        namespace: namespace.to_owned(),
+        name: name.clone(),
+        source,
+    })?;
     Ok(Inventory {
-        keys: listed.iter().filter_map(|s| parse_key(s)).collect(),
+        keys,
         revision: data.get("revision").cloned(),
         exists: true,
     })
@@ -285,12 +276,11 @@ pub async fn write_inventory(
 ) -> Result<(), Error> {
     let api: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), namespace);
     let name = inventory_name(instance);
-    let listed: Vec<String> = objects.iter().map(key_text).collect();
-    let mut data = serde_json::Map::new();
-    data.insert(
-        "objects".into(),
-        Value::String(serde_json::to_string(&listed).expect("strings serialize")),
-    );
+    let (mut data, binary) = inventory::encode(objects).map_err(|source| Error::Inventory {
+        namespace: namespace.to_owned(),
+        name: name.clone(),
+        source,
+    })?;
     if let Some(r) = revision {
         data.insert("revision".into(), Value::String(r.to_owned()));
     }
@@ -306,6 +296,7 @@ pub async fn write_inventory(
             },
         },
         "data": data,
+        "binaryData": binary,
     });
     let params = PatchParams::apply(keys::FIELD_MANAGER).force();
     let patch = Patch::Apply(&body);
@@ -506,18 +497,6 @@ mod tests {
             "an object the render does not have is kept whole"
         );
         assert_eq!(whole.object, desired);
-    }
-
-    #[test]
-    fn keys_round_trip_through_the_inventory_text() {
-        let k = ObjectKey {
-            kind: Kind::Component,
-            namespace: "vimana".into(),
-            name: "adder-1-0-0".into(),
-        };
-        assert_eq!(key_text(&k), "Component/vimana/adder-1-0-0");
-        assert_eq!(parse_key(&key_text(&k)), Some(k));
-        assert_eq!(parse_key("Pod/x/y"), None);
     }
 
     #[test]

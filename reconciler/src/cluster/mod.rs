@@ -1,13 +1,15 @@
 //! Cluster access with the kube crate: which cluster (`--kubeconfig`, `--context`, in-cluster
 //! config, or `--cluster embedded`), discovery of the Vimana kinds, and the typed paths to them.
 //!
-//! Its modules: `live` (the live state and the inventory), `fresh` (the Components a pass
+//! Its modules: `live` (the live state and the inventory ConfigMap), `inventory` (its
+//! contents, compressed when large), `fresh` (the Components a pass
 //! creates), `watch` (the managed objects as they change), `managed` (who owns which field),
 //! `event` (Kubernetes Events), `availability`, `retry` and `throttle` (requests in flight, 429).
 
 pub mod availability;
 pub mod event;
 pub mod fresh;
+pub mod inventory;
 pub mod live;
 pub mod managed;
 pub mod retry;

@@ -117,6 +117,64 @@ async fn first_sync_then_a_no_op_sync_without_writes() {
     c.cleanup().await;
 }
 
+/// An inventory over what a ConfigMap holds as plain text (the API server refuses data over
+/// 1 MiB: `ValidateConfigMap` in kubernetes pkg/apis/core/validation/validation.go, with
+/// `MaxSecretSize`) is written compressed, read back whole, and written plain again once it
+/// shrinks: server-side apply removes the compressed entry the field manager no longer sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_inventory_is_written_compressed_and_read_back_whole() {
+    use reconciler::cluster::{Cluster, inventory, live};
+    let c = TestCluster::new("large_inventory").await;
+    let cluster = Cluster {
+        client: c.client.clone(),
+        embedded: None,
+    };
+    let key = |i: usize| model::ObjectKey {
+        kind: model::Kind::Component,
+        namespace: c.ns.clone(),
+        name: format!("domain-{}-server-{}-v{}", i / 75, (i / 3) % 25, i % 3),
+    };
+    let large: std::collections::BTreeSet<_> = (0..60_000).map(key).collect();
+    let plain: usize = large.iter().map(|k| inventory::key_text(k).len() + 3).sum();
+    assert!(
+        plain > inventory::CONFIGMAP_LIMIT,
+        "{plain} bytes would fit plain"
+    );
+
+    live::write_inventory(&cluster, &c.ns, &c.ns, &large, Some("abc"))
+        .await
+        .unwrap();
+    let cms: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(c.client.clone(), &c.ns);
+    let name = live::inventory_name(&c.ns);
+    let cm = cms.get(&name).await.unwrap();
+    let data = cm.data.unwrap_or_default();
+    assert!(!data.contains_key(inventory::PLAIN_KEY), "{data:?}");
+    assert_eq!(data["revision"], "abc");
+    let compressed = &cm.binary_data.unwrap()[inventory::COMPRESSED_KEY].0;
+    assert!(
+        compressed.len() < inventory::CONFIGMAP_LIMIT / 4,
+        "{} bytes",
+        compressed.len()
+    );
+    let read = live::read_inventory(&cluster, &c.ns, &c.ns).await.unwrap();
+    assert_eq!(read.keys, large);
+    assert_eq!(read.revision.as_deref(), Some("abc"));
+
+    let small: std::collections::BTreeSet<_> = (0..3).map(key).collect();
+    live::write_inventory(&cluster, &c.ns, &c.ns, &small, Some("def"))
+        .await
+        .unwrap();
+    let cm = cms.get(&name).await.unwrap();
+    assert!(
+        cm.binary_data.unwrap_or_default().is_empty(),
+        "the compressed list is removed"
+    );
+    assert!(cm.data.unwrap()[inventory::PLAIN_KEY].starts_with("[\"Component/"));
+    let read = live::read_inventory(&cluster, &c.ns, &c.ns).await.unwrap();
+    assert_eq!(read.keys, small);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_server_gets_its_weights_in_the_pass_that_creates_its_components() {
     // The operator takes 700 ms: longer than creating the objects. One pass (`--no-wait`)

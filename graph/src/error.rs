@@ -26,7 +26,7 @@ impl End {
     /// start of its document.
     pub fn of(manifest: &Manifest, field: Option<&str>) -> End {
         let location = manifest.source.as_ref().map(|s| match field {
-            Some(f) => s.field(f).clone(),
+            Some(f) => s.field(f),
             None => s.document.clone(),
         });
         End::object(&manifest.object, location)

@@ -15,7 +15,7 @@ pub mod resources;
 pub mod rollout;
 
 pub use kind::Kind;
-pub use object::{Location, Manifest, Object, ObjectKey, SourceInfo};
+pub use object::{FieldAt, Location, Manifest, Object, ObjectKey, SourceInfo};
 pub use resources::{
     AuthSpec, Component, ComponentSpec, Condition, ConditionStatus, Domain, DomainSpec, GrpcSpec,
     ObjectMeta, ReflectionSpec, Resource, Server, ServerSpec, Spec, Status, Vimana, VimanaSpec,

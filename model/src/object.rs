@@ -1,6 +1,5 @@
 //! Any object of the four kinds, its key, and where a rendered object came from.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -162,18 +161,101 @@ impl fmt::Display for Location {
 }
 
 /// Where a rendered object was written: its document and the fields that reference others.
+///
+/// Compact on purpose: the render holds one per object (40k at once), so the fields are one
+/// sorted vector of paths with line and column, all in the document's file, rather than a map
+/// of `Location`s that each copy the file's path (about 0.6 KiB per object less).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceInfo {
     /// Start of the YAML document.
     pub document: Location,
-    /// Location of fields by dotted path (`spec.domain`, `spec.versionWeights.1.0.0`).
-    pub fields: BTreeMap<String, Location>,
+    /// The fields, sorted by dotted path; see [`SourceInfo::new`].
+    fields: Vec<FieldAt>,
+}
+
+/// Where one field of a document is written: its dotted path (`spec.domain`,
+/// `spec.versionWeights.1.0.0`), line and column in the document's file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldAt {
+    /// Dotted path.
+    pub path: Box<str>,
+    /// Line, from 1.
+    pub line: u32,
+    /// Column in characters, from 1.
+    pub column: u32,
 }
 
 impl SourceInfo {
+    /// The source of a document at `document` with these fields (in any order; a path given
+    /// twice keeps its last place).
+    pub fn new(document: Location, fields: impl IntoIterator<Item = FieldAt>) -> SourceInfo {
+        let mut fields: Vec<FieldAt> = fields.into_iter().collect();
+        fields.reverse();
+        fields.sort_by(|a, b| a.path.cmp(&b.path));
+        fields.dedup_by(|later, kept| later.path == kept.path);
+        fields.shrink_to_fit();
+        SourceInfo { document, fields }
+    }
+
     /// The location of a field, else of the document.
-    pub fn field(&self, path: &str) -> &Location {
-        self.fields.get(path).unwrap_or(&self.document)
+    pub fn field(&self, path: &str) -> Location {
+        match self.position(path) {
+            Some(i) => Location {
+                file: self.document.file.clone(),
+                line: self.fields[i].line,
+                column: self.fields[i].column,
+            },
+            None => self.document.clone(),
+        }
+    }
+
+    /// The index of a field among [`SourceInfo::fields`], if it is known.
+    pub fn position(&self, path: &str) -> Option<usize> {
+        self.fields.binary_search_by(|f| (*f.path).cmp(path)).ok()
+    }
+
+    /// The fields, sorted by path.
+    pub fn fields(&self) -> &[FieldAt] {
+        &self.fields
+    }
+}
+
+#[cfg(test)]
+mod source_tests {
+    use super::*;
+
+    fn at(path: &str, line: u32) -> FieldAt {
+        FieldAt {
+            path: path.into(),
+            line,
+            column: 3,
+        }
+    }
+
+    #[test]
+    fn fields_are_found_by_path_in_the_documents_file() {
+        let doc = Location {
+            file: "a.yaml".into(),
+            line: 10,
+            column: 1,
+        };
+        let s = SourceInfo::new(
+            doc.clone(),
+            [
+                at("spec.server", 12),
+                at("spec.domain", 11),
+                at("spec.domain", 13),
+            ],
+        );
+        let paths: Vec<&str> = s.fields().iter().map(|f| &*f.path).collect();
+        assert_eq!(paths, ["spec.domain", "spec.server"]);
+        assert_eq!(
+            s.field("spec.domain").to_string(),
+            "a.yaml:13:3",
+            "the last place wins"
+        );
+        assert_eq!(s.position("spec.server"), Some(1));
+        assert_eq!(s.field("spec.image"), doc);
     }
 }
 

@@ -1,12 +1,10 @@
 //! Builders for test objects: `component("d1", "adder", "1.0.0")` and friends, all in namespace
 //! `vimana`, with modifiers from [`Build`].
 
-use std::collections::BTreeMap;
-
 use graph::{DependencyGraph, Live, Plan};
 use model::{
-    ComponentSpec, DomainSpec, Location, Manifest, Object, ObjectKey, Resource, ServerSpec,
-    SourceInfo, VimanaSpec, keys,
+    ComponentSpec, DomainSpec, FieldAt, Location, Manifest, Object, ObjectKey, Resource,
+    ServerSpec, SourceInfo, VimanaSpec, keys,
 };
 
 pub const NS: &str = "vimana";
@@ -177,34 +175,34 @@ pub fn at(object: Object, file: &str, line: u32) -> Manifest {
         line: l,
         column,
     };
-    let mut fields = BTreeMap::new();
-    fields.insert("metadata.name".to_string(), loc(line + 1, 9));
+    let field = |path: String, l: u32, column: u32| FieldAt {
+        path: path.into(),
+        line: l,
+        column,
+    };
+    let mut fields = vec![field("metadata.name".into(), line + 1, 9)];
     match &object {
-        Object::Domain(_) => {
-            fields.insert("spec.vimana".into(), loc(line + 3, 11));
-        }
+        Object::Domain(_) => fields.push(field("spec.vimana".into(), line + 3, 11)),
         Object::Server(s) => {
-            fields.insert("spec.domain".into(), loc(line + 3, 11));
+            fields.push(field("spec.domain".into(), line + 3, 11));
             for (i, v) in s.spec.version_weights.keys().enumerate() {
-                fields.insert(
+                fields.push(field(
                     format!("spec.versionWeights.{v}"),
-                    loc(line + 6 + i as u32, 7),
-                );
+                    line + 6 + i as u32,
+                    7,
+                ));
             }
         }
         Object::Component(_) => {
-            fields.insert("spec.domain".into(), loc(line + 3, 11));
-            fields.insert("spec.server".into(), loc(line + 4, 11));
-            fields.insert("spec.version".into(), loc(line + 5, 12));
+            fields.push(field("spec.domain".into(), line + 3, 11));
+            fields.push(field("spec.server".into(), line + 4, 11));
+            fields.push(field("spec.version".into(), line + 5, 12));
         }
         Object::Vimana(_) => {}
     }
     Manifest {
         object,
-        source: Some(SourceInfo {
-            document: loc(line, 1),
-            fields,
-        }),
+        source: Some(SourceInfo::new(loc(line, 1), fields)),
     }
 }
 

@@ -15,7 +15,7 @@ mod read;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::Range;
 
-use model::{Manifest, Object, SourceInfo, keys, names};
+use model::{FieldAt, Manifest, Object, SourceInfo, keys, names};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::ignorefile::IgnoreRules;
@@ -91,9 +91,7 @@ impl Item<'_> {
     pub fn span(&self, path: &str) -> Range<usize> {
         let start = self.check.doc_span.start;
         self.source
-            .fields
-            .keys()
-            .position(|k| k == path)
+            .position(path)
             .and_then(|i| self.check.spans.get(i).cloned())
             .unwrap_or(start..start)
     }
@@ -575,18 +573,26 @@ fn finish(
         a.insert(keys::KUMORI_SOURCE.into(), r.source);
     }
     check_budgets(&obj, limits, diags);
-    let mut source = SourceInfo {
-        document: diags.files.location(obj.file, obj.doc_span.start),
-        fields: BTreeMap::new(),
-    };
-    for (field, span) in &obj.spans {
-        source
-            .fields
-            .insert(field.clone(), diags.files.location(obj.file, span.start));
-    }
+    let document = diags.files.location(obj.file, obj.doc_span.start);
+    // `obj.spans` is sorted by path, as `SourceInfo` keeps its fields: `Check::spans` follows.
+    let mut spans = Vec::with_capacity(obj.spans.len());
+    let fields: Vec<FieldAt> = obj
+        .spans
+        .into_iter()
+        .map(|(path, span)| {
+            let at = diags.files.location(obj.file, span.start);
+            spans.push(span);
+            FieldAt {
+                path: path.into_boxed_str(),
+                line: at.line,
+                column: at.column,
+            }
+        })
+        .collect();
+    let source = SourceInfo::new(document, fields);
     let check = Check {
         doc_span: obj.doc_span,
-        spans: obj.spans.into_values().collect(),
+        spans,
         name_derived: obj.name_derived,
         broken: obj.broken,
     };

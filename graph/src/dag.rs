@@ -166,9 +166,11 @@ impl DependencyGraph {
                 nearest,
             });
         };
+        // Lookup keys are written into these, not made anew per object.
+        let (mut parent, mut lookup) = (String::new(), String::new());
         for (pos, manifest) in manifests.iter().enumerate() {
-            if let Some(r) = index::parent_ref(&manifest.object) {
-                match index.get(r.kind, &r.lookup) {
+            if let Some(r) = index::parent_ref(&manifest.object, &mut parent) {
+                match index.get(r.kind, r.lookup) {
                     Some(parent) => {
                         graph.add_edge(
                             NodeIndex::new(parent),
@@ -176,16 +178,23 @@ impl DependencyGraph {
                             EdgeKind::Hierarchy,
                         );
                     }
-                    None => dangling(manifest, r.field.into(), r.kind, &r.lookup, &mut errors),
+                    None => dangling(manifest, r.field.into(), r.kind, r.lookup, &mut errors),
                 }
             }
             if let Object::Server(server) = &manifest.object {
                 let w = graph.add_node(Vertex::Weights(pos));
                 weights.insert(pos, w);
                 graph.add_edge(NodeIndex::new(pos), w, EdgeKind::WeightsOf);
-                let identity = manifest.object.identity();
+                // A Component's lookup key is `<server identity>@<version>`.
+                lookup.clear();
+                lookup.push_str(&server.spec.domain);
+                lookup.push(':');
+                lookup.push_str(&server.spec.id);
+                lookup.push('@');
+                let server_part = lookup.len();
                 for version in server.spec.version_weights.keys() {
-                    let lookup = index::component_lookup(&identity, version);
+                    lookup.truncate(server_part);
+                    lookup.push_str(version);
                     match index.get(Kind::Component, &lookup) {
                         Some(c) => {
                             graph.add_edge(NodeIndex::new(c), w, EdgeKind::Weight);

@@ -12,37 +12,51 @@ use crate::error::IdentityKind;
 pub(crate) type Pos = usize;
 
 /// A reference from an object to the object it depends on (its parent in the hierarchy).
-pub(crate) struct ParentRef {
+pub(crate) struct ParentRef<'a> {
     /// Dotted path of the referencing field.
     pub field: &'static str,
     /// Kind of the parent.
     pub kind: Kind,
     /// Lookup key of the parent in its [`Index`] map.
-    pub lookup: String,
+    pub lookup: &'a str,
 }
 
 /// The hierarchy reference of an object, if its kind has one: Domain → Vimana (when
-/// `spec.vimana` is set), Server → Domain, Component → Server.
-pub(crate) fn parent_ref(object: &Object) -> Option<ParentRef> {
+/// `spec.vimana` is set), Server → Domain, Component → Server. A lookup key that is not a
+/// field of the object is written into `buf`, which the caller reuses from object to object
+/// (a graph of 40k objects made 40k strings here).
+pub(crate) fn parent_ref<'a>(object: &'a Object, buf: &'a mut String) -> Option<ParentRef<'a>> {
     match object {
         Object::Vimana(_) => None,
-        Object::Domain(d) => d.spec.vimana.as_ref().map(|v| ParentRef {
-            field: "spec.vimana",
-            kind: Kind::Vimana,
-            lookup: vimana_lookup(d.metadata.namespace.as_deref().unwrap_or_default(), v),
+        Object::Domain(d) => d.spec.vimana.as_ref().map(|v| {
+            buf.clear();
+            buf.push_str(d.metadata.namespace.as_deref().unwrap_or_default());
+            buf.push('/');
+            buf.push_str(v);
+            ParentRef {
+                field: "spec.vimana",
+                kind: Kind::Vimana,
+                lookup: buf.as_str(),
+            }
         }),
         Object::Server(s) => Some(ParentRef {
             field: "spec.domain",
             kind: Kind::Domain,
-            lookup: s.spec.domain.clone(),
+            lookup: &s.spec.domain,
         }),
         // A Component names its Server by two fields; the error points at `spec.server`, the one
         // that is most often wrong (the domain id is usually copied whole).
-        Object::Component(c) => Some(ParentRef {
-            field: "spec.server",
-            kind: Kind::Server,
-            lookup: format!("{}:{}", c.spec.domain, c.spec.server),
-        }),
+        Object::Component(c) => {
+            buf.clear();
+            buf.push_str(&c.spec.domain);
+            buf.push(':');
+            buf.push_str(&c.spec.server);
+            Some(ParentRef {
+                field: "spec.server",
+                kind: Kind::Server,
+                lookup: buf.as_str(),
+            })
+        }
     }
 }
 
@@ -145,21 +159,36 @@ impl Index {
 
     /// The parent of `object` in this index, if its kind has one and it is there.
     pub fn parent(&self, object: &Object) -> Option<Pos> {
-        parent_ref(object).and_then(|r| self.get(r.kind, &r.lookup))
+        parent_ref(object, &mut String::new()).and_then(|r| self.get(r.kind, r.lookup))
     }
+}
+
+/// A Kubernetes key borrowed from an object or an [`ObjectKey`]: kind, namespace, name. Maps of
+/// the objects a plan reads are keyed by it, so that building and searching them copies no
+/// string.
+pub(crate) type KeyRef<'a> = (Kind, &'a str, &'a str);
+
+/// The Kubernetes key of `object`, borrowed.
+pub(crate) fn key_ref(object: &Object) -> KeyRef<'_> {
+    let meta = object.meta();
+    (
+        object.kind(),
+        meta.namespace.as_deref().unwrap_or_default(),
+        &meta.name,
+    )
+}
+
+/// An [`ObjectKey`], borrowed.
+pub(crate) fn borrow_key(key: &ObjectKey) -> KeyRef<'_> {
+    (key.kind, &key.namespace, &key.name)
 }
 
 /// Objects by Kubernetes key alone, the first of each key: what matching desired with live
 /// objects needs.
-pub(crate) fn keys(objects: &[Object]) -> HashMap<ObjectKey, Pos> {
+pub(crate) fn keys(objects: &[Object]) -> HashMap<KeyRef<'_>, Pos> {
     let mut map = HashMap::with_capacity(objects.len());
     for (pos, object) in objects.iter().enumerate() {
-        map.entry(object.key()).or_insert(pos);
+        map.entry(key_ref(object)).or_insert(pos);
     }
     map
-}
-
-/// Lookup key of the Component of a Server's version.
-pub(crate) fn component_lookup(server_identity: &str, version: &str) -> String {
-    format!("{server_identity}@{version}")
 }

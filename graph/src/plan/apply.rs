@@ -13,6 +13,7 @@ use super::live::{Live, Weights, live_weights};
 use super::step::{Action, Unchanged};
 use crate::dag::{DependencyGraph, Node, Vertex};
 use crate::error::Error;
+use crate::index::{KeyRef, key_ref};
 use crate::order;
 
 /// The apply drafts of the desired nodes that need a step, by node, and the nodes that need
@@ -20,9 +21,9 @@ use crate::order;
 pub(super) fn classify(
     desired: &DependencyGraph,
     live: &Live,
-    live_keys: &HashMap<ObjectKey, usize>,
+    live_keys: &HashMap<KeyRef<'_>, usize>,
 ) -> Result<(Drafts, Vec<Unchanged>), Vec<Error>> {
-    let live_of = |key: &ObjectKey| live_keys.get(key).map(|&i| &live.objects[i]);
+    let live_of = |object: &Object| live_keys.get(&key_ref(object)).map(|&i| &live.objects[i]);
     let manifests = desired.manifests();
     let mut errors = Vec::new();
     let mut applies = Drafts::new(desired.graph.node_count());
@@ -31,22 +32,21 @@ pub(super) fn classify(
         let (node, identity, action) = match desired.graph[n] {
             Vertex::Object(p) => {
                 let manifest = &manifests[p];
-                let key = manifest.object.key();
-                let live_object = live_of(&key);
+                let live_object = live_of(&manifest.object);
                 if let (Object::Component(_), Some(l)) = (&manifest.object, live_object)
                     && let Some(e) = immutable_change(manifest, l)
                 {
                     errors.push(e);
                     continue;
                 }
-                let action = object_action(manifest, live_object, live);
+                let key = manifest.object.key();
+                let action = object_action(manifest, &key, live_object, live);
                 (Node::Object(key), manifest.object.identity(), action)
             }
             Vertex::Weights(p) => {
                 let server = &manifests[p].object;
-                let key = server.key();
-                let action = weights_action(server, live_weights(live_of(&key)));
-                (Node::Weights(key), server.identity(), action)
+                let action = weights_action(server, live_weights(live_of(server)));
+                (Node::Weights(server.key()), server.identity(), action)
             }
         };
         match action {
@@ -80,7 +80,12 @@ pub(super) fn classify(
 /// The step of a desired object: a create when it is not live, an update when what the
 /// reconciler manages differs, else none. A Server is sent with the live weights (none when
 /// created): its Weights step moves them.
-fn object_action(manifest: &Manifest, live_object: Option<&Object>, live: &Live) -> Option<Action> {
+fn object_action(
+    manifest: &Manifest,
+    key: &ObjectKey,
+    live_object: Option<&Object>,
+    live: &Live,
+) -> Option<Action> {
     let to_send = |weights: Weights| {
         let mut object = manifest.object.clone();
         if let Object::Server(s) = &mut object {
@@ -92,10 +97,9 @@ fn object_action(manifest: &Manifest, live_object: Option<&Object>, live: &Live)
         None => Some(Action::Create {
             object: to_send(Weights::new()),
         }),
-        Some(_) if live.unchanged.contains(&manifest.object.key()) => None,
+        Some(_) if live.unchanged.contains(key) => None,
         Some(l) => {
-            let key = manifest.object.key();
-            let changes = managed_changes(&manifest.object, l, live.owned.get(&key));
+            let changes = managed_changes(&manifest.object, l, live.owned.get(key));
             (!changes.is_empty()).then(|| Action::Update {
                 object: to_send(live_weights(Some(l)).clone()),
                 changes,

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use model::{Kind, Object, ObjectKey};
+use model::{Kind, Object};
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -12,7 +12,7 @@ use super::draft::{Draft, Drafts, Ref};
 use super::live::{Live, live_weights};
 use super::step::{Action, Withheld};
 use crate::dag::{DependencyGraph, Node};
-use crate::index::{self, Index};
+use crate::index::{self, Index, KeyRef};
 use crate::order;
 
 /// The deletion graph: deletions and drains of live objects, with an edge from each to those
@@ -37,7 +37,7 @@ impl Removals {
     pub(super) fn new(
         desired: &DependencyGraph,
         live: &Live,
-        live_keys: &HashMap<ObjectKey, usize>,
+        live_keys: &HashMap<KeyRef<'_>, usize>,
         applies: &Drafts,
     ) -> Removals {
         let objects = &live.objects;
@@ -242,20 +242,18 @@ impl Removals {
 fn candidates(
     desired: &DependencyGraph,
     live: &Live,
-    live_keys: &HashMap<ObjectKey, usize>,
+    live_keys: &HashMap<KeyRef<'_>, usize>,
 ) -> Vec<bool> {
-    let objects = &live.objects;
-    if live.prune.is_empty() {
-        return vec![false; objects.len()];
+    let mut deleted = vec![false; live.objects.len()];
+    // By prune candidate rather than by live object: no key is made.
+    for key in &live.prune {
+        if let Some(&i) = live_keys.get(&index::borrow_key(key))
+            && desired.get(key).is_none()
+        {
+            deleted[i] = true;
+        }
     }
-    (0..objects.len())
-        .map(|i| {
-            let key = objects[i].key();
-            live.prune.contains(&key)
-                && live_keys.get(&key) == Some(&i)
-                && desired.get(&key).is_none()
-        })
-        .collect()
+    deleted
 }
 
 /// The weight-safety rule: for each deleted Component, the steps that take its weight away

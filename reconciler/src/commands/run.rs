@@ -177,10 +177,11 @@ async fn pass(
         limits: *limits,
     };
     let request = req.clone();
+    let cache = Arc::clone(&renders);
     let output = tokio::task::spawn_blocking(move || {
         // A render that panicked may have left the cache half filled: start it again.
-        let mut cache = renders.lock().unwrap_or_else(|poisoned| {
-            renders.clear_poison();
+        let mut cache = cache.lock().unwrap_or_else(|poisoned| {
+            cache.clear_poison();
             let mut cache = poisoned.into_inner();
             *cache = render::Incremental::new();
             cache
@@ -216,7 +217,12 @@ async fn pass(
         });
     }
     let applied: Vec<model::Object> = output.manifests.iter().map(|m| m.object.clone()).collect();
-    let result = sync::sync(cluster, output.manifests, options).await;
+    let (result, manifests) = sync::sync_returning(cluster, output.manifests, options).await;
+    // The cache takes the objects back, so that the next render moves those of the unchanged
+    // files rather than copying them.
+    if let Ok(mut cache) = renders.lock() {
+        cache.give_back(manifests);
+    }
     if let Some(state) = state {
         ui_record(cluster, options, state, req, &applied, &result, started).await;
     }

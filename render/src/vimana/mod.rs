@@ -144,6 +144,46 @@ pub struct Cache {
     pub files: HashMap<String, FileRender>,
     /// How many files the last render rendered afresh.
     pub rerendered: usize,
+    /// While the objects of the last render are out with its output (the files keep none):
+    /// where each output position's object sits among the files' objects, one file after the
+    /// other. [`Cache::give_back`] puts them back; a render without them renders afresh.
+    lent: Option<Vec<usize>>,
+}
+
+impl Cache {
+    /// Takes back the objects of the last render's output, so that the next render moves the
+    /// objects of unchanged files rather than copying them. Anything but that output, unchanged
+    /// and in its order (a length or a source file that does not match), empties the cache.
+    pub fn give_back(&mut self, mut manifests: Vec<Manifest>) {
+        let Some(order) = self.lent.take() else {
+            return;
+        };
+        if manifests.len() != order.len() {
+            self.files.clear();
+            return;
+        }
+        let mut inverse = vec![0; order.len()];
+        for (i, &p) in order.iter().enumerate() {
+            inverse[p] = i;
+        }
+        permute(&mut manifests, inverse);
+        let mut files: Vec<(&String, &mut FileRender)> = self.files.iter_mut().collect();
+        files.sort_unstable_by_key(|(_, r)| std::cmp::Reverse(r.range.start));
+        let mut fits = true;
+        for (file, r) in files {
+            fits &= r.range.end == manifests.len()
+                && manifests[r.range.clone()]
+                    .iter()
+                    .all(|m| m.source.as_ref().is_some_and(|s| s.document.file == *file));
+            if !fits {
+                break;
+            }
+            r.manifests = manifests.split_off(r.range.start);
+        }
+        if !fits {
+            self.files.clear();
+        }
+    }
 }
 
 /// Renders the Vimana sources of `tree` under `options.path`.
@@ -179,6 +219,12 @@ pub fn run(tree: &dyn SourceTree, options: &Options, mut cache: Option<&mut Cach
         }
     };
     let rules = IgnoreRules::load(mtree, path, &files, limits, &mut diags);
+    if let Some(c) = cache.as_deref_mut()
+        && c.lent.take().is_some()
+    {
+        // The objects of the last render were not given back: its files cannot be reused.
+        c.files.clear();
+    }
 
     let record = cache.is_some();
     let mut old = cache
@@ -246,17 +292,18 @@ pub fn run(tree: &dyn SourceTree, options: &Options, mut cache: Option<&mut Cach
 
     match cache {
         Some(c) => {
-            let kept: Vec<&Manifest> = rendered
-                .iter()
-                .flat_map(|(_, r)| r.manifests.iter())
-                .collect();
-            // Copied in their final order: sorting the copies would move each several times.
-            manifests.reserve_exact(kept.len());
-            manifests.extend(in_order(&kept).into_iter().map(|i| kept[i].clone()));
-            drop(kept);
-            for (_, r) in &rendered {
+            // The objects move to the output; the cache keeps where each came from, for
+            // `give_back`.
+            manifests.reserve_exact(rendered.iter().map(|(_, r)| r.manifests.len()).sum());
+            for (_, r) in &mut rendered {
+                r.range = manifests.len()..manifests.len() + r.manifests.len();
+                manifests.append(&mut r.manifests);
+                r.manifests = Vec::new();
                 diags.extend_from(&r.diagnostics);
             }
+            let order = in_order(&manifests.iter().collect::<Vec<_>>());
+            c.lent = Some(order.clone());
+            permute(&mut manifests, order);
             c.files = rendered.into_iter().collect();
             c.rerendered = fresh;
         }

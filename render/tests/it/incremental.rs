@@ -207,6 +207,7 @@ proptest! {
         let mut cache = Incremental::new();
         let first = cache.render(&tree, &options);
         prop_assert!(!first.diagnostics.has_errors(), "{:?}", first.diagnostics.items);
+        cache.give_back(first.manifests);
         for edit in &edits {
             apply(&mut tree, edit, &files);
             let full = render::render(&tree, &options);
@@ -219,6 +220,7 @@ proptest! {
             );
             prop_assert_eq!(incremental.to_yaml(), full.to_yaml());
             prop_assert!(cache.files() <= 6, "the cache keeps the files of the last render only");
+            cache.give_back(incremental.manifests);
         }
     }
 }
@@ -228,22 +230,57 @@ fn one_changed_file_is_rendered_again_and_the_others_reused() {
     let options = options();
     let mut tree = base();
     let mut cache = Incremental::new();
-    cache.render(&tree, &options);
+    let pass = |cache: &mut Incremental, tree: &MemTree, options: &Options| {
+        let out = cache.render(tree, options);
+        cache.give_back(out.manifests.clone());
+        out
+    };
+    pass(&mut cache, &tree, &options);
     assert_eq!(cache.rerendered(), 4);
-    cache.render(&tree, &options);
+    pass(&mut cache, &tree, &options);
     assert_eq!(cache.rerendered(), 0, "nothing changed");
     tree.insert("src/domain-1.yaml", domain(1, Variant::Other));
-    let out = cache.render(&tree, &options);
+    let out = pass(&mut cache, &tree, &options);
     assert_eq!(cache.rerendered(), 1);
     assert_eq!(out.manifests, render::render(&tree, &options).manifests);
     // The module's `io.Open` file is read by the bindings of every Domain file.
     tree.insert("mod/a/motd.txt", "changed\n");
-    cache.render(&tree, &options);
+    pass(&mut cache, &tree, &options);
     assert_eq!(cache.rerendered(), 3, "every file that binds mod/a");
     let mut other = options.clone();
     other.instance = "other".into();
-    cache.render(&tree, &other);
+    pass(&mut cache, &tree, &other);
     assert_eq!(cache.rerendered(), 4, "new options render everything");
+}
+
+#[test]
+fn files_are_reused_only_once_their_objects_are_given_back() {
+    let options = options();
+    let tree = base();
+    let full = render::render(&tree, &options).manifests;
+    let mut cache = Incremental::new();
+    let first = cache.render(&tree, &options);
+    assert_eq!(first.manifests, full);
+    // Not given back: the objects are out, so every file is rendered again.
+    let out = cache.render(&tree, &options);
+    assert_eq!(cache.rerendered(), 4);
+    assert_eq!(out.manifests, full);
+    cache.give_back(out.manifests);
+    let out = cache.render(&tree, &options);
+    assert_eq!(cache.rerendered(), 0);
+    assert_eq!(out.manifests, full);
+    // Something other than the output (one object short, or out of order) empties the cache.
+    let mut short = out.manifests;
+    short.pop();
+    cache.give_back(short);
+    assert_eq!(cache.files(), 0);
+    assert_eq!(cache.render(&tree, &options).manifests, full);
+    assert_eq!(cache.rerendered(), 4);
+    let mut reversed = full.clone();
+    reversed.reverse();
+    cache.give_back(reversed);
+    assert_eq!(cache.files(), 0);
+    assert_eq!(cache.render(&tree, &options).manifests, full);
 }
 
 #[test]
@@ -271,6 +308,7 @@ fn a_render_over_its_byte_budget_is_the_full_one() {
         let full = render::render(tree, &options);
         assert_eq!(incremental.diagnostics.items, full.diagnostics.items);
         assert_eq!(incremental.manifests, full.manifests);
+        cache.give_back(incremental.manifests);
         full.diagnostics.has_errors()
     };
     assert!(same(&tree), "the budget is passed");

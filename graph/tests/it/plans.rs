@@ -122,7 +122,10 @@ fn objects_the_caller_found_unchanged_are_not_compared_again_but_still_checked()
     assert_eq!(errors.len(), 1, "{errors:?}");
     live[4] = repo[4].clone();
     let plan = graph::plan(&dag(&repo), &Live::new(live).with_unchanged(all)).unwrap();
-    assert_eq!(outline(&plan), ["1 weights Weights of Server/vimana/d1-adder"]);
+    assert_eq!(
+        outline(&plan),
+        ["1 weights Weights of Server/vimana/d1-adder"]
+    );
 }
 
 #[test]

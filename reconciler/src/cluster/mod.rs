@@ -41,6 +41,10 @@ pub struct ClusterArgs {
     /// Timeout of each API request.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+    /// Requests in flight at once for every client of this cluster (`--concurrency` of `sync`,
+    /// `apply.concurrency` of the daemon); `None`: [`throttle::DEFAULT_MAX_IN_FLIGHT`].
+    #[arg(skip)]
+    pub max_in_flight: Option<usize>,
 }
 
 /// Runs `futures` with at most `limit` in flight; the results come in the input order. The
@@ -258,12 +262,14 @@ pub struct Cluster {
     pub embedded: Option<simcluster::Handle>,
 }
 
-fn build_client(config: kube::Config) -> Result<kube::Client, Error> {
+fn build_client(config: kube::Config, max_in_flight: usize) -> Result<kube::Client, Error> {
     let builder = kube::client::ClientBuilder::try_from(config).map_err(|source| Error::Kube {
         what: "cannot build the cluster client".into(),
         source: Box::new(source),
     })?;
-    Ok(builder.with_layer(&throttle::layer()).build())
+    Ok(builder
+        .with_layer(&throttle::ThrottleLayer::new(max_in_flight))
+        .build())
 }
 
 /// The API resource of a Vimana kind.
@@ -280,12 +286,15 @@ pub fn resource(kind: Kind) -> ApiResource {
 impl Cluster {
     /// Connects as `args` say and checks that the Vimana CRDs are served.
     pub async fn connect(args: &ClusterArgs) -> Result<Cluster, Error> {
+        let max_in_flight = args
+            .max_in_flight
+            .unwrap_or(throttle::DEFAULT_MAX_IN_FLIGHT);
         if args.cluster == Some(ClusterKind::Embedded) {
-            return Cluster::embedded(simcluster::Config {
+            let config = simcluster::Config {
                 log_requests: false,
                 ..simcluster::Config::default()
-            })
-            .await;
+            };
+            return Cluster::start_embedded(config, max_in_flight).await;
         }
         let (mut config, embedded) = if let Some(path) = &args.kubeconfig {
             let kubeconfig = Kubeconfig::read_from(path).map_err(|source| Error::Kubeconfig {
@@ -324,7 +333,7 @@ impl Cluster {
         config.read_timeout = Some(args.request_timeout);
         config.write_timeout = Some(args.request_timeout);
         config.connect_timeout = Some(args.request_timeout.min(Duration::from_secs(10)));
-        let client = build_client(config)?;
+        let client = build_client(config, max_in_flight)?;
         let cluster = Cluster { client, embedded };
         cluster.check_crds().await?;
         Ok(cluster)
@@ -332,6 +341,13 @@ impl Cluster {
 
     /// Starts a simulated cluster in this process with `config` and connects to it.
     pub async fn embedded(config: simcluster::Config) -> Result<Cluster, Error> {
+        Cluster::start_embedded(config, throttle::DEFAULT_MAX_IN_FLIGHT).await
+    }
+
+    async fn start_embedded(
+        config: simcluster::Config,
+        max_in_flight: usize,
+    ) -> Result<Cluster, Error> {
         let sim = simcluster::SimCluster::start(config)
             .await
             .map_err(|e| Error::Embedded(Box::new(e)))?;
@@ -344,7 +360,7 @@ impl Cluster {
             kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                 .await
                 .map_err(embedded_kubeconfig)?;
-        let client = build_client(config)?;
+        let client = build_client(config, max_in_flight)?;
         let cluster = Cluster {
             client,
             embedded: Some(sim),

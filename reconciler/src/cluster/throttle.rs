@@ -2,7 +2,7 @@
 //! has in flight, and 429 answers honoured (a layer of the kube client, so every request of
 //! the process passes it).
 //!
-//! - At most [`max_in_flight`] requests are in flight at once (long-running watches are not
+//! - At most the bound given to [`ThrottleLayer::new`] (`ClusterArgs::max_in_flight`) requests are in flight at once (long-running watches are not
 //!   counted, as kube-apiserver does not count them either). A real kube-apiserver serves 400
 //!   read-only and 200 mutating requests at once by default (`--max-requests-inflight`,
 //!   `--max-mutating-requests-inflight`) and shares them among every client, so one client is
@@ -25,7 +25,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -54,25 +53,6 @@ pub const HOLD: Duration = Duration::from_secs(30);
 /// The longest `Retry-After` honoured: APF asks for at most 32 s; a larger value is a
 /// misconfigured proxy, and waiting it would look like a hang.
 const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(60);
-
-static MAX_IN_FLIGHT: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_IN_FLIGHT);
-
-/// Sets the bound of the clients built from now on (`--concurrency`, `apply.concurrency`):
-/// the commands set it before they connect.
-pub fn set_max_in_flight(n: usize) {
-    MAX_IN_FLIGHT.store(n.max(1), Ordering::Relaxed);
-}
-
-/// The bound of the clients built from now on.
-pub fn max_in_flight() -> usize {
-    MAX_IN_FLIGHT.load(Ordering::Relaxed)
-}
-
-/// The layer for `kube::client::ClientBuilder::with_layer`, with the bound of
-/// [`max_in_flight`].
-pub fn layer() -> ThrottleLayer {
-    ThrottleLayer::new(max_in_flight())
-}
 
 /// The current bound and what moves it.
 #[derive(Debug)]

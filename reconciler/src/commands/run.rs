@@ -29,7 +29,6 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let config = Config::load(&args.config)?;
     daemon::logging::init(&config.log)?;
-    crate::cluster::throttle::set_max_in_flight(config.apply.concurrency as usize);
     crate::commands::sync::runtime()?.block_on(async {
         let cluster = Arc::new(Cluster::connect(&cluster_args(&config)).await?);
         // Leader election on a Lease: a standby never writes; the Lease is released on stop so
@@ -63,6 +62,7 @@ pub fn cluster_args(config: &Config) -> ClusterArgs {
         context: config.cluster.context.clone(),
         cluster: config.cluster.embedded.then_some(ClusterKind::Embedded),
         request_timeout: Duration::from_secs(30),
+        max_in_flight: Some(config.apply.concurrency as usize),
     }
 }
 

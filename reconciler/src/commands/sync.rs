@@ -202,9 +202,12 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let options = args
         .apply
         .options(&args.instance, &args.namespace, revision)?;
-    crate::cluster::throttle::set_max_in_flight(options.concurrency);
-    client_runtime(&args.cluster)?.block_on(async {
-        let cluster = Cluster::connect(&args.cluster).await?;
+    let cluster_args = ClusterArgs {
+        max_in_flight: Some(options.concurrency),
+        ..args.cluster.clone()
+    };
+    client_runtime(&cluster_args)?.block_on(async {
+        let cluster = Cluster::connect(&cluster_args).await?;
         let outcome = passes(&cluster, output.manifests, &options, !args.apply.no_wait).await;
         cluster.close().await;
         outcome

@@ -168,17 +168,25 @@ impl Daemon {
         serde_json::to_value(o).unwrap()
     }
 
-    /// A `kubectl patch --type merge` of `plural` `name`.
+    /// A `kubectl patch --type merge` of `plural` `name`. A merge patch that sets values may be
+    /// sent again: after an API server restart the first request can meet a kept-alive
+    /// connection the old server closed (a transport error, not an answer), as a user's
+    /// kubectl would, and the user runs it again.
     async fn patch(&self, plural: &str, name: &str, patch: Value) {
         let params = PatchParams {
             field_manager: Some("kubectl-patch".into()),
             ..PatchParams::default()
         };
-        self.c
-            .api(plural)
-            .patch(name, &params, &Patch::Merge(patch))
-            .await
-            .unwrap();
+        let api = self.c.api(plural);
+        for attempt in 1.. {
+            match api.patch(name, &params, &Patch::Merge(&patch)).await {
+                Ok(_) => return,
+                Err(kube::Error::HyperError(_) | kube::Error::Service(_)) if attempt < 5 => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("patch {plural}/{name}: {e}"),
+            }
+        }
     }
 
     async fn stop(self) {

@@ -66,20 +66,18 @@ pub fn encode(keys: &BTreeSet<ObjectKey>) -> Result<Maps, Problem> {
         return Ok((data, binary));
     }
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gz.write_all(text.as_bytes())
+    let bytes = gz
+        .write_all(text.as_bytes())
         .and_then(|()| gz.finish())
-        .map(|bytes| {
-            if bytes.len() > CONFIGMAP_LIMIT - HEADROOM {
-                return Err(Problem::TooLarge {
-                    objects: listed.len(),
-                    bytes: bytes.len(),
-                });
-            }
-            let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
-            binary.insert(COMPRESSED_KEY.into(), Value::String(b64));
-            Ok(())
-        })
-        .expect("writing to memory does not fail")?;
+        .expect("writing to memory does not fail");
+    if bytes.len() > CONFIGMAP_LIMIT - HEADROOM {
+        return Err(Problem::TooLarge {
+            objects: listed.len(),
+            bytes: bytes.len(),
+        });
+    }
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    binary.insert(COMPRESSED_KEY.into(), Value::String(b64));
     Ok((data, binary))
 }
 

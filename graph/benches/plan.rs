@@ -33,7 +33,7 @@ fn named<S: model::Spec>(name: String, spec: S) -> Resource<S> {
 fn repository(release: bool) -> Vec<Object> {
     let mut out = Vec::new();
     let vimana: Vimana = named("main".into(), VimanaSpec::default());
-    out.push(Object::Vimana(vimana));
+    out.push(Object::from(vimana));
     for d in 0..DOMAINS {
         let id = format!("{d:032x}");
         let domain: Domain = named(
@@ -44,7 +44,7 @@ fn repository(release: bool) -> Vec<Object> {
                 ..DomainSpec::default()
             },
         );
-        out.push(Object::Domain(domain));
+        out.push(Object::from(domain));
         for s in 0..SERVERS {
             let server_id = format!("server-{s}");
             let current = if release { VERSIONS - 1 } else { VERSIONS - 2 };
@@ -59,7 +59,7 @@ fn repository(release: bool) -> Vec<Object> {
                     ..ServerSpec::default()
                 },
             );
-            out.push(Object::Server(server));
+            out.push(Object::from(server));
             for v in 0..VERSIONS {
                 let version = format!("1.{v}.0");
                 let component: Component = named(
@@ -71,7 +71,7 @@ fn repository(release: bool) -> Vec<Object> {
                         domain: id.clone(),
                     },
                 );
-                out.push(Object::Component(component));
+                out.push(Object::from(component));
             }
         }
     }
@@ -103,11 +103,11 @@ fn bench(c: &mut Criterion) {
         if let Object::Component(comp) = o
             && (comp.spec.version == "1.0.0" || comp.spec.version == "1.1.0")
         {
-            let mut extra = comp.clone();
+            let mut extra = (**comp).clone();
             extra.metadata.name = format!("{}-old", extra.metadata.name);
             extra.spec.version = format!("0.{i}.0");
             pruned.push(extra.metadata.name.clone());
-            releasing_objects.push(Object::Component(extra));
+            releasing_objects.push(Object::from(extra));
         }
     }
     let prune_keys: Vec<model::ObjectKey> = releasing_objects

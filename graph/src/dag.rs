@@ -396,11 +396,11 @@ mod tests {
         domain.metadata.namespace = Some("vimana".into());
         let manifests = vec![
             Manifest {
-                object: Object::Vimana(vimana),
+                object: Object::from(vimana),
                 source: None,
             },
             Manifest {
-                object: Object::Domain(domain),
+                object: Object::from(domain),
                 source: None,
             },
         ];

@@ -1,6 +1,7 @@
 //! Any object of the four kinds, its key, and where a rendered object came from.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -25,18 +26,35 @@ impl fmt::Display for ObjectKey {
 }
 
 /// An object of any of the four kinds.
+///
+/// Each kind is behind an [`Arc`]: a clone is a reference count, not a copy, and a change
+/// copies only an object that is shared ([`Arc::make_mut`]). A pass holds the same object in
+/// several places at once (the render, the graph, the plan's steps, the live state lent to
+/// the plan); at 40k objects, copies of each were tens of MB (docs/memory.md). An `Object`
+/// itself is two words, so vectors and maps of them have no slack the size of an object.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Object {
     /// `kind: Vimana`: the gateway, with its regions; Domains name it.
-    Vimana(Vimana),
+    Vimana(Arc<Vimana>),
     /// `kind: Domain`: an id, aliases and gRPC settings.
-    Domain(Domain),
+    Domain(Arc<Domain>),
     /// `kind: Server`: its services and the weights of its versions.
-    Server(Server),
+    Server(Arc<Server>),
     /// `kind: Component`: one version of a Server, an image.
-    Component(Component),
+    Component(Arc<Component>),
 }
+
+macro_rules! object_from {
+    ($($kind:ident),*) => {$(
+        impl From<$kind> for Object {
+            fn from(o: $kind) -> Object {
+                Object::$kind(Arc::new(o))
+            }
+        }
+    )*};
+}
+object_from!(Vimana, Domain, Server, Component);
 
 impl Object {
     /// Which of the four kinds it is.
@@ -62,10 +80,10 @@ impl Object {
     /// The metadata, mutable.
     pub fn meta_mut(&mut self) -> &mut ObjectMeta {
         match self {
-            Object::Vimana(o) => &mut o.metadata,
-            Object::Domain(o) => &mut o.metadata,
-            Object::Server(o) => &mut o.metadata,
-            Object::Component(o) => &mut o.metadata,
+            Object::Vimana(o) => &mut Arc::make_mut(o).metadata,
+            Object::Domain(o) => &mut Arc::make_mut(o).metadata,
+            Object::Server(o) => &mut Arc::make_mut(o).metadata,
+            Object::Component(o) => &mut Arc::make_mut(o).metadata,
         }
     }
 
@@ -114,10 +132,10 @@ impl Object {
             .and_then(|k| k.as_str())
             .and_then(Kind::from_kind_str);
         match kind {
-            Some(Kind::Vimana) => serde_json::from_value(value).map(Object::Vimana),
-            Some(Kind::Domain) => serde_json::from_value(value).map(Object::Domain),
-            Some(Kind::Server) => serde_json::from_value(value).map(Object::Server),
-            Some(Kind::Component) => serde_json::from_value(value).map(Object::Component),
+            Some(Kind::Vimana) => serde_json::from_value::<Vimana>(value).map(Object::from),
+            Some(Kind::Domain) => serde_json::from_value::<Domain>(value).map(Object::from),
+            Some(Kind::Server) => serde_json::from_value::<Server>(value).map(Object::from),
+            Some(Kind::Component) => serde_json::from_value::<Component>(value).map(Object::from),
             None => Err(serde::de::Error::custom(
                 "kind is not one of Vimana, Domain, Server, Component",
             )),
@@ -132,10 +150,10 @@ impl Object {
             .and_then(|k| k.as_str())
             .and_then(Kind::from_kind_str);
         match kind {
-            Some(Kind::Vimana) => Vimana::deserialize(value).map(Object::Vimana),
-            Some(Kind::Domain) => Domain::deserialize(value).map(Object::Domain),
-            Some(Kind::Server) => Server::deserialize(value).map(Object::Server),
-            Some(Kind::Component) => Component::deserialize(value).map(Object::Component),
+            Some(Kind::Vimana) => Vimana::deserialize(value).map(Object::from),
+            Some(Kind::Domain) => Domain::deserialize(value).map(Object::from),
+            Some(Kind::Server) => Server::deserialize(value).map(Object::from),
+            Some(Kind::Component) => Component::deserialize(value).map(Object::from),
             None => Err(serde::de::Error::custom(
                 "kind is not one of Vimana, Domain, Server, Component",
             )),
@@ -284,7 +302,7 @@ mod tests {
                 image: "ghcr.io/acme/adder:1.0.0".into(),
             },
         );
-        let o = Object::Component(c);
+        let o = Object::from(c);
         let v = o.to_value();
         assert_eq!(v["apiVersion"], "api.vimana.host/v1alpha1");
         assert_eq!(v["kind"], "Component");

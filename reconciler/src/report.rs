@@ -576,7 +576,7 @@ mod tests {
         );
         s.metadata.namespace = Some("vimana".into());
         Manifest {
-            object: Object::Server(s),
+            object: Object::from(s),
             source: None,
         }
     }
@@ -593,7 +593,7 @@ mod tests {
         );
         c.metadata.namespace = Some("vimana".into());
         Manifest {
-            object: Object::Component(c),
+            object: Object::from(c),
             source: None,
         }
     }

@@ -88,8 +88,11 @@ fn object_action(
 ) -> Option<Action> {
     let to_send = |weights: Weights| {
         let mut object = manifest.object.clone();
-        if let Object::Server(s) = &mut object {
-            s.spec.version_weights = weights;
+        // The object is shared with the graph: a Server is copied only when its weights differ.
+        if let Object::Server(s) = &mut object
+            && s.spec.version_weights != weights
+        {
+            std::sync::Arc::make_mut(s).spec.version_weights = weights;
         }
         object
     };

@@ -159,6 +159,7 @@ impl Removals {
         let mut object = server.clone();
         let from = live_weights(Some(server)).clone();
         if let Object::Server(s) = &mut object {
+            let s = std::sync::Arc::make_mut(s);
             s.spec.version_weights.clear();
             s.status = None;
         }

@@ -20,12 +20,12 @@ fn in_ns<S: model::Spec>(name: &str, spec: S) -> Resource<S> {
 
 /// A Vimana of that name in the test namespace, with no regions.
 pub fn vimana(name: &str) -> Object {
-    Object::Vimana(in_ns(name, VimanaSpec::default()))
+    Object::from(in_ns(name, VimanaSpec::default()))
 }
 
 /// A Domain with this id (also its name) under the Vimana `main`.
 pub fn domain(id: &str) -> Object {
-    Object::Domain(in_ns(
+    Object::from(in_ns(
         id,
         DomainSpec {
             id: id.into(),
@@ -37,7 +37,7 @@ pub fn domain(id: &str) -> Object {
 
 /// A Server `<domain>-<id>` with these weights.
 pub fn server(domain: &str, id: &str, weights: &[(&str, i32)]) -> Object {
-    Object::Server(in_ns(
+    Object::from(in_ns(
         &format!("{domain}-{id}"),
         ServerSpec {
             id: id.into(),
@@ -50,7 +50,7 @@ pub fn server(domain: &str, id: &str, weights: &[(&str, i32)]) -> Object {
 
 /// A Component `<domain>-<server>-<version with dashes>`.
 pub fn component(domain: &str, server: &str, version: &str) -> Object {
-    Object::Component(in_ns(
+    Object::from(in_ns(
         &format!("{domain}-{server}-{}", version.replace('.', "-")),
         ComponentSpec {
             version: version.into(),
@@ -104,33 +104,35 @@ impl Build for Object {
     }
     fn image(mut self, image: &str) -> Self {
         if let Object::Component(c) = &mut self {
-            c.spec.image = image.into();
+            std::sync::Arc::make_mut(c).spec.image = image.into();
         }
         self
     }
     fn weights(mut self, weights: &[(&str, i32)]) -> Self {
         if let Object::Server(s) = &mut self {
-            s.spec.version_weights = weights.iter().map(|(v, w)| (v.to_string(), *w)).collect();
+            std::sync::Arc::make_mut(s).spec.version_weights =
+                weights.iter().map(|(v, w)| (v.to_string(), *w)).collect();
         }
         self
     }
     fn moved_to(mut self, domain: &str) -> Self {
         match &mut self {
-            Object::Server(s) => s.spec.domain = domain.into(),
-            Object::Component(c) => c.spec.domain = domain.into(),
+            Object::Server(s) => std::sync::Arc::make_mut(s).spec.domain = domain.into(),
+            Object::Component(c) => std::sync::Arc::make_mut(c).spec.domain = domain.into(),
             _ => {}
         }
         self
     }
     fn vimana(mut self, vimana: Option<&str>) -> Self {
         if let Object::Domain(d) = &mut self {
-            d.spec.vimana = vimana.map(Into::into);
+            std::sync::Arc::make_mut(d).spec.vimana = vimana.map(Into::into);
         }
         self
     }
     fn services(mut self, services: &[&str]) -> Self {
         if let Object::Server(s) = &mut self {
-            s.spec.services = services.iter().map(|s| s.to_string()).collect();
+            std::sync::Arc::make_mut(s).spec.services =
+                services.iter().map(|s| s.to_string()).collect();
         }
         self
     }
@@ -147,10 +149,10 @@ impl Build for Object {
             observed_generation: Some(1),
         });
         match &mut self {
-            Object::Vimana(o) => o.status = status,
-            Object::Domain(o) => o.status = status,
-            Object::Server(o) => o.status = status,
-            Object::Component(o) => o.status = status,
+            Object::Vimana(o) => std::sync::Arc::make_mut(o).status = status,
+            Object::Domain(o) => std::sync::Arc::make_mut(o).status = status,
+            Object::Server(o) => std::sync::Arc::make_mut(o).status = status,
+            Object::Component(o) => std::sync::Arc::make_mut(o).status = status,
         }
         self.meta_mut().uid = Some("uid-1".into());
         self.meta_mut().resource_version = Some("42".into());

@@ -109,7 +109,7 @@ fn objects_the_caller_found_unchanged_are_not_compared_again_but_still_checked()
     let Object::Component(mut c) = repo[4].clone() else {
         panic!()
     };
-    c.spec.image = "other:1".into();
+    std::sync::Arc::make_mut(&mut c).spec.image = "other:1".into();
     let mut live: Vec<Object> = repo.clone();
     live[4] = Object::Component(c);
     live[2] = live[2].clone().weights(&[("1.0.0", 100)]);
@@ -400,7 +400,7 @@ fn a_component_that_changes_version_in_place_is_refused() {
     let Object::Component(mut c) = repo[4].clone() else {
         panic!()
     };
-    c.spec.version = "1.2.0".into();
+    std::sync::Arc::make_mut(&mut c).spec.version = "1.2.0".into();
     desired[4] = Object::Component(c);
     desired[2] = desired[2].clone().weights(&[("1.0.0", 90), ("1.2.0", 10)]);
     let manifests = desired

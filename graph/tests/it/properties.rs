@@ -304,13 +304,13 @@ fn execute(plan: &Plan, live: &[Object], check_routes: bool) -> BTreeMap<ObjectK
                 let Some(Object::Server(s)) = state.get_mut(step.node.key()) else {
                     panic!("weights step {} without a live Server", step.id)
                 };
-                s.spec.version_weights = to.clone();
+                std::sync::Arc::make_mut(s).spec.version_weights = to.clone();
             }
             Action::Drain { .. } => {
                 let Some(Object::Server(s)) = state.get_mut(step.node.key()) else {
                     panic!("drain step {} without a live Server", step.id)
                 };
-                s.spec.version_weights.clear();
+                std::sync::Arc::make_mut(s).spec.version_weights.clear();
             }
             Action::Delete { object } => {
                 assert!(state.remove(&object.key()).is_some());
@@ -632,7 +632,10 @@ fn exhaustive_small_cases_converge_without_breaking_a_route() {
                         _ => unreachable!(),
                     })
                     .collect();
-                s.spec.version_weights.retain(|v, _| present.contains(v));
+                std::sync::Arc::make_mut(s)
+                    .spec
+                    .version_weights
+                    .retain(|v, _| present.contains(v));
             }
         }
         DependencyGraph::new(objects.iter().cloned().map(bare).collect()).ok()?;

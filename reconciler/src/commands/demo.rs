@@ -456,7 +456,7 @@ async fn server_state(
         anyhow::bail!("{name} is not a Server");
     };
     let state = State::from_annotation(s.metadata.annotations.get(keys::ROLLOUT_STATE));
-    Ok((s.spec.version_weights, state))
+    Ok((s.spec.version_weights.clone(), state))
 }
 
 async fn print_weights(cluster: &Cluster, name: &str) -> anyhow::Result<()> {

@@ -202,7 +202,7 @@ fn print(format: Format, report: &Report) -> anyhow::Result<()> {
 /// Findings about a change that renders fine but deserves a look before merging.
 pub fn safety_findings(before: &[Manifest], after: &[Manifest]) -> Vec<Finding> {
     let mut findings = Vec::new();
-    let components = |ms: &[Manifest]| -> BTreeMap<String, model::Component> {
+    let components = |ms: &[Manifest]| -> BTreeMap<String, std::sync::Arc<model::Component>> {
         ms.iter()
             .filter_map(|m| match &m.object {
                 Object::Component(c) => Some((m.object.identity(), c.clone())),

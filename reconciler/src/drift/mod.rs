@@ -334,11 +334,9 @@ mod tests {
     fn modes_read_from_the_annotation_over_the_default() {
         let mut s = server();
         assert_eq!(Mode::of(&s, Mode::Detect), Mode::Detect);
-        if let Object::Server(r) = &mut s {
-            r.metadata
-                .annotations
-                .insert(keys::DRIFT.into(), "ignore".into());
-        }
+        s.meta_mut()
+            .annotations
+            .insert(keys::DRIFT.into(), "ignore".into());
         assert_eq!(Mode::of(&s, Mode::Correct), Mode::Ignore);
     }
 }

@@ -33,7 +33,7 @@ pub async fn prepare(
         .iter()
         .map(|m| m.object.key().namespace)
         .collect();
-    let mut live = live::read_against(
+    let live = live::read_against(
         cluster,
         &options.instance,
         &options.namespace,
@@ -56,29 +56,13 @@ pub async fn prepare(
         .filter(|(k, _)| !live.unchanged.contains(k))
         .map(|(k, o)| (k.clone(), o.owned.clone()));
     let owned: Vec<_> = owned.collect();
-    // The live objects are lent to the plan, not copied, and given back once it is made (the
-    // plan keeps copies of only the objects it has a step for).
-    let lent: Vec<model::Object> = live
-        .objects
-        .values_mut()
-        .map(|o| std::mem::replace(&mut o.object, placeholder()))
-        .collect();
-    let state = Live::new(lent)
+    // A model object is shared, not copied, by a clone: the plan reads the same objects.
+    let state = Live::new(live.objects.values().map(|o| o.object.clone()).collect())
         .with_prune(prune::candidates(&live, options))
         .with_owned(owned)
         .with_unchanged(live.unchanged.iter().cloned());
     let plan = graph::plan(&graph, &state);
-    for (o, object) in live.objects.values_mut().zip(state.objects) {
-        o.object = object;
-    }
+    drop(state);
     let plan = plan.map_err(Error::Plan)?;
     Ok(Prepared { graph, live, plan })
-}
-
-/// What stands in for a live object while the plan has it: a value that allocates nothing.
-fn placeholder() -> model::Object {
-    model::Object::Vimana(model::Resource::new(
-        String::new(),
-        model::VimanaSpec::default(),
-    ))
 }

@@ -604,6 +604,8 @@ fn finish(
     if let (Some(binding), Object::Component(c)) = (&obj.kumori, &mut obj.object)
         && let Some(r) = kumori::render_binding_cached(tree, binding, modules, diags)
     {
+        // Not shared yet: no copy.
+        let c = std::sync::Arc::make_mut(c);
         match names::image_reference(&r.image) {
             Ok(()) => c.spec.image = r.image,
             Err(e) => diags.push(convert::invalid_image(

@@ -179,22 +179,22 @@ fn spec<'a>(
     };
     obj.spans.insert("spec".into(), spec.span.clone());
     obj.object = match kind {
-        Kind::Vimana => Object::Vimana(Vimana {
+        Kind::Vimana => Object::from(Vimana {
             spec: vimana_spec(cx, &mut f),
             ..Resource::new("", VimanaSpec::default())
         }),
-        Kind::Domain => Object::Domain(Domain {
+        Kind::Domain => Object::from(Domain {
             spec: domain_spec(cx, &mut f, &mut obj.spans),
             ..Resource::new("", DomainSpec::default())
         }),
-        Kind::Server => Object::Server(Server {
+        Kind::Server => Object::from(Server {
             spec: server_spec(cx, &mut f, &mut obj.spans),
             ..Resource::new("", ServerSpec::default())
         }),
         Kind::Component => {
             let (spec, binding) = component_spec(cx, obj.file, &mut f, &mut obj.spans);
             obj.kumori = binding;
-            Object::Component(Component {
+            Object::from(Component {
                 spec,
                 ..Resource::new("", ComponentSpec::default())
             })
@@ -227,10 +227,10 @@ fn name_or_derived(cx: &mut Cx<'_>, root: &Node, obj: &mut SourceObject<'_>) {
 
 fn placeholder(kind: Kind) -> Object {
     match kind {
-        Kind::Vimana => Object::Vimana(Resource::new("", VimanaSpec::default())),
-        Kind::Domain => Object::Domain(Resource::new("", DomainSpec::default())),
-        Kind::Server => Object::Server(Resource::new("", ServerSpec::default())),
-        Kind::Component => Object::Component(Resource::new("", ComponentSpec::default())),
+        Kind::Vimana => Object::from(Resource::new("", VimanaSpec::default())),
+        Kind::Domain => Object::from(Resource::new("", DomainSpec::default())),
+        Kind::Server => Object::from(Resource::new("", ServerSpec::default())),
+        Kind::Component => Object::from(Resource::new("", ComponentSpec::default())),
     }
 }
 

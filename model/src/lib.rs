@@ -18,7 +18,8 @@ pub use kind::Kind;
 pub use object::{FieldAt, Location, Manifest, Object, ObjectKey, SourceInfo};
 pub use resources::{
     AuthSpec, Component, ComponentSpec, Condition, ConditionStatus, Domain, DomainSpec, GrpcSpec,
-    ObjectMeta, ReflectionSpec, Resource, Server, ServerSpec, Spec, Status, Vimana, VimanaSpec,
+    ObjectMeta, ReflectionSpec, Resource, Server, ServerSpec, Spec, Status, StringMap, Vimana,
+    VimanaSpec,
 };
 
 /// API group of the Vimana kinds.

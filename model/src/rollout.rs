@@ -73,7 +73,7 @@ impl Policy {
     /// The policy of a Server with these annotations, over `defaults`. Every invalid annotation
     /// is reported, not only the first.
     pub fn from_annotations(
-        annotations: &BTreeMap<String, String>,
+        annotations: &crate::StringMap,
         defaults: &Policy,
     ) -> Result<Policy, Vec<PolicyError>> {
         let mut policy = defaults.clone();
@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn annotations_override_defaults_and_report_every_error() {
-        let mut a = BTreeMap::new();
+        let mut a = crate::StringMap::new();
         a.insert(keys::ROLLOUT_INTERVAL.to_owned(), "30s".to_owned());
         let p = Policy::from_annotations(&a, &Policy::default()).unwrap();
         assert_eq!(p.interval, Duration::from_secs(30));

@@ -2,7 +2,7 @@
 //! ([`managed_changes`]), and the changes a live Component may not take (a version is
 //! immutable).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use model::{Kind, Object, keys};
 
@@ -42,8 +42,8 @@ pub fn managed_changes(desired: &Object, live: &Object, owned: Option<&OwnedKeys
     let none = OwnedKeys::default();
     let owned = owned.unwrap_or(&none);
     let mut section = |prefix: &str,
-                       desired: &BTreeMap<String, String>,
-                       live: &BTreeMap<String, String>,
+                       desired: &model::StringMap,
+                       live: &model::StringMap,
                        owned: &BTreeSet<String>| {
         let first = changes.len();
         for (k, v) in desired {

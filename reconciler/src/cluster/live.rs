@@ -73,6 +73,13 @@ impl LiveObject {
         if let Some(desired) = desired
             && unchanged(desired, &object, &owned)
         {
+            // What a pass reads of an unchanged object other than a Server (its key, spec and
+            // Kumori digest) is what the render has: the live state shares the render's object
+            // instead of keeping its own.
+            let object = match object {
+                Object::Server(_) => object,
+                _ => desired.clone(),
+            };
             return Ok((LiveObject::slim(object, &raw), true));
         }
         let owners = managed
@@ -92,23 +99,12 @@ impl LiveObject {
         ))
     }
 
-    /// What a pass reads of an unchanged object: a Server's model object whole (its rollout
-    /// state and live weights drive rollouts), of the others the spec, status and Kumori
-    /// digest (what the plan checks for an immutable Component); of the JSON only what
-    /// [`availability`] reads, and nothing when the object is Available ([`Self::judged`]).
-    /// Labels, other annotations (the Kumori `rendered` annotation is the largest), managed
-    /// fields, owners and the rest of the JSON are dropped: the plan does not compare an
-    /// unchanged object again, and no diff shows it.
-    fn slim(mut object: Object, raw: &Value) -> LiveObject {
-        if object.kind() != Kind::Server {
-            let meta = object.meta_mut();
-            meta.labels = BTreeMap::new();
-            let digest = meta.annotations.remove(keys::KUMORI_DIGEST);
-            meta.annotations = digest
-                .map(|d| (keys::KUMORI_DIGEST.to_owned(), d))
-                .into_iter()
-                .collect();
-        }
+    /// What a pass reads of an unchanged object: the model object (of a Server the live one
+    /// whole, as its rollout state and live weights drive rollouts; of the others the
+    /// render's), and of the JSON only what [`availability`] reads, nothing when the object is
+    /// Available ([`Self::judged`]). Managed fields, owners and the rest of the JSON are
+    /// dropped: the plan does not compare an unchanged object again, and no diff shows it.
+    fn slim(object: Object, raw: &Value) -> LiveObject {
         let (raw, judged) = match availability(raw) {
             Availability::Available => (Value::Null, Some((Availability::Available, true))),
             _ => (availability_only(raw), None),
@@ -465,13 +461,16 @@ mod tests {
         let desired = Object::from_json(&raw).unwrap();
         let (same, unchanged) = LiveObject::read(raw.clone(), Some(&desired)).unwrap();
         assert!(unchanged);
-        assert!(same.object.meta().labels.is_empty());
-        assert_eq!(
-            same.object.meta().annotations.keys().collect::<Vec<_>>(),
-            [keys::KUMORI_DIGEST],
-            "the digest stays: the plan checks it for an immutable change"
+        let (Object::Component(kept), Object::Component(rendered)) = (&same.object, &desired)
+        else {
+            unreachable!("both are Components")
+        };
+        assert!(
+            std::sync::Arc::ptr_eq(kept, rendered),
+            "an unchanged Component shares the render's object"
         );
         assert!(same.owners.is_empty());
+        assert!(same.owned.labels.is_empty());
 
         let other = Object::from_json(&component(1, None, "j")).unwrap();
         let (whole, unchanged) = LiveObject::read(raw.clone(), Some(&other)).unwrap();

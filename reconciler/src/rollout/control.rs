@@ -1,8 +1,6 @@
 //! Manual control of rollouts through Server annotations, written by `reconciler rollout` and
 //! read by the engine: never through Git.
 
-use std::collections::BTreeMap;
-
 use super::Request;
 
 /// `"true"` while a Server's rollouts are paused.
@@ -12,7 +10,7 @@ pub const PAUSED: &str = "reconciler.vimana.host/rollout-paused";
 pub const REQUEST: &str = "reconciler.vimana.host/rollout-request";
 
 /// Whether the Server is paused, and its pending request with its id.
-pub fn read(annotations: &BTreeMap<String, String>) -> (bool, Option<(String, Request)>) {
+pub fn read(annotations: &model::StringMap) -> (bool, Option<(String, Request)>) {
     let paused = annotations.get(PAUSED).is_some_and(|v| v == "true");
     let request = annotations.get(REQUEST).and_then(|v| {
         let verb = v.split('@').next()?;
@@ -33,7 +31,7 @@ mod tests {
 
     #[test]
     fn reads_pause_and_requests() {
-        let mut a = BTreeMap::new();
+        let mut a = model::StringMap::new();
         assert_eq!(read(&a), (false, None));
         a.insert(PAUSED.to_owned(), "true".to_owned());
         a.insert(REQUEST.to_owned(), "promote@42".to_owned());

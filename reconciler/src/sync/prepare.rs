@@ -33,7 +33,7 @@ pub async fn prepare(
         .iter()
         .map(|m| m.object.key().namespace)
         .collect();
-    let live = live::read_against(
+    let mut live = live::read_against(
         cluster,
         &options.instance,
         &options.namespace,
@@ -56,13 +56,14 @@ pub async fn prepare(
         .filter(|(k, _)| !live.unchanged.contains(k))
         .map(|(k, o)| (k.clone(), o.owned.clone()));
     let owned: Vec<_> = owned.collect();
-    // A model object is shared, not copied, by a clone: the plan reads the same objects.
-    let state = Live::new(live.objects.values().map(|o| o.object.clone()).collect())
+    // A model object is shared, not copied, by a clone: the plan reads the same objects. The
+    // keys found unchanged are lent to it, and given back.
+    let mut state = Live::new(live.objects.values().map(|o| o.object.clone()).collect())
         .with_prune(prune::candidates(&live, options))
-        .with_owned(owned)
-        .with_unchanged(live.unchanged.iter().cloned());
+        .with_owned(owned);
+    state.unchanged = std::mem::take(&mut live.unchanged);
     let plan = graph::plan(&graph, &state);
-    drop(state);
+    live.unchanged = state.unchanged;
     let plan = plan.map_err(Error::Plan)?;
     Ok(Prepared { graph, live, plan })
 }

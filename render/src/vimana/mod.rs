@@ -617,6 +617,7 @@ fn finish(
             )),
         }
         let a = &mut c.metadata.annotations;
+        a.reserve(3);
         a.insert(keys::KUMORI_RENDERED.into(), r.rendered);
         a.insert(keys::KUMORI_DIGEST.into(), r.digest);
         a.insert(keys::KUMORI_SOURCE.into(), r.source);
@@ -734,6 +735,8 @@ fn label(obj: &mut SourceObject<'_>, options: &Options) {
         meta.namespace = Some(options.namespace.clone());
     }
     let labels = &mut meta.labels;
+    // Room for exactly what is added: the labels of every object are held for the whole pass.
+    labels.reserve(5);
     labels.insert(keys::MANAGED_BY.into(), keys::MANAGED_BY_VALUE.into());
     labels.insert(keys::INSTANCE.into(), options.instance.clone());
     for (key, value) in [

@@ -377,12 +377,16 @@ fn bound_components_render_through_the_loader() {
     );
     let a = &component.metadata.annotations;
     assert_eq!(
-        a["kumori.vimana.host/source"],
+        a.get("kumori.vimana.host/source").unwrap(),
         "kumori.examples/adder#Adder"
     );
-    assert!(a["kumori.vimana.host/digest"].starts_with("sha256:"));
+    assert!(
+        a.get("kumori.vimana.host/digest")
+            .unwrap()
+            .starts_with("sha256:")
+    );
     let rendered: serde_json::Value =
-        serde_json::from_str(&a["kumori.vimana.host/rendered"]).unwrap();
+        serde_json::from_str(a.get("kumori.vimana.host/rendered").unwrap()).unwrap();
     assert_eq!(rendered["config"]["Port"], 8080);
     // The source-only binding never reaches the rendered object.
     assert!(!out.to_yaml().contains("kumori:\n"));

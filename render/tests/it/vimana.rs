@@ -124,14 +124,17 @@ fn the_base_repository_is_valid_and_labelled() {
         ]
     );
     let c = out.manifests[3].object.meta();
-    assert_eq!(c.labels["vimana.host/version"], "1.0.0");
-    assert_eq!(c.labels["vimana.host/server"], "adder");
-    assert_eq!(c.labels["vimana.host/domain"], D1);
+    assert_eq!(c.labels.get("vimana.host/version").unwrap(), "1.0.0");
+    assert_eq!(c.labels.get("vimana.host/server").unwrap(), "adder");
+    assert_eq!(c.labels.get("vimana.host/domain").unwrap(), D1);
     assert_eq!(
-        c.labels["app.kubernetes.io/managed-by"],
+        c.labels.get("app.kubernetes.io/managed-by").unwrap(),
         "vimana-reconciler"
     );
-    assert_eq!(c.labels["reconciler.vimana.host/instance"], "default");
+    assert_eq!(
+        c.labels.get("reconciler.vimana.host/instance").unwrap(),
+        "default"
+    );
     let src = out.manifests[3].source.as_ref().unwrap();
     assert_eq!(
         src.field("spec.version").to_string(),

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use model::{Kind, ObjectMeta, keys, names};
+use model::{Kind, ObjectMeta, StringMap, keys, names};
 
 use super::invalid;
 use crate::diagnostic::Diagnostic;
@@ -172,7 +172,7 @@ fn annotation_spans(entries: &[(Node, Node)], spans: &mut BTreeMap<String, Range
 fn rollout_annotations(
     cx: &mut Cx<'_>,
     kind: Kind,
-    annotations: &BTreeMap<String, String>,
+    annotations: &StringMap,
     spans: &BTreeMap<String, Range<usize>>,
 ) {
     let rollout_keys: Vec<&String> = annotations
@@ -236,13 +236,8 @@ fn rollout_annotations(
 
 type MapCheck<'c> = dyn Fn(&str, &str) -> Result<(), (&'static str, String, String)> + 'c;
 
-fn string_map(
-    cx: &mut Cx<'_>,
-    node: &Node,
-    path: &str,
-    check: &MapCheck<'_>,
-) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
+fn string_map(cx: &mut Cx<'_>, node: &Node, path: &str, check: &MapCheck<'_>) -> StringMap {
+    let mut out = StringMap::new();
     let Value::Map(entries) = &node.value else {
         cx.wrong_type(node, path, "a mapping of strings to strings");
         return out;

@@ -1,6 +1,6 @@
 //! The dependency DAG of a set of desired objects (DESIGN section 5).
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::fmt;
 
 use model::{Kind, Manifest, Object, ObjectKey};
@@ -116,7 +116,7 @@ pub struct DependencyGraph {
 impl fmt::Debug for Index {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Index")
-            .field("objects", &self.by_key.len())
+            .field("objects", &self.len())
             .finish()
     }
 }
@@ -129,7 +129,7 @@ impl DependencyGraph {
     /// Builds the graph of `manifests` (the output of a render), or returns every dangling
     /// reference, duplicate identity and cycle, sorted by [`Error::location`].
     pub fn new(manifests: Vec<Manifest>) -> Result<DependencyGraph, Vec<Error>> {
-        let (index, clashes) = Index::build(manifests.iter().map(|m| &m.object));
+        let (index, clashes) = Index::build(&manifests[..]);
         let mut errors: Vec<Error> = clashes
             .into_iter()
             .map(|c| Error::Duplicate {
@@ -154,7 +154,7 @@ impl DependencyGraph {
             let nearest = (suggestions < MAX_SUGGESTIONS)
                 .then(|| {
                     suggestions += 1;
-                    nearest(&index, target_kind, target)
+                    nearest(&index, &manifests, target_kind, target)
                 })
                 .flatten()
                 .map(|p| End::of(&manifests[p], None));
@@ -170,7 +170,7 @@ impl DependencyGraph {
         let (mut parent, mut lookup) = (String::new(), String::new());
         for (pos, manifest) in manifests.iter().enumerate() {
             if let Some(r) = index::parent_ref(&manifest.object, &mut parent) {
-                match index.get(r.kind, r.lookup) {
+                match index.get(&manifests[..], r.kind, r.lookup) {
                     Some(parent) => {
                         graph.add_edge(
                             NodeIndex::new(parent),
@@ -195,7 +195,7 @@ impl DependencyGraph {
                 for version in server.spec.version_weights.keys() {
                     lookup.truncate(server_part);
                     lookup.push_str(version);
-                    match index.get(Kind::Component, &lookup) {
+                    match index.get(&manifests[..], Kind::Component, &lookup) {
                         Some(c) => {
                             graph.add_edge(NodeIndex::new(c), w, EdgeKind::Weight);
                         }
@@ -252,13 +252,17 @@ impl DependencyGraph {
 
     /// The object with this key.
     pub fn get(&self, key: &ObjectKey) -> Option<&Manifest> {
-        self.index.by_key.get(key).map(|&p| &self.manifests[p])
+        self.index
+            .key(&self.manifests[..], index::borrow_key(key))
+            .map(|p| &self.manifests[p])
     }
 
     /// The object with this platform identity: a Vimana's `<namespace>/<name>`, a Domain id,
     /// `<domain>:<server>` or `<domain>:<server>@<version>`.
     pub fn by_identity(&self, kind: Kind, identity: &str) -> Option<&Manifest> {
-        self.index.get(kind, identity).map(|p| &self.manifests[p])
+        self.index
+            .get(&self.manifests[..], kind, identity)
+            .map(|p| &self.manifests[p])
     }
 
     /// Number of nodes, Weights nodes included.
@@ -314,7 +318,9 @@ impl DependencyGraph {
 
     /// The petgraph index of a node.
     pub(crate) fn index_of(&self, node: &Node) -> Option<NodeIndex> {
-        let pos = *self.index.by_key.get(node.key())?;
+        let pos = self
+            .index
+            .key(&self.manifests[..], index::borrow_key(node.key()))?;
         match node {
             Node::Object(_) => Some(NodeIndex::new(pos)),
             Node::Weights(_) => self.weights.get(&pos).copied(),
@@ -350,7 +356,7 @@ impl DependencyGraph {
 /// The existing object of `kind` whose lookup key is closest to `target`, among those that share
 /// a part of it (the namespace of a Vimana, the domain or the id of a Server, the Server of a
 /// Component; any Domain).
-fn nearest(index: &Index, kind: Kind, target: &str) -> Option<Pos> {
+fn nearest(index: &Index, manifests: &[Manifest], kind: Kind, target: &str) -> Option<Pos> {
     let related = |candidate: &str| -> bool {
         match kind {
             Kind::Vimana => candidate.split('/').next() == target.split('/').next(),
@@ -368,8 +374,9 @@ fn nearest(index: &Index, kind: Kind, target: &str) -> Option<Pos> {
     let limit = (target.len() / 3).max(2);
     index
         .of_kind(kind)
+        .map(|pos| (index::lookup_key(&manifests[pos].object), pos))
         .filter(|(candidate, _)| related(candidate))
-        .map(|(candidate, pos)| (strsim::levenshtein(candidate, target), pos))
+        .map(|(candidate, pos)| (strsim::levenshtein(&candidate, target), pos))
         .filter(|&(distance, _)| distance <= limit)
         // Ties go to the object written first, so that the hint does not depend on hashing.
         .min_by_key(|&(distance, pos)| (distance, pos))

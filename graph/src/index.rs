@@ -1,10 +1,12 @@
 //! Lookup of objects by every identity the platform uses, and the references between them. Shared
 //! by the desired graph (strict: duplicates are errors) and the live state (lenient).
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+use std::hash::BuildHasher;
 
-use model::{Kind, Object, ObjectKey};
+use foldhash::fast::RandomState;
+use foldhash::{HashMap, HashMapExt};
+use hashbrown::HashTable;
+use model::{Kind, Manifest, Object, ObjectKey};
 
 use crate::error::IdentityKind;
 
@@ -60,20 +62,50 @@ pub(crate) fn parent_ref<'a>(object: &'a Object, buf: &'a mut String) -> Option<
     }
 }
 
-/// Lookup key of a Vimana: references stay within a namespace.
-pub(crate) fn vimana_lookup(namespace: &str, name: &str) -> String {
-    format!("{namespace}/{name}")
+/// The parts of an object's lookup key, to be joined: what [`ParentRef::lookup`] holds for it.
+/// A Vimana's is `<namespace>/<name>` (references stay within a namespace), the others' their
+/// platform identity ([`Object::identity`]): the Domain id, `<domain>:<server>`,
+/// `<domain>:<server>@<version>`.
+fn lookup_parts(object: &Object) -> [&str; 5] {
+    match object {
+        Object::Vimana(v) => [
+            v.metadata.namespace.as_deref().unwrap_or_default(),
+            "/",
+            &v.metadata.name,
+            "",
+            "",
+        ],
+        Object::Domain(d) => [&d.spec.id, "", "", "", ""],
+        Object::Server(s) => [&s.spec.domain, ":", &s.spec.id, "", ""],
+        Object::Component(c) => [&c.spec.domain, ":", &c.spec.server, "@", &c.spec.version],
+    }
 }
 
-/// Lookup key of an object in the map of its kind: what [`ParentRef::lookup`] holds for it.
-pub(crate) fn lookup_key(object: &Object) -> String {
-    match object {
-        Object::Vimana(v) => vimana_lookup(
-            v.metadata.namespace.as_deref().unwrap_or_default(),
-            &v.metadata.name,
-        ),
-        _ => object.identity(),
+/// Lookup key of an object in the map of its kind, written into `buf`.
+fn write_lookup(object: &Object, buf: &mut String) {
+    buf.clear();
+    for part in lookup_parts(object) {
+        buf.push_str(part);
     }
+}
+
+/// Lookup key of an object in the map of its kind.
+pub(crate) fn lookup_key(object: &Object) -> String {
+    let mut buf = String::new();
+    write_lookup(object, &mut buf);
+    buf
+}
+
+/// Whether `lookup` is the lookup key of `object`, compared part by part (no string made).
+fn is_lookup_of(object: &Object, lookup: &str) -> bool {
+    let mut rest = lookup;
+    for part in lookup_parts(object) {
+        match rest.strip_prefix(part) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 /// Two objects that share an identity: the kind of identity and both positions.
@@ -84,41 +116,81 @@ pub(crate) struct Clash {
     pub second: Pos,
 }
 
+/// What an [`Index`] indexes: objects by position.
+pub(crate) trait Objects {
+    /// How many.
+    fn count(&self) -> usize;
+    /// The object at `pos`.
+    fn at(&self, pos: Pos) -> &Object;
+}
+
+impl Objects for [Object] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn at(&self, pos: Pos) -> &Object {
+        &self[pos]
+    }
+}
+
+impl Objects for [Manifest] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn at(&self, pos: Pos) -> &Object {
+        &self[pos].object
+    }
+}
+
 /// Objects by Kubernetes key and by the identity of each kind. When two objects share an
 /// identity, the first one stays in the maps.
+///
+/// The tables hold positions only, hashed by the key each object has; a search compares the
+/// objects themselves. A map keyed by strings would copy the key and the identity of every
+/// object (three strings each), for every graph built: a tenth of the one-file pass at 40k
+/// objects, with as much again to free them (docs/graph.md).
 #[derive(Default)]
 pub(crate) struct Index {
-    pub by_key: HashMap<ObjectKey, Pos>,
-    by_kind: [HashMap<String, Pos>; 4],
+    by_key: HashTable<Pos>,
+    by_kind: [HashTable<Pos>; 4],
+    hasher: RandomState,
 }
 
 impl Index {
     /// Indexes `objects`; returns the index and every identity clash.
-    pub fn build<'a>(objects: impl IntoIterator<Item = &'a Object>) -> (Index, Vec<Clash>) {
-        let objects = objects.into_iter();
-        let capacity = objects.size_hint().0;
-        let mut index = Index {
-            by_key: HashMap::with_capacity(capacity),
-            by_kind: Default::default(),
+    pub fn build<O: Objects + ?Sized>(objects: &O) -> (Index, Vec<Clash>) {
+        let hasher = RandomState::default();
+        let mut by_key = HashTable::with_capacity(objects.count());
+        let mut by_kind: [HashTable<Pos>; 4] = Default::default();
+        for kind in Kind::ALL {
+            let n = (0..objects.count())
+                .filter(|&p| objects.at(p).kind() == kind)
+                .count();
+            by_kind[kind as usize].reserve(n, |_| unreachable!("empty table"));
+        }
+        let rehash_lookup = |p: &Pos| {
+            let mut buf = String::new();
+            write_lookup(objects.at(*p), &mut buf);
+            hasher.hash_one(buf.as_str())
         };
         let mut clashes = Vec::new();
-        for (pos, object) in objects.enumerate() {
-            match index.by_key.entry(object.key()) {
-                Entry::Occupied(e) => {
-                    clashes.push(Clash {
-                        identity_kind: IdentityKind::KubernetesKey,
-                        value: e.key().to_string(),
-                        first: *e.get(),
-                        second: pos,
-                    });
-                    // The same key twice is one object written twice; its identity would only
-                    // clash with itself.
-                    continue;
-                }
-                Entry::Vacant(e) => {
-                    e.insert(pos);
-                }
+        let mut lookup = String::new();
+        for pos in 0..objects.count() {
+            let object = objects.at(pos);
+            let key = key_ref(object);
+            let hash = hasher.hash_one(key);
+            if let Some(&first) = by_key.find(hash, |&p| key_ref(objects.at(p)) == key) {
+                clashes.push(Clash {
+                    identity_kind: IdentityKind::KubernetesKey,
+                    value: object.key().to_string(),
+                    first,
+                    second: pos,
+                });
+                // The same key twice is one object written twice; its identity would only
+                // clash with itself.
+                continue;
             }
+            by_key.insert_unique(hash, pos, |&p| hasher.hash_one(key_ref(objects.at(p))));
             let identity_kind = match object.kind() {
                 // A Vimana's identity is its key, checked above.
                 Kind::Vimana => None,
@@ -126,40 +198,62 @@ impl Index {
                 Kind::Server => Some(IdentityKind::ServerId),
                 Kind::Component => Some(IdentityKind::ComponentId),
             };
-            match index.by_kind[object.kind() as usize].entry(lookup_key(object)) {
-                Entry::Occupied(e) => {
+            write_lookup(object, &mut lookup);
+            let hash = hasher.hash_one(lookup.as_str());
+            let table = &mut by_kind[object.kind() as usize];
+            match table.find(hash, |&p| is_lookup_of(objects.at(p), &lookup)) {
+                Some(&first) => {
                     if let Some(identity_kind) = identity_kind {
                         clashes.push(Clash {
                             identity_kind,
-                            value: e.key().clone(),
-                            first: *e.get(),
+                            value: lookup.clone(),
+                            first,
                             second: pos,
                         });
                     }
                 }
-                Entry::Vacant(e) => {
-                    e.insert(pos);
+                None => {
+                    table.insert_unique(hash, pos, rehash_lookup);
                 }
             }
         }
+        let index = Index {
+            by_key,
+            by_kind,
+            hasher,
+        };
         (index, clashes)
     }
 
-    /// The object of `kind` with lookup key `lookup`.
-    pub fn get(&self, kind: Kind, lookup: &str) -> Option<Pos> {
-        self.by_kind[kind as usize].get(lookup).copied()
+    /// The position of the object with this Kubernetes key.
+    pub fn key<O: Objects + ?Sized>(&self, objects: &O, key: KeyRef<'_>) -> Option<Pos> {
+        let hash = self.hasher.hash_one(key);
+        self.by_key
+            .find(hash, |&p| key_ref(objects.at(p)) == key)
+            .copied()
     }
 
-    /// Every lookup key of `kind` with its position.
-    pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = (&str, Pos)> {
+    /// How many objects are indexed by key.
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    /// The object of `kind` with lookup key `lookup`.
+    pub fn get<O: Objects + ?Sized>(&self, objects: &O, kind: Kind, lookup: &str) -> Option<Pos> {
+        let hash = self.hasher.hash_one(lookup);
         self.by_kind[kind as usize]
-            .iter()
-            .map(|(k, &p)| (k.as_str(), p))
+            .find(hash, |&p| is_lookup_of(objects.at(p), lookup))
+            .copied()
+    }
+
+    /// Every object of `kind` in the lookup map, by position.
+    pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = Pos> + '_ {
+        self.by_kind[kind as usize].iter().copied()
     }
 
     /// The parent of `object` in this index, if its kind has one and it is there.
-    pub fn parent(&self, object: &Object) -> Option<Pos> {
-        parent_ref(object, &mut String::new()).and_then(|r| self.get(r.kind, r.lookup))
+    pub fn parent<O: Objects + ?Sized>(&self, objects: &O, object: &Object) -> Option<Pos> {
+        parent_ref(object, &mut String::new()).and_then(|r| self.get(objects, r.kind, r.lookup))
     }
 }
 

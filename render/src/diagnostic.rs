@@ -1,7 +1,7 @@
 //! Diagnostics: what is wrong, where, and how to fix it. Diagnostics are data; text is made only
 //! by [`Diagnostics::to_text`], rustc-like (file:line:col, the offending line, a caret, help).
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 use std::ops::Range;
 
 use codespan_reporting::diagnostic as cs;

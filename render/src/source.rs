@@ -2,8 +2,9 @@
 //! `/`-separated paths; the edge provides one over a folder or a Git revision, tests use
 //! [`MemTree`]. Render code reaches files only through this trait.
 
+use foldhash::{HashMap, HashSet, HashSetExt};
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 

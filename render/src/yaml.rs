@@ -9,7 +9,7 @@
 //! to once its aliases are copied ([`Limits::document_nodes`], counted before the copy). Tags
 //! other than the core schema's are refused, not ignored.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::ops::Range;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};

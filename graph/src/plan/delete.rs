@@ -2,7 +2,7 @@
 //! Component's deletion until the step that takes its traffic away (or withholds it), the drains
 //! of deleted Servers, and the order of deletions (dependents first, make before break).
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use model::{Kind, Object};
 use petgraph::Direction;
@@ -50,7 +50,7 @@ impl Removals {
                 withheld: Vec::new(),
             };
         }
-        let (live_index, _) = Index::build(objects);
+        let (live_index, _) = Index::build(&objects[..]);
         let (guards, withheld) =
             weight_guards(desired, objects, &live_index, applies, &mut deleted);
         let mut removals = Removals {
@@ -187,10 +187,10 @@ impl Removals {
     ) {
         for (i, object) in objects.iter().enumerate() {
             // Only the indexed copy of a key speaks for it.
-            if live_index.by_key.get(&object.key()) != Some(&i) {
+            if live_index.key(objects, index::key_ref(object)) != Some(i) {
                 continue;
             }
-            let Some(parent) = live_index.parent(object) else {
+            let Some(parent) = live_index.parent(objects, object) else {
                 continue;
             };
             let Some(&pn) = delete_node.get(&parent) else {
@@ -224,7 +224,11 @@ impl Removals {
             let object = &objects[i];
             if let Some(p) = desired
                 .index
-                .get(object.kind(), &index::lookup_key(object))
+                .get(
+                    desired.manifests(),
+                    object.kind(),
+                    &index::lookup_key(object),
+                )
                 .map(NodeIndex::new)
                 .filter(|p| applies.has(*p))
             {
@@ -271,7 +275,9 @@ fn weight_guards(
 ) -> (HashMap<usize, Vec<Guard>>, Vec<Withheld>) {
     let mut servers: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, object) in objects.iter().enumerate() {
-        if object.kind() == Kind::Server && live_index.by_key.get(&object.key()) == Some(&i) {
+        if object.kind() == Kind::Server
+            && live_index.key(objects, index::key_ref(object)) == Some(i)
+        {
             servers.entry(object.identity()).or_default().push(i);
         }
     }
@@ -292,11 +298,14 @@ fn weight_guards(
                 continue;
             }
             let server_key = objects[s].key();
-            if let Some(p) = desired.index.by_key.get(&server_key) {
+            if let Some(p) = desired
+                .index
+                .key(desired.manifests(), index::borrow_key(&server_key))
+            {
                 // Without a Weights step, the desired weights equal the live ones and name
                 // this version, so a desired Component with this identity takes the traffic
                 // (and the deletion waits for it: make before break).
-                if let Some(w) = desired.weights_of(*p).filter(|w| applies.has(*w)) {
+                if let Some(w) = desired.weights_of(p).filter(|w| applies.has(*w)) {
                     list.push(Guard::WeightsStep(w));
                 }
             } else if deleted[s] {

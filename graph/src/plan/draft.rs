@@ -2,7 +2,7 @@
 //! their numbering: each wave sorted by node, ids counted in wave order, dependencies turned
 //! into ids.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use petgraph::graph::NodeIndex;
 

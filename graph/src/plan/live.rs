@@ -1,7 +1,8 @@
 //! The live state a plan starts from: the objects read from the cluster, which of them may be
 //! pruned, and the keys the reconciler owns on them.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use std::collections::BTreeMap;
 
 use model::{Object, ObjectKey};
 

@@ -130,13 +130,13 @@ pub struct Wave {
     pub steps: Vec<Step>,
 }
 
-/// A desired node whose live counterpart already is as desired.
+/// A desired node whose live counterpart already is as desired. (No identity, unlike a step:
+/// in the daemon's usual pass nearly every node is unchanged, and the plan would make a string
+/// for each; [`crate::DependencyGraph::get`] has the object.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Unchanged {
     /// The desired node: an object, or a Server's Weights.
     pub node: Node,
-    /// Platform identity of the object (of the Server, for a Weights node).
-    pub identity: String,
 }
 
 /// A prune candidate that is not deleted because live traffic still goes to it and no step of

@@ -84,6 +84,72 @@ fn a_cluster_equal_to_the_repository_needs_nothing() {
 }
 
 #[test]
+fn a_plan_large_enough_to_be_compared_on_several_threads_is_the_plan_of_each_object() {
+    // 12,001 objects: the plan compares desired and live copies on more than one thread
+    // (from 8,192 objects on two cores). Every 7th Component differs in an annotation, every
+    // 11th in a label, every 13th is not live; the steps must name exactly those, each with
+    // its own changes.
+    const NOTE: &str = "example.org/note";
+    let mut repo = vec![vimana("main")];
+    for d in 0..40 {
+        let domain_id = format!("d{d:02}");
+        repo.push(domain(&domain_id));
+        for s in 0..50 {
+            let server_id = format!("s{s:02}");
+            repo.push(server(&domain_id, &server_id, &[("1.0.0", 100)]));
+            for v in ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"] {
+                let c = component(&domain_id, &server_id, v);
+                let noted = repo.len() % 7 == 0;
+                repo.push(if noted {
+                    c.annotation(NOTE, "desired")
+                } else {
+                    c
+                });
+            }
+        }
+    }
+    let mut live = Vec::new();
+    let mut expected = Vec::new();
+    for (i, o) in repo.iter().enumerate() {
+        let is_component = matches!(o, Object::Component(_));
+        if is_component && i % 13 == 0 {
+            expected.push(format!("create {}", obj(o)));
+            continue;
+        }
+        let mut copy = o.clone().with_status();
+        if is_component && i % 7 == 0 {
+            copy = copy.annotation(NOTE, "live");
+            expected.push(format!("update {} [metadata.annotations.{NOTE}]", obj(o)));
+        } else if is_component && i % 11 == 0 {
+            copy.meta_mut()
+                .labels
+                .insert(keys::MANAGED_BY.into(), "someone-else".into());
+            expected.push(format!(
+                "update {} [metadata.labels.{}]",
+                obj(o),
+                keys::MANAGED_BY
+            ));
+        }
+        live.push(copy);
+    }
+    assert!(repo.len() > 12_000);
+    let plan = plan_pruning(&repo, &live);
+    let mut steps: Vec<String> = plan
+        .steps()
+        .map(|s| match &s.action {
+            Action::Update { changes, .. } => {
+                format!("update {} [{}]", s.node, changes.join(", "))
+            }
+            a => format!("{} {}", a.verb(), s.node),
+        })
+        .collect();
+    steps.sort();
+    expected.sort();
+    assert_eq!(steps, expected);
+    assert_eq!(plan.unchanged.len() + steps.len(), repo.len() + 2000);
+}
+
+#[test]
 fn objects_the_caller_found_unchanged_are_not_compared_again_but_still_checked() {
     let repo = small_repo();
     // Live copies without their labels and annotations, as a caller that compared them

@@ -1,9 +1,10 @@
 //! The live state of an instance: one LIST per kind and namespace, label-selected by instance,
 //! and the inventory ConfigMap that records what the instance applied (DESIGN section 6).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
+use foldhash::HashSet;
 use futures_util::future::BoxFuture;
 use graph::DependencyGraph;
 use k8s_openapi::api::core::v1::ConfigMap;

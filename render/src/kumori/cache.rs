@@ -1,8 +1,9 @@
 //! What the bindings of one render share: the modules they bind, loaded once, and the files
 //! their components read with `io.Open`, read once.
 
+use foldhash::{HashMap, HashMapExt};
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use crate::diagnostic::Diagnostics;
 use crate::limits::Limits;

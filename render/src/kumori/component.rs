@@ -2,7 +2,7 @@
 //! `resource`, `srv`, `var`), the values given for them, the evaluation of its body, and the
 //! checks against `kumori.component` and the rules of the component model.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::ops::Range;
 
 use crate::diagnostic::{Diagnostic, closest, did_you_mean};

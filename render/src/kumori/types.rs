@@ -2,7 +2,7 @@
 //! expressions into [`Ty`]; static assignability (for values not known until a binding gives
 //! them); and how types are named in messages.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use crate::diagnostic::{Diagnostic, closest, did_you_mean};
 

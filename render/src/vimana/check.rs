@@ -2,7 +2,7 @@
 //! per Domain, versions per Server), references (Domain → Vimana, Server → Domain,
 //! Component → Server) and weights that name existing versions.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use model::{Component, Kind, Object, Server, canonical_domain_name};
 

@@ -12,10 +12,11 @@ mod check;
 mod convert;
 mod read;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
-use model::{FieldAt, Manifest, Object, SourceInfo, keys, names};
+use model::{FieldAt, Kind, Manifest, Object, SourceInfo, keys, names};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::ignorefile::IgnoreRules;
@@ -366,18 +367,19 @@ fn add_texts(tree: &dyn SourceTree, texts: &HashSet<String>, diags: &mut Diagnos
 /// The positions of `manifests` in the order of their `ObjectKey` (kind, namespace, name),
 /// equal keys in their order: sorted as indices, compared without making keys.
 fn in_order(manifests: &[&Manifest]) -> Vec<usize> {
-    let key = |i: usize| {
-        let object = &manifests[i].object;
-        let meta = object.meta();
-        (
-            object.kind(),
-            meta.namespace.as_deref().unwrap_or(""),
-            meta.name.as_str(),
-        )
-    };
-    let mut order: Vec<usize> = (0..manifests.len()).collect();
-    order.sort_by(|&a, &b| key(a).cmp(&key(b)));
-    order
+    // The keys are read once into one vector: the sort then compares them without going
+    // through each object again (about 16 times per object at 40k).
+    let mut keyed: Vec<((Kind, &str, &str), usize)> = manifests
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let meta = m.object.meta();
+            let namespace = meta.namespace.as_deref().unwrap_or("");
+            ((m.object.kind(), namespace, meta.name.as_str()), i)
+        })
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.into_iter().map(|(_, i)| i).collect()
 }
 
 /// Puts the element at `order[i]` at position `i`, one swap per element out of place (a

@@ -16,7 +16,7 @@ mod nested;
 mod reference;
 mod value;
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use crate::diagnostic::Diagnostic;
 use crate::limits::bytes_text;

@@ -3,7 +3,8 @@
 //! that live in the same repository), and the structural rules of files: a file holds artifacts
 //! or one library; interfaces and implementations pair by name within a package.
 
-use std::collections::{BTreeMap, HashMap};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use crate::diagnostic::Diagnostic;

@@ -110,7 +110,7 @@ fn compare_all<'l>(
     live: &'l Live,
     live_keys: &HashMap<KeyRef<'_>, usize>,
 ) -> Vec<Option<Compared<'l>>> {
-    let compare = |manifests: &[Manifest]| -> Vec<Option<Compared<'l>>> {
+    let compare_part = |manifests: &[Manifest]| -> Vec<Option<Compared<'l>>> {
         manifests
             .iter()
             .map(|m| {
@@ -126,13 +126,13 @@ fn compare_all<'l>(
         .min(manifests.len() / COMPARED_PER_THREAD)
         .max(1);
     if threads == 1 {
-        return compare(manifests);
+        return compare_part(manifests);
     }
     let chunk = manifests.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let parts: Vec<_> = manifests
             .chunks(chunk)
-            .map(|part| scope.spawn(move || compare(part)))
+            .map(|part| scope.spawn(move || compare_part(part)))
             .collect();
         parts
             .into_iter()

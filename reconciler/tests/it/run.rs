@@ -94,8 +94,10 @@ async fn synced(http: &reqwest::Client, port: u16, commit: &str) -> serde_json::
             .await
             && let Ok(s) =
                 serde_json::from_str::<serde_json::Value>(&r.text().await.unwrap_or_default())
-            && s.to_string().contains(commit)
-            && s.to_string().contains("\"success\"")
+            // The sync of this commit, not the commit fetched while an earlier sync's success
+            // is still the last one (`source.fetched` names a commit before its sync ends).
+            && s["lastSync"]["revision"] == commit
+            && s["lastSync"]["result"] == "success"
         {
             return s;
         }

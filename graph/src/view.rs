@@ -482,9 +482,18 @@ pub fn json(graph: &DependencyGraph, plan: &Plan) -> serde_json::Value {
             v
         })
         .collect();
+    let mut plan_json = serde_json::to_value(plan).expect("plans serialize");
+    // An `Unchanged` entry holds its node only; the JSON names its identity, as a step's does.
+    if let Some(entries) = plan_json["unchanged"].as_array_mut() {
+        for (entry, unchanged) in entries.iter_mut().zip(&plan.unchanged) {
+            if let Some(m) = graph.get(unchanged.node.key()) {
+                entry["identity"] = json!(m.object.identity());
+            }
+        }
+    }
     json!({
         "nodes": nodes,
         "edges": edges,
-        "plan": plan,
+        "plan": plan_json,
     })
 }

@@ -138,4 +138,13 @@ fn the_json_view_has_nodes_edges_and_the_plan() {
     assert_eq!(weight_edges[0]["to"], "Weights/vimana/adder");
     assert_eq!(weight_edges[0]["weight"], 90);
     assert_eq!(v["plan"]["waves"].as_array().unwrap().len(), 5);
+    // The one unchanged node (the weights of `multiplier`, which has none) names its identity
+    // as a step does.
+    let unchanged = v["plan"]["unchanged"].as_array().unwrap();
+    assert_eq!(unchanged.len(), 1);
+    assert_eq!(unchanged[0]["identity"], format!("{CALC}:mul"));
+    assert_eq!(
+        unchanged[0]["node"],
+        serde_json::json!({"kind": "Weights", "namespace": "vimana", "name": "multiplier"})
+    );
 }
